@@ -1,0 +1,22 @@
+"""The one JSON shape of every error answer: ``{"error": code, "message": text}``."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    body = orjson.dumps({"error": code, "message": message})
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 answers, in our shape."""
+    assert isinstance(exc, HTTPException)
+    code = _CODES.get(exc.status_code, "error")
+    return error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))

@@ -1,0 +1,65 @@
+"""Building the receiver app; ``ingest.app`` holds the instance uvicorn serves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import Route
+
+from ingest.errors import http_exception
+from ingest.metrics import ReceiverMetrics
+from ingest.routes import Receiver
+from shared.celery_app import make_celery
+from shared.providers import load_providers
+from shared.queue import QueueKeys
+from shared.settings import Settings
+
+# Redis unreachable must turn into a 503 in about 100 ms: short connect timeout, no client-side retries.
+CONNECT_TIMEOUT_SECONDS = 0.1
+IO_TIMEOUT_SECONDS = 2.0
+
+
+def make_redis(settings: Settings) -> Redis:
+    return Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=IO_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 0),
+        retry_on_error=[],
+        max_connections=256,
+    )
+
+
+def create_app(settings: Settings | None = None, redis: Redis | None = None, *, ring: bool = True) -> Starlette:
+    settings = settings or Settings.from_env()
+    providers = load_providers(settings)
+    receiver = Receiver(
+        providers=providers,
+        redis=redis or make_redis(settings),
+        keys=QueueKeys(settings.queue_prefix),
+        celery=make_celery(settings) if ring else None,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=ReceiverMetrics(CollectorRegistry(), list(providers)),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await receiver.redis.aclose()
+
+    routes = [
+        Route("/callbacks/{provider}", receiver.callback, methods=["POST", "GET", "HEAD"]),
+        Route("/healthz", receiver.healthz, methods=["GET"]),
+        Route("/readyz", receiver.readyz, methods=["GET"]),
+        Route("/metrics", receiver.metrics_text, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception})
+    app.state.receiver = receiver
+    return app

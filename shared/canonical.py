@@ -1,0 +1,91 @@
+"""The canonical payment event: what every provider's callback becomes once normalized."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+
+class Status(enum.StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    FAILED = "failed"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    REVERSED = "reversed"
+
+
+class Outcome(enum.StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+    CONFLICT = "conflict"
+
+
+class AmountKind(enum.StrEnum):
+    """Whether an event's amount is the payment's own amount or money moved back (a refund)."""
+
+    PAYMENT = "payment"
+    REFUND = "refund"
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalEvent:
+    """One provider callback, normalized. After this point no code touches provider dicts."""
+
+    provider: str
+    event_type: str
+    # The provider's natural identity of this notification; two callbacks with one key are duplicates.
+    event_key: str
+    # The provider's identity of the payment the event belongs to (Pivot session id, Revenue Monster order id).
+    payment_key: str
+    # The merchant's own reference, when the event carries it (a Pivot refund does not).
+    order_ref: str | None
+    status: Status
+    amount: Decimal | None
+    currency: str | None
+    amount_kind: AmountKind
+    provider_payment_id: str | None
+    occurred_at: datetime | None
+
+
+class NormalizeError(Exception):
+    """A callback that can never be processed as it stands; it goes to the dead-letter queue.
+
+    ``reason`` is a short stable code operators filter on; the message names what was wrong.
+    """
+
+    reason = "invalid_callback"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidJson(NormalizeError):
+    reason = "invalid_json"
+
+
+class UnknownEvent(NormalizeError):
+    reason = "unknown_event"
+
+
+class UnknownStatus(NormalizeError):
+    reason = "unknown_status"
+
+
+class MissingField(NormalizeError):
+    reason = "missing_field"
+
+
+class InvalidField(NormalizeError):
+    reason = "invalid_field"
+
+
+class InvalidAmount(NormalizeError):
+    reason = "invalid_amount"

@@ -1,0 +1,113 @@
+"""SQLAlchemy 2 models: payments, every event each payment received (with its outcome), dead letters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.canonical import Outcome, Status
+
+
+def _enum(kind: type[Status] | type[Outcome], name: str) -> Enum:
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=24,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("provider", "payment_key", name="uq_payments_provider_payment_key"),
+        Index("ix_payments_provider_order_ref", "provider", "order_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    # The provider's identity of the payment; order_ref is filled in once an event carries it.
+    payment_key: Mapped[str] = mapped_column(String(255))
+    order_ref: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[Status] = mapped_column(_enum(Status, "payment_status"))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    provider_payment_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PaymentEvent(Base):
+    __tablename__ = "payment_events"
+    __table_args__ = (
+        # Deduplication: one event per natural key may change state; repeats are kept as 'duplicate'.
+        Index(
+            "uq_payment_events_first_of_key",
+            "provider",
+            "event_key",
+            unique=True,
+            postgresql_where=text("outcome <> 'duplicate'"),
+        ),
+        Index("ix_payment_events_history", "payment_id", "received_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))
+    # The queue entry this row came from: a redelivered entry finds it and changes nothing.
+    entry_id: Mapped[str] = mapped_column(String(64), unique=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    event_key: Mapped[str] = mapped_column(String(600))
+    status: Mapped[Status] = mapped_column(_enum(Status, "event_status"))
+    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "event_outcome"))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        Index("ix_dead_letters_created_at", "created_at"),
+        Index("ix_dead_letters_provider_reason", "provider", "reason"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    entry_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replay_count: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))

@@ -1,0 +1,160 @@
+"""Revenue Monster (Malaysia): RSA-SHA256 signed notifications, sent only for successful payments.
+
+The signature covers a canonical re-encoding of the body (see ``shared.gojson``), never the raw bytes, so a
+body pretty-printed or with its keys in another order still verifies.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from shared.canonical import AmountKind, CanonicalEvent, InvalidAmount, Status, UnknownEvent, UnknownStatus
+from shared.gojson import CanonicalError, canonical_json
+from shared.providers import Provider
+from shared.providers._fields import currency, decimal_amount, get, parse_object, text, timestamp
+from shared.settings import SettingsError
+
+NAME = "revenue-monster"
+KEY_VARIABLE = "PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY"
+KEY_FILE_VARIABLE = KEY_VARIABLE + "_FILE"
+_SEN_PER_RINGGIT = Decimal(100)
+_CENTS = Decimal("0.01")
+
+_STATUSES = {
+    "IN_PROCESS": Status.PROCESSING,
+    "SUCCESS": Status.PAID,
+    "FAILED": Status.FAILED,
+    "FULL_REFUNDED": Status.REFUNDED,
+    "PARTIAL_REFUNDED": Status.PARTIALLY_REFUNDED,
+    "REVERSED": Status.REVERSED,
+}
+
+
+def signing_string(canonical_body: bytes, nonce: str, timestamp_: str) -> bytes:
+    """The string Revenue Monster signs for a notification (``requestUrl`` is left out for callbacks)."""
+    data = base64.b64encode(canonical_body).decode("ascii")
+    return f"data={data}&method=post&nonceStr={nonce}&signType=sha256&timestamp={timestamp_}".encode()
+
+
+class RsaSignatureAuthenticator:
+    """Verifies ``X-Signature: sha256 <base64>`` against every configured server public key."""
+
+    def __init__(self, keys: tuple[rsa.RSAPublicKey, ...]) -> None:
+        self._keys = keys
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
+        header = headers.get("x-signature")
+        nonce = headers.get("x-nonce-str")
+        stamp = headers.get("x-timestamp")
+        if not header or nonce is None or stamp is None:
+            return False
+        scheme, _, encoded = header.strip().partition(" ")
+        if scheme.lower() != "sha256":
+            return False
+        try:
+            signature = base64.b64decode(encoded.strip(), validate=True)
+            message = signing_string(canonical_json(body), nonce, stamp)
+        except (binascii.Error, ValueError, CanonicalError):
+            return False
+        for key in self._keys:
+            try:
+                key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+            except InvalidSignature:
+                continue
+            return True
+        return False
+
+
+def _load_keys(pem: str, variable: str) -> tuple[rsa.RSAPublicKey, ...]:
+    # Environments often carry PEM text on one line with literal "\n".
+    pem = pem.replace("\\n", "\n")
+    blocks = [b for b in pem.split("-----BEGIN ") if b.strip()]
+    if not blocks:
+        raise SettingsError(f"{variable} holds no PEM public key")
+    keys: list[rsa.RSAPublicKey] = []
+    for block in blocks:
+        try:
+            key = serialization.load_pem_public_key(("-----BEGIN " + block).encode())
+        except (ValueError, UnsupportedAlgorithm):
+            raise SettingsError(f"{variable} is not a PEM public key (BEGIN PUBLIC KEY)") from None
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise SettingsError(f"{variable} must be an RSA public key")
+        keys.append(key)
+    return tuple(keys)
+
+
+def configure(env: Mapping[str, str]) -> RsaSignatureAuthenticator | None:
+    pem = env.get(KEY_VARIABLE, "").strip()
+    path = env.get(KEY_FILE_VARIABLE, "").strip()
+    if pem and path:
+        raise SettingsError(f"set {KEY_VARIABLE} or {KEY_FILE_VARIABLE}, not both")
+    if path:
+        try:
+            pem = Path(path).read_text()
+        except OSError as exc:
+            raise SettingsError(f"{KEY_FILE_VARIABLE}: cannot read {path!r}: {exc.strerror}") from None
+        return RsaSignatureAuthenticator(_load_keys(pem, KEY_FILE_VARIABLE))
+    if pem:
+        return RsaSignatureAuthenticator(_load_keys(pem, KEY_VARIABLE))
+    return None
+
+
+def _sen(value: Any, path: str) -> Decimal:
+    """Integer sen to ringgit, exactly."""
+    sen = decimal_amount(value, path)
+    if sen != sen.to_integral_value():
+        raise InvalidAmount(f"{path} must be a whole number of sen, got {sen}")
+    return (sen / _SEN_PER_RINGGIT).quantize(_CENTS)
+
+
+def normalize(body: bytes) -> CanonicalEvent:
+    doc = parse_object(body)
+    event = text(doc, "eventType", max_length=64)
+    raw_status = text(doc, "data.status", max_length=64)
+    assert event is not None and raw_status is not None
+    status = _STATUSES.get(raw_status)
+    if status is None:
+        raise UnknownStatus(f"unknown Revenue Monster status {raw_status!r}")
+    if event == "PAYMENT_WEB_ONLINE":
+        order_id = text(doc, "data.order.id")
+        transaction_id = text(doc, "data.transactionId")
+        amount = _sen(get(doc, "data.order.amount"), "data.order.amount")
+        code = currency(doc, "data.currencyType")
+    elif event == "RECURRING_PAYMENT":
+        order_id = text(doc, "data.orderId")
+        transaction_id = text(doc, "data.transactionId", required=False)
+        amount = _sen(get(doc, "data.amount"), "data.amount")
+        code = currency(doc, "data.currency")
+    else:
+        raise UnknownEvent(f"unknown Revenue Monster event {event!r}")
+    assert order_id is not None
+    return CanonicalEvent(
+        provider=NAME,
+        event_type=event,
+        event_key=f"{event}:{transaction_id or order_id}:{raw_status}",
+        payment_key=order_id,
+        order_ref=order_id,
+        status=status,
+        amount=amount,
+        currency=code,
+        amount_kind=AmountKind.PAYMENT,
+        provider_payment_id=transaction_id,
+        occurred_at=timestamp(doc, "data.updatedAt"),
+    )
+
+
+PROVIDER = Provider(
+    name=NAME,
+    kept_headers=("content-type", "x-signature", "x-nonce-str", "x-timestamp"),
+    configure=configure,
+    normalize=normalize,
+)

@@ -1,0 +1,107 @@
+"""The queue contract: the only seam between the receiver and the workers.
+
+Every acknowledged callback is one entry of a Redis Stream. Workers read it through one consumer group and
+acknowledge an entry only after its effect is committed to PostgreSQL. A *doorbell* key tells the receiver
+whether a drain task is already pending, so that it publishes a Celery message only when none is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+
+DRAIN_TASK = "payhook.drain"
+TICK_TASK = "payhook.tick"
+CELERY_QUEUE = "payhook"
+
+_PROVIDER, _BODY, _HEADERS, _RECEIVED, _REPLAY = b"p", b"b", b"h", b"t", b"r"
+
+
+class MalformedEntry(ValueError):
+    """A stream entry that lacks the fields this contract requires."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedCallback:
+    """A raw callback as the receiver acknowledged it: bytes unmodified, plus where and when it came."""
+
+    provider: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    received_at: float = 0.0
+    # The dead letter this entry re-sends, when an operator replayed one.
+    replay_of: int | None = None
+
+    def encode(self) -> dict[bytes, bytes]:
+        fields = {
+            _PROVIDER: self.provider.encode(),
+            _BODY: self.body,
+            _HEADERS: orjson.dumps(self.headers),
+            _RECEIVED: repr(self.received_at).encode(),
+        }
+        if self.replay_of is not None:
+            fields[_REPLAY] = str(self.replay_of).encode()
+        return fields
+
+    @classmethod
+    def decode(cls, fields: dict[bytes, bytes]) -> QueuedCallback:
+        try:
+            headers = orjson.loads(fields[_HEADERS])
+            replay = fields.get(_REPLAY)
+            return cls(
+                provider=fields[_PROVIDER].decode(),
+                body=fields[_BODY],
+                headers={str(k): str(v) for k, v in headers.items()},
+                received_at=float(fields[_RECEIVED]),
+                replay_of=int(replay) if replay is not None else None,
+            )
+        except (KeyError, ValueError, AttributeError, orjson.JSONDecodeError) as exc:
+            raise MalformedEntry(f"stream entry does not follow the queue contract: {exc!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """Names of the Redis keys; one prefix per deployment (and per test run)."""
+
+    prefix: str = "payhook"
+
+    @property
+    def stream(self) -> str:
+        return f"{self.prefix}:callbacks"
+
+    @property
+    def group(self) -> str:
+        return f"{self.prefix}:workers"
+
+    def drain_slot(self, slot: int) -> str:
+        """Lease key of drain ``slot``; slot 0 is the doorbell the receiver rings."""
+        return f"{self.prefix}:drain:{slot}"
+
+
+# A doorbell outlives a drain that died without clearing it by at most this long; the beat tick covers the gap.
+DOORBELL_TTL_SECONDS = 5
+
+
+async def enqueue(redis: AsyncRedis, keys: QueueKeys, callback: QueuedCallback) -> tuple[bytes, bool]:
+    """Append ``callback`` in one round trip; return its entry id and whether the caller must ring for a drain.
+
+    The doorbell is set after the append, in the same pipeline: a drain that clears it and then reads once more
+    is sure to see this entry, or this caller sees the doorbell cleared and rings.
+    """
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.xadd(keys.stream, callback.encode())  # type: ignore[arg-type]
+        pipe.set(keys.drain_slot(0), b"1", nx=True, ex=DOORBELL_TTL_SECONDS)
+        entry_id, rang = await pipe.execute()
+    return entry_id, bool(rang)
+
+
+def enqueue_sync(redis: Redis, keys: QueueKeys, callback: QueuedCallback) -> tuple[bytes, bool]:
+    """``enqueue`` for synchronous callers (operators replaying dead letters)."""
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.xadd(keys.stream, callback.encode())  # type: ignore[arg-type]
+        pipe.set(keys.drain_slot(0), b"1", nx=True, ex=DOORBELL_TTL_SECONDS)
+        entry_id, rang = pipe.execute()
+    return entry_id, bool(rang)

@@ -1,0 +1,107 @@
+"""One typed settings object, read from the environment (prefix ``PAYHOOK_``) and checked at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PREFIX = "PAYHOOK_"
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than zero, got {raw!r}")
+    return value
+
+
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise SettingsError(f"{name} must be greater than zero, got {raw!r}")
+    return value
+
+
+def _database_url(name: str, raw: str) -> str:
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise SettingsError(f"{name} is not a SQLAlchemy URL: {raw!r}") from None
+    if not url.drivername.startswith("postgresql"):
+        raise SettingsError(f"{name} must point at PostgreSQL (postgresql+psycopg://...), got {url.drivername!r}")
+    return raw
+
+
+def _redis_url(name: str, raw: str) -> str:
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"{name} must be a redis://, rediss:// or unix:// URL, got {raw!r}")
+    return raw
+
+
+def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str, str], T]) -> T:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    return parse(PREFIX + name, raw.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every knob payhook has. Provider credentials stay in ``env`` and are read by each provider module."""
+
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/payhook"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    admin_token: str | None = None
+    max_body_bytes: int = 1_048_576
+    # Names of the Redis keys; tests give each run its own prefix.
+    queue_prefix: str = "payhook"
+    batch_size: int = 500
+    claim_timeout_seconds: float = 30.0
+    max_deliveries: int = 5
+    max_drains: int = 4
+    drain_budget_seconds: float = 10.0
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and check every setting; raise ``SettingsError`` naming the first bad variable."""
+        source = dict(os.environ if env is None else env)
+        defaults = cls()
+        settings = cls(
+            database_url=_read(source, "DATABASE_URL", defaults.database_url, _database_url),
+            redis_url=_read(source, "REDIS_URL", defaults.redis_url, _redis_url),
+            admin_token=source.get(PREFIX + "ADMIN_TOKEN") or None,
+            max_body_bytes=_read(source, "MAX_BODY_BYTES", defaults.max_body_bytes, _positive_int),
+            queue_prefix=_read(source, "QUEUE_PREFIX", defaults.queue_prefix, lambda _n, raw: raw),
+            batch_size=_read(source, "BATCH_SIZE", defaults.batch_size, _positive_int),
+            claim_timeout_seconds=_read(
+                source, "CLAIM_TIMEOUT_SECONDS", defaults.claim_timeout_seconds, _positive_float
+            ),
+            max_deliveries=_read(source, "MAX_DELIVERIES", defaults.max_deliveries, _positive_int),
+            max_drains=_read(source, "MAX_DRAINS", defaults.max_drains, _positive_int),
+            drain_budget_seconds=_read(
+                source, "DRAIN_BUDGET_SECONDS", defaults.drain_budget_seconds, _positive_float
+            ),
+            env=source,
+        )
+        # Provider modules own their credentials; building them here makes a bad key stop the process at start.
+        from shared.providers import load_providers
+
+        load_providers(settings)
+        return settings

@@ -1,0 +1,88 @@
+"""Shared fixtures. Integration tests use a database of their own (``payhook_test``) on the machine's
+PostgreSQL, truncated between tests, and a Redis key prefix of their own per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from redis import Redis
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from shared.db.engine import make_engine
+from shared.db.migrate import upgrade
+from shared.settings import Settings
+from tests.support import KEYS, PIVOT_KEY
+
+BASE_DATABASE_URL = os.environ.get(
+    "PAYHOOK_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/payhook_test"
+)
+REDIS_URL = os.environ.get("PAYHOOK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def env_for(prefix: str, **overrides: str) -> dict[str, str]:
+    env = {
+        "PAYHOOK_DATABASE_URL": BASE_DATABASE_URL,
+        "PAYHOOK_REDIS_URL": REDIS_URL,
+        "PAYHOOK_QUEUE_PREFIX": prefix,
+        "PAYHOOK_PIVOT_CALLBACK_KEY": PIVOT_KEY,
+        "PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY_FILE": str(KEYS / "revenue-monster-test-public.pem"),
+        "PAYHOOK_CLAIM_TIMEOUT_SECONDS": "2",
+        "PAYHOOK_DRAIN_BUDGET_SECONDS": "5",
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[str]:
+    """A migrated test database, created if missing."""
+    url = make_url(BASE_DATABASE_URL)
+    admin = url.set(database="postgres").render_as_string(hide_password=False).replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{url.database}"')
+    upgrade(Settings.from_env(env_for("payhook-migrate")))
+    yield BASE_DATABASE_URL
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    name = f"payhook-test-{uuid.uuid4().hex[:12]}"
+    yield name
+    redis = Redis.from_url(REDIS_URL)
+    for key in redis.scan_iter(f"{name}:*"):
+        redis.delete(key)
+    redis.close()
+
+
+@pytest.fixture
+def settings(database: str, prefix: str) -> Iterator[Settings]:
+    engine = make_engine(Settings.from_env(env_for(prefix)), pool_size=1)
+    _truncate(engine)
+    engine.dispose()
+    yield Settings.from_env(env_for(prefix))
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings, pool_size=2)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def redis(settings: Settings) -> Iterator[Redis]:
+    client = Redis.from_url(settings.redis_url)
+    yield client
+    client.close()
+
+
+def _truncate(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE payment_events, payments, dead_letters RESTART IDENTITY"))

@@ -1,0 +1,1 @@
+"""Celery workers: drain the callback stream, normalize, deduplicate and apply status transitions."""

@@ -1,0 +1,272 @@
+"""The ``payhook`` command: migrations, payment lookups, the dead-letter queue and queue statistics."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+import orjson
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from shared.celery_app import make_celery
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.models import DeadLetter
+from shared.queue import DRAIN_TASK, QueueKeys
+from shared.settings import Settings, SettingsError
+from workers import dlq, maintenance
+from workers.lookups import find_payment, payment_document
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str) -> None:
+    click.echo(f"payhook: {message}", err=True)
+    sys.exit(1)
+
+
+def _reasons(fn: F) -> F:
+    """Every failure ends as one line on stderr and a non-zero exit."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SettingsError as exc:
+            _fail(str(exc))
+        except SQLAlchemyError as exc:
+            _fail(f"database error: {str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}")
+        except RedisError as exc:
+            _fail(f"redis error: {exc}")
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _redis(settings: Settings) -> Redis:
+    return Redis.from_url(settings.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0)
+
+
+def _emit(document: Any) -> None:
+    click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2, default=str).decode())
+
+
+@click.group()
+def main() -> None:
+    """payhook: payment-callback ingestion. Settings come from PAYHOOK_* environment variables."""
+
+
+@main.command()
+@_reasons
+def migrate() -> None:
+    """Bring the database schema to the latest version (idempotent)."""
+    from shared.db.migrate import upgrade
+
+    upgrade(Settings.from_env())
+    click.echo("schema is at the latest revision")
+
+
+@main.group()
+def payments() -> None:
+    """Look up payments."""
+
+
+@payments.command("show")
+@click.argument("provider")
+@click.argument("order_ref")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document on stdout")
+@_reasons
+def payments_show(provider: str, order_ref: str, as_json: bool) -> None:
+    """A payment with its event history in arrival order."""
+    settings = Settings.from_env()
+    with _session(settings) as session:
+        payment = find_payment(session, provider, order_ref)
+        if payment is None:
+            _fail(f"no {provider} payment with order reference {order_ref!r}")
+            return
+        document = payment_document(session, payment)
+    if as_json:
+        _emit(document)
+        return
+    click.echo(
+        f"{document['provider']} {document['order_ref'] or document['payment_key']}: {document['status']}"
+        f"  {document['amount'] or '-'} {document['currency'] or ''}"
+    )
+    for event in document["events"]:
+        click.echo(f"  {event['received_at']}  {event['type']:<28} {event['status']:<20} {event['outcome']}")
+
+
+@main.group("dlq")
+def dlq_group() -> None:
+    """Inspect, replay and purge dead letters."""
+
+
+def _filters(fn: F) -> F:
+    fn = click.option("--provider", help="only this provider")(fn)
+    fn = click.option("--reason", help="only this reason code")(fn)
+    fn = click.option("--since", type=click.DateTime(), help="created at or after")(fn)
+    fn = click.option("--until", type=click.DateTime(), help="created before")(fn)
+    return fn
+
+
+def _make_filters(provider: str | None, reason: str | None, since: datetime | None, until: datetime | None) -> dlq.Filters:
+    return dlq.Filters(provider=provider, reason=reason, since=since, until=until)
+
+
+def _summary(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "id": letter.id,
+        "provider": letter.provider,
+        "reason": letter.reason,
+        "detail": letter.detail,
+        "received_at": letter.received_at.isoformat(),
+        "created_at": letter.created_at.isoformat(),
+        "replayed_at": letter.replayed_at.isoformat() if letter.replayed_at else None,
+        "size": len(letter.body),
+    }
+
+
+@dlq_group.command("list")
+@_filters
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@_reasons
+def dlq_list(
+    provider: str | None, reason: str | None, since: datetime | None, until: datetime | None, limit: int, as_json: bool
+) -> None:
+    """Dead letters waiting for an operator, oldest first."""
+    settings = Settings.from_env()
+    with _session(settings) as session:
+        letters = [_summary(x) for x in dlq.list_letters(session, _make_filters(provider, reason, since, until), limit=limit)]
+    if as_json:
+        _emit(letters)
+        return
+    for x in letters:
+        click.echo(f"{x['id']:>8}  {x['created_at'][:19]}  {x['provider']:<16} {x['reason']:<20} {x['detail'][:60]}")
+
+
+@dlq_group.command("show")
+@click.argument("letter_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@_reasons
+def dlq_show(letter_id: int, as_json: bool) -> None:
+    """One dead letter with its raw body, headers, reason and traceback."""
+    settings = Settings.from_env()
+    with _session(settings) as session:
+        letter = dlq.get(session, letter_id)
+        if letter is None:
+            _fail(f"no dead letter {letter_id}")
+            return
+        document = {
+            **_summary(letter),
+            "headers": letter.headers,
+            "body": letter.body.decode("utf-8", errors="replace"),
+            "traceback": letter.traceback,
+        }
+    if as_json:
+        _emit(document)
+        return
+    for key in ("id", "provider", "reason", "detail", "received_at", "created_at", "replayed_at", "headers"):
+        click.echo(f"{key}: {document[key]}")
+    click.echo("body:")
+    click.echo(document["body"])
+    if document["traceback"]:
+        click.echo("traceback:")
+        click.echo(document["traceback"])
+
+
+def _selected(session: Session, ids: tuple[int, ...], select_all: bool, filters: dlq.Filters) -> list[int]:
+    if ids and select_all:
+        _fail("give dead-letter ids or --all, not both")
+    if not ids and not select_all:
+        _fail("give dead-letter ids, or --all (with filters) for every matching one")
+    return list(ids) if ids else dlq.matching_ids(session, filters)
+
+
+@dlq_group.command("replay")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "select_all", is_flag=True, help="every dead letter matching the filters")
+@_filters
+@click.option("--dry-run", is_flag=True, help="say what would be replayed, change nothing")
+@_reasons
+def dlq_replay(
+    ids: tuple[int, ...],
+    select_all: bool,
+    provider: str | None,
+    reason: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    dry_run: bool,
+) -> None:
+    """Send dead letters' original callbacks through the pipeline again."""
+    settings = Settings.from_env()
+    keys = QueueKeys(settings.queue_prefix)
+    with _session(settings) as session:
+        chosen = _selected(session, ids, select_all, _make_filters(provider, reason, since, until))
+        if dry_run:
+            click.echo(f"would replay {len(chosen)} dead letters: {' '.join(map(str, chosen))}")
+            return
+        redis = _redis(settings)
+        done = dlq.replay(session, redis, keys, chosen)
+    missing = sorted(set(chosen) - set(done))
+    if done:
+        make_celery(settings).send_task(DRAIN_TASK, kwargs={"slot": 0}, retry=False)
+    click.echo(f"replayed {len(done)} dead letters")
+    if missing:
+        _fail(f"no dead letter with id {' '.join(map(str, missing))}")
+
+
+@dlq_group.command("purge")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "select_all", is_flag=True, help="every dead letter matching the filters")
+@_filters
+@_reasons
+def dlq_purge(
+    ids: tuple[int, ...], select_all: bool, provider: str | None, reason: str | None,
+    since: datetime | None, until: datetime | None,
+) -> None:
+    """Delete dead letters for good."""
+    settings = Settings.from_env()
+    with _session(settings) as session:
+        chosen = _selected(session, ids, select_all, _make_filters(provider, reason, since, until))
+        removed = dlq.purge(session, chosen)
+    click.echo(f"purged {removed} dead letters")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@_reasons
+def stats(as_json: bool) -> None:
+    """Queue depth, callbacks in flight, dead letters and the oldest waiting callback."""
+    settings = Settings.from_env()
+    numbers = maintenance.queue_stats(_redis(settings), QueueKeys(settings.queue_prefix))
+    with _session(settings) as session:
+        dead = dlq.count_waiting(session)
+    document = {
+        "queued": numbers.queued,
+        "in_flight": numbers.in_flight,
+        "dead_letters": dead,
+        "oldest_waiting_seconds": None if numbers.oldest_waiting_seconds is None else round(numbers.oldest_waiting_seconds, 3),
+    }
+    if as_json:
+        _emit(document)
+        return
+    for key, value in document.items():
+        click.echo(f"{key}: {value}")

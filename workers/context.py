@@ -1,0 +1,71 @@
+"""Per-process resources of a worker: built lazily in the process that uses them, so after Celery forks."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from functools import cached_property
+
+from redis import Redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.providers import Provider, all_providers
+from shared.queue import QueueKeys
+from shared.settings import Settings
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    pid: int
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings, pool_size=2)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_sessionmaker(self.engine)
+
+    @cached_property
+    def redis(self) -> Redis:
+        return Redis.from_url(
+            self.settings.redis_url,
+            socket_connect_timeout=2.0,
+            socket_timeout=10.0,
+            health_check_interval=30,
+        )
+
+    @cached_property
+    def keys(self) -> QueueKeys:
+        return QueueKeys(self.settings.queue_prefix)
+
+    @cached_property
+    def providers(self) -> dict[str, Provider]:
+        return all_providers()
+
+    @cached_property
+    def consumer(self) -> str:
+        """This process's name in the consumer group: unique per live process."""
+        return f"{socket.gethostname()}:{self.pid}"
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+        if "redis" in self.__dict__:
+            self.redis.close()
+
+
+_current: WorkerContext | None = None
+
+
+def current(settings: Settings) -> WorkerContext:
+    """This process's context; a forked child never reuses its parent's connections."""
+    global _current  # noqa: PLW0603 - one context per process is the point
+    pid = os.getpid()
+    if _current is None or _current.pid != pid:
+        _current = WorkerContext(settings=settings, pid=pid)
+    return _current

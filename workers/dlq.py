@@ -1,0 +1,126 @@
+"""The dead-letter queue, kept in PostgreSQL so that it survives worker and Redis restarts.
+
+A dead letter holds the raw callback as the receiver acknowledged it, the reason (a short code), the error
+message and traceback. Replaying one appends the original callback to the stream again: the same pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis import Redis
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from shared.db.models import DeadLetter
+from shared.queue import QueueKeys, QueuedCallback, enqueue_sync
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A callback the pipeline gave up on, on its way into the dead-letter table."""
+
+    entry_id: str
+    callback: QueuedCallback
+    reason: str
+    detail: str
+    traceback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    provider: str | None = None
+    reason: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    include_replayed: bool = False
+
+
+def record(session: Session, rejected: list[Rejected]) -> None:
+    """Insert dead letters; an entry recorded before (a redelivery) is not recorded twice."""
+    if not rejected:
+        return
+    session.execute(
+        insert(DeadLetter).on_conflict_do_nothing(index_elements=["entry_id"]),
+        [
+            {
+                "entry_id": r.entry_id,
+                "provider": r.callback.provider,
+                "body": r.callback.body,
+                "headers": r.callback.headers,
+                "received_at": datetime.fromtimestamp(r.callback.received_at, UTC),
+                "reason": r.reason,
+                "detail": r.detail,
+                "traceback": r.traceback,
+            }
+            for r in rejected
+        ],
+    )
+
+
+def _filtered(query: Select[tuple[DeadLetter]], filters: Filters) -> Select[tuple[DeadLetter]]:
+    if filters.provider:
+        query = query.where(DeadLetter.provider == filters.provider)
+    if filters.reason:
+        query = query.where(DeadLetter.reason == filters.reason)
+    if filters.since:
+        query = query.where(DeadLetter.created_at >= filters.since)
+    if filters.until:
+        query = query.where(DeadLetter.created_at < filters.until)
+    if not filters.include_replayed:
+        query = query.where(DeadLetter.replayed_at.is_(None))
+    return query
+
+
+def list_letters(session: Session, filters: Filters, *, limit: int = 50, offset: int = 0) -> list[DeadLetter]:
+    query = _filtered(select(DeadLetter), filters).order_by(DeadLetter.id).limit(limit).offset(offset)
+    return list(session.execute(query).scalars())
+
+
+def get(session: Session, letter_id: int) -> DeadLetter | None:
+    return session.get(DeadLetter, letter_id)
+
+
+def count_waiting(session: Session) -> int:
+    query = select(func.count()).select_from(DeadLetter).where(DeadLetter.replayed_at.is_(None))
+    return int(session.execute(query).scalar_one())
+
+
+def matching_ids(session: Session, filters: Filters) -> list[int]:
+    query = _filtered(select(DeadLetter), filters).with_only_columns(DeadLetter.id).order_by(DeadLetter.id)
+    return list(session.execute(query).scalars())
+
+
+def replay(session: Session, redis: Redis, keys: QueueKeys, letter_ids: list[int]) -> list[int]:
+    """Send each dead letter's original callback through the pipeline again; return the ids replayed.
+
+    The letter is marked first and the transaction commits after the append: if the append fails nothing is
+    marked, and if the commit fails the callback may be replayed twice, which deduplication absorbs.
+    """
+    letters = session.execute(
+        select(DeadLetter).where(DeadLetter.id.in_(letter_ids)).order_by(DeadLetter.id).with_for_update()
+    ).scalars()
+    done: list[int] = []
+    for letter in letters:
+        session.execute(
+            update(DeadLetter)
+            .where(DeadLetter.id == letter.id)
+            .values(replayed_at=func.now(), replay_count=DeadLetter.replay_count + 1)
+        )
+        callback = QueuedCallback(
+            provider=letter.provider,
+            body=letter.body,
+            headers={str(k): str(v) for k, v in letter.headers.items()},
+            received_at=letter.received_at.timestamp(),
+            replay_of=letter.id,
+        )
+        enqueue_sync(redis, keys, callback)
+        done.append(letter.id)
+    return done
+
+
+def purge(session: Session, letter_ids: list[int]) -> int:
+    result = session.execute(delete(DeadLetter).where(DeadLetter.id.in_(letter_ids)))
+    return int(result.rowcount)

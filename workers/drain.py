@@ -1,0 +1,194 @@
+"""Draining the callback stream through the consumer group.
+
+A drain runs in one worker process for at most ``drain_budget_seconds``. It holds a *lease* key for its slot
+(slot 0 is the doorbell the receiver rings), reads batches with ``XREADGROUP``, commits each batch to
+PostgreSQL and only then acknowledges it. A full batch calls for help (the next slot) up to ``max_drains``.
+Entries idle in another consumer for longer than the claim timeout belonged to a crashed worker: they are
+claimed and processed one at a time, and an entry delivered ``max_deliveries`` times is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import redis.exceptions
+from tenacity import RetryCallState
+
+from shared.queue import DOORBELL_TTL_SECONDS, MalformedEntry, QueuedCallback
+from workers import dlq
+from workers.context import WorkerContext
+from workers.pipeline import Entry, Prepared, Report, commit, prepare
+from workers.retry import retrying
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+READ_BLOCK_MS = 20
+
+
+class Drain:
+    def __init__(self, ctx: WorkerContext, ring: Callable[[int], None]) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.keys = ctx.keys
+        self.redis = ctx.redis
+        self.ring = ring
+        self._claim_ms = int(self.settings.claim_timeout_seconds * 1000)
+        self._held_ids: list[str] = []
+        self._slot = 0
+
+    # -- the loop ---------------------------------------------------------------------------------------
+
+    def run(self, slot: int) -> Report:
+        self._slot = slot
+        report = Report()
+        deadline = time.monotonic() + self.settings.drain_budget_seconds
+        next_reclaim = 0.0
+        self._retry(ensure_group, self.ctx)
+        while True:
+            self._retry(self._hold)
+            if time.monotonic() >= next_reclaim:
+                report.add(self._reclaim())
+                next_reclaim = time.monotonic() + self.settings.claim_timeout_seconds / 3
+            entries = self._retry(self._read, READ_BLOCK_MS)
+            if not entries:
+                entries = self._retry(self._release)
+                if not entries:
+                    return report
+            elif len(entries) >= self.settings.batch_size:
+                self._call_for_help()
+            report.add(self._process(entries))
+            if time.monotonic() >= deadline:
+                # Hand over to a fresh task (keeping the lease) so this process can serve other messages.
+                self.ring(slot)
+                return report
+
+    def _read(self, block_ms: int | None) -> list[Entry]:
+        try:
+            response = self.redis.xreadgroup(
+                self.keys.group,
+                self.ctx.consumer,
+                {self.keys.stream: ">"},
+                count=self.settings.batch_size,
+                block=block_ms,
+            )
+        except redis.exceptions.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # Redis lost the group (a restart without persistence): recreate it and read again.
+            ensure_group(self.ctx)
+            return []
+        if not response:
+            return []
+        _stream, entries = response[0]
+        return [(_text(entry_id), fields) for entry_id, fields in entries if fields is not None]
+
+    def _release(self) -> list[Entry]:
+        """Give up the lease. For the doorbell, read once more after clearing it: a callback appended before
+        the clear is seen here, one appended after it finds the doorbell free and rings."""
+        self.redis.delete(self.keys.drain_slot(self._slot))
+        if self._slot != 0:
+            return []
+        return self._read(None)
+
+    def _hold(self) -> None:
+        self.redis.set(self.keys.drain_slot(self._slot), b"1", ex=DOORBELL_TTL_SECONDS)
+
+    def _call_for_help(self) -> None:
+        helper = self._slot + 1
+        if helper >= self.settings.max_drains:
+            return
+        if self.redis.set(self.keys.drain_slot(helper), b"1", nx=True, ex=DOORBELL_TTL_SECONDS):
+            self.ring(helper)
+
+    # -- processing -------------------------------------------------------------------------------------
+
+    def _process(self, entries: list[Entry]) -> Report:
+        ids = [entry_id for entry_id, _ in entries]
+        self._held_ids = ids
+        prepared = prepare(entries, self.ctx.providers)
+        report = self._retry(commit, self.ctx.sessions, prepared)
+        self._retry(self._ack, ids)
+        self._held_ids = []
+        return report
+
+    def _ack(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.redis.xack(self.keys.stream, self.keys.group, *ids)
+
+    def _reclaim(self) -> Report:
+        pending = self._retry(
+            self.redis.xpending_range,
+            self.keys.stream,
+            self.keys.group,
+            min="-",
+            max="+",
+            count=self.settings.batch_size,
+            idle=self._claim_ms,
+        )
+        report = Report()
+        if not pending:
+            return report
+        deliveries = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        claimed = self._retry(self._claim, list(deliveries))
+        poisoned = [e for e in claimed if deliveries[e[0]] >= self.settings.max_deliveries]
+        if poisoned:
+            report.add(self._dead_letter_poisoned(poisoned, deliveries))
+        for entry in claimed:
+            if deliveries[entry[0]] < self.settings.max_deliveries:
+                # One at a time: any of these may be the callback that killed its worker.
+                report.add(self._process([entry]))
+        log.info("reclaimed %d entries of crashed consumers (%d dead-lettered)", len(claimed), len(poisoned))
+        return report
+
+    def _claim(self, ids: list[str]) -> list[Entry]:
+        claimed = self.redis.xclaim(self.keys.stream, self.keys.group, self.ctx.consumer, self._claim_ms, ids)
+        return [(_text(entry_id), fields) for entry_id, fields in claimed if fields]
+
+    def _dead_letter_poisoned(self, entries: list[Entry], deliveries: dict[str, int]) -> Report:
+        rejected = []
+        for entry_id, fields in entries:
+            try:
+                callback = QueuedCallback.decode(dict(fields))
+            except MalformedEntry:
+                callback = QueuedCallback(provider="unknown", body=fields.get(b"b", b""))
+            detail = f"delivered {deliveries[entry_id]} times without completing: it stops the worker processing it"
+            rejected.append(dlq.Rejected(entry_id, callback, "crashed_worker", detail))
+        self._held_ids = [entry_id for entry_id, _ in entries]
+        report = self._retry(commit, self.ctx.sessions, Prepared(rejected=rejected))
+        self._retry(self._ack, self._held_ids)
+        self._held_ids = []
+        return report
+
+    # -- retries ----------------------------------------------------------------------------------------
+
+    def _retry(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return retrying(self.settings, before_sleep=self._keep_claims)(fn, *args, **kwargs)
+
+    def _keep_claims(self, state: RetryCallState) -> None:
+        """While a transient failure is retried, keep this worker's entries and lease from being reclaimed."""
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("transient failure, retry %d: %s", state.attempt_number, type(error).__name__)
+        try:
+            self._hold()
+            if self._held_ids:
+                self.redis.xclaim(
+                    self.keys.stream, self.keys.group, self.ctx.consumer, 0, self._held_ids, justid=True
+                )
+        except redis.exceptions.RedisError:
+            pass  # Redis itself is away: nobody can reclaim anything meanwhile.
+
+
+def ensure_group(ctx: WorkerContext) -> None:
+    """Create the stream and its consumer group if missing; from id 0, so nothing queued earlier is skipped."""
+    try:
+        ctx.redis.xgroup_create(ctx.keys.stream, ctx.keys.group, id="0", mkstream=True)
+    except redis.exceptions.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

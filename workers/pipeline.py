@@ -1,0 +1,114 @@
+"""From stream entries to committed state: decode, normalize, apply in one transaction, isolate bad data."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.canonical import NormalizeError, Outcome
+from shared.providers import Provider
+from shared.queue import MalformedEntry, QueuedCallback
+from workers import dlq
+from workers.apply import Item, apply_events
+from workers.retry import is_permanent_db_error
+
+log = logging.getLogger(__name__)
+
+Entry = tuple[str, Mapping[bytes, bytes]]
+
+
+@dataclass(slots=True)
+class Prepared:
+    items: list[Item] = field(default_factory=list)
+    rejected: list[dlq.Rejected] = field(default_factory=list)
+    # Accepted callbacks that change nothing (a provider's test ping).
+    ignored: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Report:
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    dead_lettered: int = 0
+    ignored: int = 0
+
+    def add(self, other: Report) -> None:
+        self.outcomes.update(other.outcomes)
+        self.dead_lettered += other.dead_lettered
+        self.ignored += other.ignored
+
+
+def _undecodable(entry_id: str, fields: Mapping[bytes, bytes]) -> QueuedCallback:
+    """Whatever can be saved of an entry that breaks the queue contract."""
+    provider = fields.get(b"p", b"unknown").decode(errors="replace")[:64]
+    return QueuedCallback(provider=provider, body=fields.get(b"b", b""), headers={"x-entry-id": entry_id})
+
+
+def prepare(entries: list[Entry], providers: Mapping[str, Provider]) -> Prepared:
+    """Normalize every entry; what can never be processed is set aside for the dead-letter queue."""
+    out = Prepared()
+    for entry_id, fields in entries:
+        try:
+            callback = QueuedCallback.decode(dict(fields))
+        except MalformedEntry as exc:
+            out.rejected.append(dlq.Rejected(entry_id, _undecodable(entry_id, fields), "malformed_entry", str(exc)))
+            continue
+        provider = providers.get(callback.provider)
+        if provider is None:
+            reason = f"no provider module named {callback.provider!r}"
+            out.rejected.append(dlq.Rejected(entry_id, callback, "unknown_provider", reason))
+            continue
+        try:
+            event = provider.normalize(callback.body)
+        except NormalizeError as exc:
+            out.rejected.append(dlq.Rejected(entry_id, callback, exc.reason, exc.message, traceback.format_exc()))
+            continue
+        except Exception as exc:  # a normalizer bug must not stop the stream; the callback waits for a fix
+            log.exception("normalizer for %s crashed on entry %s", callback.provider, entry_id)
+            detail = f"{type(exc).__name__}: {exc}"
+            out.rejected.append(dlq.Rejected(entry_id, callback, "normalizer_crashed", detail, traceback.format_exc()))
+            continue
+        if event is None:
+            out.ignored.append(entry_id)
+            continue
+        out.items.append(Item(entry_id, event, callback))
+    return out
+
+
+def commit(sessions: sessionmaker[Session], prepared: Prepared) -> Report:
+    """Apply the batch in one transaction. A callback whose data PostgreSQL refuses is isolated by halving
+    the batch until it stands alone; it is dead-lettered and the rest commits. Transient errors propagate
+    to the caller's retry loop; what already committed is recognised on the retry by its entry id."""
+    report = Report(ignored=len(prepared.ignored))
+    report.add(_commit_isolating(sessions, prepared.items, prepared.rejected))
+    return report
+
+
+def _commit_isolating(sessions: sessionmaker[Session], items: list[Item], rejected: list[dlq.Rejected]) -> Report:
+    try:
+        with sessions.begin() as session:
+            outcomes = apply_events(session, items)
+            dlq.record(session, rejected)
+        return Report(outcomes=outcomes, dead_lettered=len(rejected))
+    except Exception as exc:
+        if not is_permanent_db_error(exc) or (not items and rejected):
+            raise
+        if len(items) > 1:
+            middle = len(items) // 2
+            report = _commit_isolating(sessions, items[:middle], rejected)
+            report.add(_commit_isolating(sessions, items[middle:], []))
+            return report
+        item = items[0]
+        log.warning("PostgreSQL refused entry %s: %s", item.entry_id, type(exc).__name__)
+        bad = dlq.Rejected(
+            item.entry_id, item.callback, "database_rejected", _first_line(exc), traceback.format_exc()
+        )
+        return _commit_isolating(sessions, [], [*rejected, bad])
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:500]

@@ -1,0 +1,49 @@
+"""Which failures are transient, and how long to wait before trying again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import redis.exceptions
+from sqlalchemy import exc as sa_exc
+from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
+
+from shared.settings import Settings
+from workers.apply import DedupInvariantBroken
+
+
+def is_transient(error: BaseException) -> bool:
+    """PostgreSQL down, restarting, a deadlock or serialization failure; a Redis hiccup."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(
+        error,
+        sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.TimeoutError
+        | redis.exceptions.ConnectionError
+        | redis.exceptions.TimeoutError
+        | redis.exceptions.BusyLoadingError
+        | redis.exceptions.TryAgainError
+        | DedupInvariantBroken,
+    )
+
+
+def is_permanent_db_error(error: BaseException) -> bool:
+    """A statement PostgreSQL refuses because of the data: retrying the same callback cannot help."""
+    return isinstance(error, sa_exc.DBAPIError) and not is_transient(error)
+
+
+def retrying(settings: Settings, before_sleep: Callable[[RetryCallState], Any] | None = None) -> Retrying:
+    """Retry transient failures for as long as it takes, with exponential backoff and full jitter.
+
+    The longest wait stays at a sixth of the claim timeout, and ``before_sleep`` refreshes this worker's
+    claims, so no other worker reclaims entries that are still being retried here.
+    """
+    return Retrying(
+        retry=retry_if_exception(is_transient),
+        wait=wait_random_exponential(multiplier=0.05, max=settings.claim_timeout_seconds / 6),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
