@@ -11,11 +11,15 @@ class ReceiverMetrics:
     def __init__(self, registry: CollectorRegistry, providers: list[str]) -> None:
         self.registry = registry
         self.callbacks = Counter(
-            "payhook_callbacks_total", "Callbacks received, by provider and result", ["provider", "result"],
+            "payhook_callbacks_total",
+            "Callbacks received, by provider and result",
+            ["provider", "result"],
             registry=registry,
         )
         self.enqueue_seconds = Histogram(
-            "payhook_enqueue_seconds", "Time to make a callback durable in Redis", registry=registry,
+            "payhook_enqueue_seconds",
+            "Time to make a callback durable in Redis",
+            registry=registry,
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
         )
         # Children bound once: no label lookup per request.

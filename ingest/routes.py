@@ -19,7 +19,7 @@ from ingest.body import BadContentLength, BodyTooLarge, read_limited
 from ingest.errors import error
 from ingest.metrics import ReceiverMetrics
 from shared.providers import Authenticator, Provider
-from shared.queue import DRAIN_TASK, QueueKeys, QueuedCallback, enqueue
+from shared.queue import DRAIN_TASK, QueuedCallback, QueueKeys, enqueue
 
 log = logging.getLogger(__name__)
 _OK = b'{"status":"ok"}'
@@ -95,5 +95,3 @@ class Receiver:
 
     async def metrics_text(self, request: Request) -> Response:
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-

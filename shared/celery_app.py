@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from celery import Celery
 
-from shared.queue import CELERY_QUEUE
 from shared.settings import Settings
 
 
 def make_celery(settings: Settings) -> Celery:
     app = Celery("payhook", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
-        task_default_queue=CELERY_QUEUE,
+        # One queue per deployment prefix: test runs and a developer's stack never take each other's tasks.
+        task_default_queue=settings.queue_prefix,
         task_serializer="json",
         accept_content=["json"],
         # Drains are cheap to re-ring and idempotent by construction: ack on receipt, never redeliver.

@@ -7,6 +7,7 @@ U+2029 escaped. Reproducing that byte for byte is the only way to verify its sig
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import re
@@ -14,14 +15,27 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+# Go accepts 10,000 levels; no genuine callback nests a tenth as deep, so deeper bodies are refused here.
 MAX_DEPTH = 64
 # Go's float64 holds every integer up to 2**53 exactly, and prints it as plain digits.
 _EXACT_INT = 2**53
-_encode_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring
 _HTML_ESCAPES = str.maketrans(
     {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 )
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Longer integer literals go straight to float: Python caps int() at 4,300 digits, Go just rounds.
+_LONG_INT = 20
+
+
+def _go_replace(error: UnicodeError) -> tuple[str, int]:
+    """Go's decoder replaces every byte of an invalid UTF-8 sequence with U+FFFD, one for one."""
+    assert isinstance(error, UnicodeDecodeError)
+    return "\ufffd" * (error.end - error.start), error.end
+
+
+codecs.register_error("payhook-go-utf8", _go_replace)
 
 
 class CanonicalError(ValueError):
@@ -30,6 +44,17 @@ class CanonicalError(ValueError):
 
 def _reject_constant(name: str) -> Any:
     raise CanonicalError(f"{name} is not JSON")
+
+
+def _parse_int(literal: str) -> int | float:
+    if literal == "-0":
+        return -0.0  # a float64 in Go: negative zero, printed "-0"
+    return int(literal) if len(literal) < _LONG_INT else float(literal)
+
+
+def _replace_surrogate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Go turns an unpaired surrogate escape into U+FFFD before building the map: keys may then collide."""
+    return {_LONE_SURROGATE.sub("\ufffd", key): value for key, value in pairs}
 
 
 def go_float(value: float) -> str:
@@ -59,50 +84,65 @@ def _write(value: Any, out: list[str], depth: int) -> None:
     if isinstance(value, str):
         out.append(_string(value))
     elif isinstance(value, dict):
-        if depth >= MAX_DEPTH:
-            raise CanonicalError(f"JSON nested deeper than {MAX_DEPTH}")
-        out.append("{")
-        for index, key in enumerate(sorted(value)):
-            if index:
-                out.append(",")
-            out.append(_string(key))
-            out.append(":")
-            _write(value[key], out, depth + 1)
-        out.append("}")
+        _write_object(value, out, depth)
     elif isinstance(value, list):
-        if depth >= MAX_DEPTH:
-            raise CanonicalError(f"JSON nested deeper than {MAX_DEPTH}")
-        out.append("[")
-        for index, item in enumerate(value):
-            if index:
-                out.append(",")
-            _write(item, out, depth + 1)
-        out.append("]")
+        _write_array(value, out, depth)
     elif value is True:
         out.append("true")
     elif value is False:
         out.append("false")
     elif value is None:
         out.append("null")
-    elif isinstance(value, int):
+    else:
+        out.append(_number(value))
+
+
+def _write_object(value: dict[str, Any], out: list[str], depth: int) -> None:
+    if depth >= MAX_DEPTH:
+        raise CanonicalError(f"JSON nested deeper than {MAX_DEPTH}")
+    out.append("{")
+    for index, key in enumerate(sorted(value)):
+        if index:
+            out.append(",")
+        out.append(_string(key))
+        out.append(":")
+        _write(value[key], out, depth + 1)
+    out.append("}")
+
+
+def _write_array(value: list[Any], out: list[str], depth: int) -> None:
+    if depth >= MAX_DEPTH:
+        raise CanonicalError(f"JSON nested deeper than {MAX_DEPTH}")
+    out.append("[")
+    for index, item in enumerate(value):
+        if index:
+            out.append(",")
+        _write(item, out, depth + 1)
+    out.append("]")
+
+
+def _number(value: float) -> str:
+    if isinstance(value, int):
         if -_EXACT_INT <= value <= _EXACT_INT:
-            out.append(str(value))
-        else:
-            try:
-                out.append(go_float(float(value)))
-            except OverflowError:
-                raise CanonicalError("number out of float64 range") from None
-    elif isinstance(value, float):
-        out.append(go_float(value))
-    else:  # pragma: no cover - json.loads yields nothing else
-        raise CanonicalError(f"unexpected JSON value {type(value).__name__}")
+            return str(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise CanonicalError("number out of float64 range") from None
+    return go_float(value)
 
 
 def canonical_json(body: bytes) -> bytes:
     """The UTF-8 bytes Go would produce re-encoding ``body``; ``CanonicalError`` when Go would refuse it."""
+    hook = _replace_surrogate_keys if _SURROGATE_ESCAPE.search(body) else None
     try:
-        document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        document = json.loads(
+            body.decode("utf-8", errors="payhook-go-utf8"),
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+            object_pairs_hook=hook,
+        )
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise CanonicalError(f"body is not JSON: {exc}") from None
     out: list[str] = []
     _write(document, out, 0)

@@ -15,7 +15,6 @@ from redis.asyncio import Redis as AsyncRedis
 
 DRAIN_TASK = "payhook.drain"
 TICK_TASK = "payhook.tick"
-CELERY_QUEUE = "payhook"
 
 _PROVIDER, _BODY, _HEADERS, _RECEIVED, _REPLAY = b"p", b"b", b"h", b"t", b"r"
 

@@ -10,12 +10,11 @@ from typing import TypeVar
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from shared.errors import SettingsError
+from shared.providers import load_providers
+
 PREFIX = "PAYHOOK_"
 T = TypeVar("T")
-
-
-class SettingsError(ValueError):
-    """A setting is missing or malformed; the message names the variable."""
 
 
 def _positive_int(name: str, raw: str) -> int:
@@ -95,13 +94,12 @@ class Settings:
             ),
             max_deliveries=_read(source, "MAX_DELIVERIES", defaults.max_deliveries, _positive_int),
             max_drains=_read(source, "MAX_DRAINS", defaults.max_drains, _positive_int),
-            drain_budget_seconds=_read(
-                source, "DRAIN_BUDGET_SECONDS", defaults.drain_budget_seconds, _positive_float
-            ),
+            drain_budget_seconds=_read(source, "DRAIN_BUDGET_SECONDS", defaults.drain_budget_seconds, _positive_float),
             env=source,
         )
         # Provider modules own their credentials; building them here makes a bad key stop the process at start.
-        from shared.providers import load_providers
-
         load_providers(settings)
         return settings
+
+
+__all__ = ["Settings", "SettingsError"]

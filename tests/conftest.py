@@ -39,7 +39,7 @@ def env_for(prefix: str, **overrides: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def database() -> Iterator[str]:
+def database() -> str:
     """A migrated test database, created if missing."""
     url = make_url(BASE_DATABASE_URL)
     admin = url.set(database="postgres").render_as_string(hide_password=False).replace("+psycopg", "")
@@ -48,7 +48,7 @@ def database() -> Iterator[str]:
         if not exists:
             conn.execute(f'CREATE DATABASE "{url.database}"')
     upgrade(Settings.from_env(env_for("payhook-migrate")))
-    yield BASE_DATABASE_URL
+    return BASE_DATABASE_URL
 
 
 @pytest.fixture
@@ -62,11 +62,11 @@ def prefix() -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(database: str, prefix: str) -> Iterator[Settings]:
+def settings(database: str, prefix: str) -> Settings:
     engine = make_engine(Settings.from_env(env_for(prefix)), pool_size=1)
     _truncate(engine)
     engine.dispose()
-    yield Settings.from_env(env_for(prefix))
+    return Settings.from_env(env_for(prefix))
 
 
 @pytest.fixture

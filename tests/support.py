@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import socket
@@ -14,12 +15,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from shared.gojson import canonical_json
+from shared.providers.revenue_monster import signing_string
 from shared.settings import Settings
 from workers.context import WorkerContext
 from workers.drain import Drain
 from workers.maintenance import queue_stats
 from workers.pipeline import Report
-from shared.providers.revenue_monster import signing_string
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLES = FIXTURES / "samples"
@@ -38,12 +39,16 @@ def fixture_private_key() -> rsa.RSAPrivateKey:
 
 
 def public_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
-def rm_headers(body: bytes, key: rsa.RSAPrivateKey, *, nonce: str | None = None, stamp: str | None = None) -> dict[str, str]:
+def rm_headers(
+    body: bytes, key: rsa.RSAPrivateKey, *, nonce: str | None = None, stamp: str | None = None
+) -> dict[str, str]:
     """Headers Revenue Monster would send with ``body``, signed with ``key``."""
     nonce = nonce or secrets.token_hex(16)
     stamp = stamp or str(int(time.time()))
@@ -120,23 +125,22 @@ class TcpProxy:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         """Every open connection is reset and the port refuses connections."""
         if self._listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would not on Linux.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:
             conns, self._conns = self._conns, []
         for s in conns:
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             s.close()
 
     def restore(self) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, tuple_, update
+from sqlalchemy import CursorResult, Table, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -68,10 +68,7 @@ def _lock_payments(session: Session, items: list[Item]) -> dict[tuple[str, str],
     created = session.execute(
         insert(Payment)
         .values(
-            [
-                {"provider": p, "payment_key": k, "status": firsts[(p, k)].status, "order_ref": None}
-                for p, k in keys
-            ]
+            [{"provider": p, "payment_key": k, "status": firsts[(p, k)].status, "order_ref": None} for p, k in keys]
         )
         .on_conflict_do_nothing(index_elements=["provider", "payment_key"])
         .returning(Payment.provider, Payment.payment_key)
@@ -194,10 +191,13 @@ def _record_outcomes(
         if entry_id in first_of_key and outcome is not Outcome.APPLIED
     ]
     if corrections:
-        events = PaymentEvent.__table__
-        result = session.execute(
-            update(events).where(events.c.entry_id == bindparam("b_entry")).values(outcome=bindparam("b_outcome")),
-            corrections,
+        events = cast(Table, PaymentEvent.__table__)
+        result = cast(
+            CursorResult[Any],
+            session.execute(
+                update(events).where(events.c.entry_id == bindparam("b_entry")).values(outcome=bindparam("b_outcome")),
+                corrections,
+            ),
         )
         if result.rowcount != len(corrections):
             raise DedupInvariantBroken(f"updated {result.rowcount} of {len(corrections)} event outcomes")
@@ -218,7 +218,7 @@ def _update_payments(session: Session, payments: dict[tuple[str, str], _PaymentS
     ]
     if not changed:
         return
-    table = Payment.__table__
+    table = cast(Table, Payment.__table__)
     session.execute(
         update(table)
         .where(table.c.id == bindparam("b_id"))

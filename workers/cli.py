@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from shared.celery_app import make_celery
 from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.migrate import upgrade
 from shared.db.models import DeadLetter
 from shared.queue import DRAIN_TASK, QueueKeys
 from shared.settings import Settings, SettingsError
@@ -77,8 +78,6 @@ def main() -> None:
 @_reasons
 def migrate() -> None:
     """Bring the database schema to the latest version (idempotent)."""
-    from shared.db.migrate import upgrade
-
     upgrade(Settings.from_env())
     click.echo("schema is at the latest revision")
 
@@ -122,11 +121,12 @@ def _filters(fn: F) -> F:
     fn = click.option("--provider", help="only this provider")(fn)
     fn = click.option("--reason", help="only this reason code")(fn)
     fn = click.option("--since", type=click.DateTime(), help="created at or after")(fn)
-    fn = click.option("--until", type=click.DateTime(), help="created before")(fn)
-    return fn
+    return click.option("--until", type=click.DateTime(), help="created before")(fn)
 
 
-def _make_filters(provider: str | None, reason: str | None, since: datetime | None, until: datetime | None) -> dlq.Filters:
+def _make_filters(
+    provider: str | None, reason: str | None, since: datetime | None, until: datetime | None
+) -> dlq.Filters:
     return dlq.Filters(provider=provider, reason=reason, since=since, until=until)
 
 
@@ -149,12 +149,19 @@ def _summary(letter: DeadLetter) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True)
 @_reasons
 def dlq_list(
-    provider: str | None, reason: str | None, since: datetime | None, until: datetime | None, limit: int, as_json: bool
+    provider: str | None,
+    reason: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    as_json: bool,
 ) -> None:
     """Dead letters waiting for an operator, oldest first."""
     settings = Settings.from_env()
     with _session(settings) as session:
-        letters = [_summary(x) for x in dlq.list_letters(session, _make_filters(provider, reason, since, until), limit=limit)]
+        letters = [
+            _summary(x) for x in dlq.list_letters(session, _make_filters(provider, reason, since, until), limit=limit)
+        ]
     if as_json:
         _emit(letters)
         return
@@ -239,8 +246,12 @@ def dlq_replay(
 @_filters
 @_reasons
 def dlq_purge(
-    ids: tuple[int, ...], select_all: bool, provider: str | None, reason: str | None,
-    since: datetime | None, until: datetime | None,
+    ids: tuple[int, ...],
+    select_all: bool,
+    provider: str | None,
+    reason: str | None,
+    since: datetime | None,
+    until: datetime | None,
 ) -> None:
     """Delete dead letters for good."""
     settings = Settings.from_env()
@@ -263,7 +274,9 @@ def stats(as_json: bool) -> None:
         "queued": numbers.queued,
         "in_flight": numbers.in_flight,
         "dead_letters": dead,
-        "oldest_waiting_seconds": None if numbers.oldest_waiting_seconds is None else round(numbers.oldest_waiting_seconds, 3),
+        "oldest_waiting_seconds": None
+        if numbers.oldest_waiting_seconds is None
+        else round(numbers.oldest_waiting_seconds, 3),
     }
     if as_json:
         _emit(document)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from dataclasses import dataclass
 from functools import cached_property
@@ -49,8 +50,8 @@ class WorkerContext:
 
     @cached_property
     def consumer(self) -> str:
-        """This process's name in the consumer group: unique per live process."""
-        return f"{socket.gethostname()}:{self.pid}"
+        """This context's name in the consumer group: unique per process, and per context within one."""
+        return f"{socket.gethostname()}:{self.pid}:{secrets.token_hex(3)}"
 
     def close(self) -> None:
         if "engine" in self.__dict__:

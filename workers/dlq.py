@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from redis import Redis
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import CursorResult, Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from shared.db.models import DeadLetter
-from shared.queue import QueueKeys, QueuedCallback, enqueue_sync
+from shared.queue import QueuedCallback, QueueKeys, enqueue_sync
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ def record(session: Session, rejected: list[Rejected]) -> None:
     )
 
 
-def _filtered(query: Select[tuple[DeadLetter]], filters: Filters) -> Select[tuple[DeadLetter]]:
+def _filtered(query: Select[Any], filters: Filters) -> Select[Any]:
     if filters.provider:
         query = query.where(DeadLetter.provider == filters.provider)
     if filters.reason:
@@ -122,5 +123,5 @@ def replay(session: Session, redis: Redis, keys: QueueKeys, letter_ids: list[int
 
 
 def purge(session: Session, letter_ids: list[int]) -> int:
-    result = session.execute(delete(DeadLetter).where(DeadLetter.id.in_(letter_ids)))
+    result = cast(CursorResult[Any], session.execute(delete(DeadLetter).where(DeadLetter.id.in_(letter_ids))))
     return int(result.rowcount)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis.exceptions
 from tenacity import RetryCallState
@@ -82,7 +82,7 @@ class Drain:
             return []
         if not response:
             return []
-        _stream, entries = response[0]
+        _stream, entries = cast(Any, response)[0]
         return [(_text(entry_id), fields) for entry_id, fields in entries if fields is not None]
 
     def _release(self) -> list[Entry]:
@@ -119,7 +119,7 @@ class Drain:
             self.redis.xack(self.keys.stream, self.keys.group, *ids)
 
     def _reclaim(self) -> Report:
-        pending = self._retry(
+        pending: Any = self._retry(
             self.redis.xpending_range,
             self.keys.stream,
             self.keys.group,
@@ -144,7 +144,9 @@ class Drain:
         return report
 
     def _claim(self, ids: list[str]) -> list[Entry]:
-        claimed = self.redis.xclaim(self.keys.stream, self.keys.group, self.ctx.consumer, self._claim_ms, ids)
+        claimed: Any = self.redis.xclaim(
+            self.keys.stream, self.keys.group, self.ctx.consumer, self._claim_ms, cast(Any, ids)
+        )
         return [(_text(entry_id), fields) for entry_id, fields in claimed if fields]
 
     def _dead_letter_poisoned(self, entries: list[Entry], deliveries: dict[str, int]) -> Report:
@@ -175,7 +177,7 @@ class Drain:
             self._hold()
             if self._held_ids:
                 self.redis.xclaim(
-                    self.keys.stream, self.keys.group, self.ctx.consumer, 0, self._held_ids, justid=True
+                    self.keys.stream, self.keys.group, self.ctx.consumer, 0, cast(Any, self._held_ids), justid=True
                 )
         except redis.exceptions.RedisError:
             pass  # Redis itself is away: nobody can reclaim anything meanwhile.
@@ -190,5 +192,5 @@ def ensure_group(ctx: WorkerContext) -> None:
             raise
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -14,7 +14,10 @@ def find_payment(session: Session, provider: str, reference: str) -> Payment | N
     """By the merchant's order reference, or by the provider's payment key (a Pivot session id)."""
     query = (
         select(Payment)
-        .where(Payment.provider == provider, or_(Payment.order_ref == reference, Payment.payment_key == reference))
+        .where(
+            Payment.provider == provider,
+            or_(Payment.order_ref == reference, Payment.payment_key == reference),
+        )
         .order_by((Payment.order_ref == reference).desc(), Payment.id)
         .limit(1)
     )

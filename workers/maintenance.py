@@ -97,5 +97,5 @@ def _age(entry_id: str) -> float:
     return max(0.0, time.time() - _id_key(entry_id)[0] / 1000)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -104,9 +104,7 @@ def _commit_isolating(sessions: sessionmaker[Session], items: list[Item], reject
             return report
         item = items[0]
         log.warning("PostgreSQL refused entry %s: %s", item.entry_id, type(exc).__name__)
-        bad = dlq.Rejected(
-            item.entry_id, item.callback, "database_rejected", _first_line(exc), traceback.format_exc()
-        )
+        bad = dlq.Rejected(item.entry_id, item.callback, "database_rejected", _first_line(exc), traceback.format_exc())
         return _commit_isolating(sessions, [], [*rejected, bad])
 
 

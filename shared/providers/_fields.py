@@ -38,16 +38,22 @@ def get(obj: dict[str, Any], path: str, *, required: bool = True) -> Any:
     return current
 
 
-def text(obj: dict[str, Any], path: str, *, required: bool = True, max_length: int = 255) -> str | None:
-    value = get(obj, path, required=required)
+def optional_text(obj: dict[str, Any], path: str, *, max_length: int = 255) -> str | None:
+    value = get(obj, path, required=False)
     if value is None:
         return None
     if not isinstance(value, str):
         raise InvalidField(f"{path} must be a string, got {type(value).__name__}")
-    if required and not value:
-        raise MissingField(f"{path} is empty")
     if len(value) > max_length:
         raise InvalidField(f"{path} is longer than {max_length} characters")
+    return value
+
+
+def text(obj: dict[str, Any], path: str, *, max_length: int = 255) -> str:
+    """A required, non-empty string."""
+    value = optional_text(obj, path, max_length=max_length)
+    if not value:
+        raise MissingField(f"{path} is missing or empty")
     return value
 
 
@@ -80,7 +86,6 @@ def decimal_amount(value: Any, path: str) -> Decimal:
 
 def currency(obj: dict[str, Any], path: str) -> str:
     code = text(obj, path)
-    assert code is not None
     if len(code) != 3 or not code.isascii() or not code.isalpha():
         raise InvalidField(f"{path} is not an ISO 4217 code: {code[:10]!r}")
     return code.upper()

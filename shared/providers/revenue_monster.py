@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from shared.canonical import AmountKind, CanonicalEvent, InvalidAmount, Status, UnknownEvent, UnknownStatus
+from shared.errors import SettingsError
 from shared.gojson import CanonicalError, canonical_json
 from shared.providers import Provider
-from shared.providers._fields import currency, decimal_amount, get, parse_object, text, timestamp
-from shared.settings import SettingsError
+from shared.providers._fields import currency, decimal_amount, get, optional_text, parse_object, text, timestamp
 
 NAME = "revenue-monster"
 KEY_VARIABLE = "PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY"
@@ -120,10 +120,10 @@ def normalize(body: bytes) -> CanonicalEvent:
     doc = parse_object(body)
     event = text(doc, "eventType", max_length=64)
     raw_status = text(doc, "data.status", max_length=64)
-    assert event is not None and raw_status is not None
     status = _STATUSES.get(raw_status)
     if status is None:
         raise UnknownStatus(f"unknown Revenue Monster status {raw_status!r}")
+    transaction_id: str | None
     if event == "PAYMENT_WEB_ONLINE":
         order_id = text(doc, "data.order.id")
         transaction_id = text(doc, "data.transactionId")
@@ -131,12 +131,11 @@ def normalize(body: bytes) -> CanonicalEvent:
         code = currency(doc, "data.currencyType")
     elif event == "RECURRING_PAYMENT":
         order_id = text(doc, "data.orderId")
-        transaction_id = text(doc, "data.transactionId", required=False)
+        transaction_id = optional_text(doc, "data.transactionId")
         amount = _sen(get(doc, "data.amount"), "data.amount")
         code = currency(doc, "data.currency")
     else:
         raise UnknownEvent(f"unknown Revenue Monster event {event!r}")
-    assert order_id is not None
     return CanonicalEvent(
         provider=NAME,
         event_type=event,

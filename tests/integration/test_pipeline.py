@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import random
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from redis import Redis
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from shared.queue import QueueKeys, QueuedCallback, enqueue_sync
+from shared.queue import QueuedCallback, QueueKeys, enqueue_sync
 from shared.settings import Settings
 from tests.integration.helpers import payment, rows, scalar
-from tests.support import PIVOT_KEY, fixture_private_key, rm_headers, sample, drain_all
+from tests.support import PIVOT_KEY, drain_all, fixture_private_key, rm_headers, sample
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,14 @@ def pivot_refund(session: str, refund: str, *, full: bool, value: str = "500.00"
 
 
 def test_both_providers_samples_end_as_the_right_statuses(settings: Settings, web: TestClient, engine: Engine) -> None:
-    for name in ("payment_processing", "payment_paid", "payment_cancelled", "charge_success", "refund_success", "payment_test"):
+    for name in (
+        "payment_processing",
+        "payment_paid",
+        "payment_cancelled",
+        "charge_success",
+        "refund_success",
+        "payment_test",
+    ):
         post_pivot(web, sample(f"pivot.{name}"))
     post_rm(web, sample("revenue-monster.payment_web_online"))
     post_rm(web, sample("revenue-monster.recurring_payment"))
@@ -63,7 +70,11 @@ def test_both_providers_samples_end_as_the_right_statuses(settings: Settings, we
     refunded = payment(engine, "pivot", "edb4e7c4-0b1a-4d2e-9f3c-5a6b7c8d9e0f")
     assert refunded is not None and refunded["status"] == "partially_refunded"
     rm = payment(engine, "revenue-monster", "P000000660800")
-    assert rm is not None and (rm["status"], Decimal(rm["amount"]), rm["currency"]) == ("paid", Decimal("1.00"), "MYR")
+    assert rm is not None and (rm["status"], Decimal(rm["amount"]), rm["currency"]) == (
+        "paid",
+        Decimal("1.00"),
+        "MYR",
+    )
     assert payment(engine, "revenue-monster", "SUB-2026-0001")["amount"] == "10.00"  # type: ignore[index]
     # PAYMENT.TEST is accepted and changes nothing.
     assert report.ignored == 1
@@ -100,7 +111,11 @@ def _story(i: int) -> tuple[list[bytes], str]:
         return [*events, pivot_event("PAYMENT.CANCELLED", session, ref, "CANCELLED")], "paid"
     if kind == 2:
         return [*events, pivot_refund(session, f"rf-{i}", full=False)], "partially_refunded"
-    return [*events, pivot_refund(session, f"rf-{i}a", full=False), pivot_refund(session, f"rf-{i}b", full=True)], "refunded"
+    return [
+        *events,
+        pivot_refund(session, f"rf-{i}a", full=False),
+        pivot_refund(session, f"rf-{i}b", full=True),
+    ], "refunded"
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -166,7 +181,7 @@ def test_an_entry_redelivered_after_its_commit_changes_nothing(
     enqueue_sync(redis, keys, QueuedCallback("pivot", body, {}, 1.0))
     drain_all(settings)
     # Put the same entry back as pending, as if the worker died between COMMIT and XACK.
-    [(entry_id, _)] = redis.xrange(keys.stream)
+    [(entry_id, _)] = cast(Any, redis.xrange(keys.stream))
     redis.xgroup_setid(keys.stream, keys.group, "0")
     redis.xreadgroup(keys.group, "ghost", {keys.stream: ">"}, count=10)
     assert redis.xpending(keys.stream, keys.group)["pending"] == 1
@@ -175,14 +190,12 @@ def test_an_entry_redelivered_after_its_commit_changes_nothing(
     assert rows(engine, "SELECT entry_id FROM payment_events")[0].entry_id == entry_id.decode()
 
 
-def test_an_entry_that_keeps_killing_workers_is_dead_lettered(
-    settings: Settings, redis: Redis, engine: Engine
-) -> None:
+def test_an_entry_that_keeps_killing_workers_is_dead_lettered(settings: Settings, redis: Redis, engine: Engine) -> None:
     keys = QueueKeys(settings.queue_prefix)
     body = pivot_event("PAYMENT.PAID", "sess-p", "order-p", "PAID")
     enqueue_sync(redis, keys, QueuedCallback("pivot", body, {"content-type": "application/json"}, 2.0))
     redis.xgroup_create(keys.stream, keys.group, id="0")
-    [[_, [(entry_id, _)]]] = redis.xreadgroup(keys.group, "victim-0", {keys.stream: ">"})
+    [[_, [(entry_id, _)]]] = cast(Any, redis.xreadgroup(keys.group, "victim-0", {keys.stream: ">"}))
     # Each crashed worker leaves the entry pending; the next one claims it and dies too.
     for n in range(1, settings.max_deliveries - 1):
         redis.xclaim(keys.stream, keys.group, f"victim-{n}", 0, [entry_id])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, cast
 
 import fakeredis
 import orjson
@@ -10,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from ingest.server import create_app
-from shared.queue import QueueKeys, QueuedCallback
+from shared.queue import QueuedCallback, QueueKeys
 from shared.settings import Settings
 from tests.support import KEYS, PIVOT_KEY, fixture_private_key, free_port, rm_headers, sample
 
@@ -45,12 +46,14 @@ def client(server: fakeredis.FakeServer) -> Iterator[TestClient]:
 
 
 def _queued(fake: fakeredis.FakeRedis) -> list[QueuedCallback]:
-    return [QueuedCallback.decode(fields) for _id, fields in fake.xrange(KEYS_.stream)]
+    return [QueuedCallback.decode(fields) for _id, fields in cast(Any, fake.xrange(KEYS_.stream))]
 
 
 def test_authenticated_pivot_callback_is_queued_unmodified(client: TestClient, fake: fakeredis.FakeRedis) -> None:
     body = sample("pivot.payment_paid")
-    response = client.post("/callbacks/pivot", content=body, headers={"X-API-Key": PIVOT_KEY, "Content-Type": "application/json"})
+    response = client.post(
+        "/callbacks/pivot", content=body, headers={"X-API-Key": PIVOT_KEY, "Content-Type": "application/json"}
+    )
     assert response.status_code == 200
     assert response.json()["status"] == "queued"
     [queued] = _queued(fake)
@@ -78,7 +81,10 @@ def test_signed_revenue_monster_callback_is_queued_with_its_signature_headers(
     [
         ("/callbacks/pivot", {}),
         ("/callbacks/pivot", {"X-API-Key": "wrong"}),
-        ("/callbacks/revenue-monster", {"X-Signature": "sha256 AAAA", "X-Nonce-Str": "n", "X-Timestamp": "1"}),
+        (
+            "/callbacks/revenue-monster",
+            {"X-Signature": "sha256 AAAA", "X-Nonce-Str": "n", "X-Timestamp": "1"},
+        ),
         ("/callbacks/revenue-monster", {}),
     ],
 )

@@ -13,9 +13,7 @@ NO_MONEY = {Status.CANCELLED, Status.EXPIRED, Status.FAILED}
 PAIRS = list(itertools.permutations(Status, 2)) + [(s, s) for s in Status]
 CLASHES = [(a, b) for a, b in PAIRS if RANK[a] == RANK[b]]
 # Pairs whose final status the contract makes order-independent: all but clashes that keep the first.
-COMMUTING = [
-    (a, b) for a, b in PAIRS if not ((RANK[a] == RANK[b] and a != b) and Status.PAID not in (a, b))
-]
+COMMUTING = [(a, b) for a, b in PAIRS if not ((RANK[a] == RANK[b] and a != b) and Status.PAID not in (a, b))]
 
 
 def _run(*statuses: Status) -> tuple[Status, list[Outcome]]:
