@@ -7,11 +7,9 @@ import os
 import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from redis import Redis
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade
@@ -40,13 +38,7 @@ def env_for(prefix: str, **overrides: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def database() -> str:
-    """A migrated test database, created if missing."""
-    url = make_url(BASE_DATABASE_URL)
-    admin = url.set(database="postgres").render_as_string(hide_password=False).replace("+psycopg", "")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{url.database}"')
+    """A migrated test database (`payhook migrate` creates it if missing)."""
     upgrade(Settings.from_env(env_for("payhook-migrate")))
     return BASE_DATABASE_URL
 

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from shared.settings import Settings
 
@@ -19,5 +22,20 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
+def create_database_if_missing(settings: Settings) -> None:
+    """A newcomer's first `payhook migrate` should not fail because the database itself is not there."""
+    url = make_url(settings.database_url)
+    try:
+        create_engine(url).connect().close()
+    except OperationalError as exc:
+        if "does not exist" not in str(exc.orig):
+            raise
+        admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+        admin.dispose()
+
+
 def upgrade(settings: Settings) -> None:
+    create_database_if_missing(settings)
     command.upgrade(alembic_config(settings), "head")
