@@ -70,19 +70,25 @@ def test_postgres_unreachable_for_a_while_then_back_loses_nothing_and_runs_nothi
     assert scalar(engine, "SELECT count(*) FROM payments WHERE status = 'paid'") == n
 
 
-def test_postgres_connections_cut_mid_drain_then_back(settings: Settings, redis: Redis, engine: Engine) -> None:
-    n = 2000
-    _fill(redis, settings, n)
-    with TcpProxy(make_url(settings.database_url).port or 5432) as proxy:
-        faulty = dataclasses.replace(settings, database_url=_via(settings.database_url, proxy.port), batch_size=100)
-        threads, _reports = _drain_in_threads(faulty, 1)
+def _cut_mid_drain(settings: Settings, engine: Engine, url_field: str, port: int, outage: float) -> None:
+    """Drain through a proxy, cut it once the first batch committed, restore it after ``outage`` seconds."""
+    with TcpProxy(port) as proxy:
+        proxied = _via(getattr(settings, url_field), proxy.port)
+        faulty = dataclasses.replace(settings, batch_size=100, **{url_field: proxied})
+        threads, _ = _drain_in_threads(faulty, 1)
         deadline = time.monotonic() + 30
         while scalar(engine, "SELECT count(*) FROM payment_events") == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         proxy.cut()
-        time.sleep(1.5)
+        time.sleep(outage)
         proxy.restore()
         threads[0].join(90)
+
+
+def test_postgres_connections_cut_mid_drain_then_back(settings: Settings, redis: Redis, engine: Engine) -> None:
+    n = 2000
+    _fill(redis, settings, n)
+    _cut_mid_drain(settings, engine, "database_url", make_url(settings.database_url).port or 5432, 1.5)
     assert scalar(engine, "SELECT count(*) FROM payment_events") == n
     assert scalar(engine, "SELECT count(*) FROM payment_events WHERE outcome = 'applied'") == n
 
@@ -90,17 +96,7 @@ def test_postgres_connections_cut_mid_drain_then_back(settings: Settings, redis:
 def test_redis_hiccup_in_the_worker_is_retried(settings: Settings, redis: Redis, engine: Engine) -> None:
     n = 1500
     _fill(redis, settings, n)
-    with TcpProxy(make_url(settings.redis_url).port or 6379) as proxy:
-        url = f"redis://127.0.0.1:{proxy.port}/0"
-        faulty = dataclasses.replace(settings, redis_url=url, batch_size=100)
-        threads, _ = _drain_in_threads(faulty, 1)
-        deadline = time.monotonic() + 30
-        while scalar(engine, "SELECT count(*) FROM payment_events") == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        proxy.cut()
-        time.sleep(1.0)
-        proxy.restore()
-        threads[0].join(90)
+    _cut_mid_drain(settings, engine, "redis_url", make_url(settings.redis_url).port or 6379, 1.0)
     assert scalar(engine, "SELECT count(*) FROM payment_events") == n
     assert scalar(engine, "SELECT count(*) FROM payment_events WHERE outcome = 'applied'") == n
 
