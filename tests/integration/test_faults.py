@@ -70,11 +70,16 @@ def test_postgres_unreachable_for_a_while_then_back_loses_nothing_and_runs_nothi
     assert scalar(engine, "SELECT count(*) FROM payments WHERE status = 'paid'") == n
 
 
-def _cut_mid_drain(settings: Settings, engine: Engine, url_field: str, port: int, outage: float) -> None:
-    """Drain through a proxy, cut it once the first batch committed, restore it after ``outage`` seconds."""
-    with TcpProxy(port) as proxy:
-        proxied = _via(getattr(settings, url_field), proxy.port)
-        faulty = dataclasses.replace(settings, batch_size=100, **{url_field: proxied})
+def _cut_mid_drain(settings: Settings, engine: Engine, service: str, outage: float) -> None:
+    """Drain through a proxy to ``service`` ("postgres" or "redis"), cut it once the first batch committed,
+    restore it after ``outage`` seconds."""
+    url = settings.database_url if service == "postgres" else settings.redis_url
+    with TcpProxy(make_url(url).port or (5432 if service == "postgres" else 6379)) as proxy:
+        faulty = dataclasses.replace(settings, batch_size=100)
+        if service == "postgres":
+            faulty = dataclasses.replace(faulty, database_url=_via(url, proxy.port))
+        else:
+            faulty = dataclasses.replace(faulty, redis_url=_via(url, proxy.port))
         threads, _ = _drain_in_threads(faulty, 1)
         deadline = time.monotonic() + 30
         while scalar(engine, "SELECT count(*) FROM payment_events") == 0 and time.monotonic() < deadline:
@@ -88,7 +93,7 @@ def _cut_mid_drain(settings: Settings, engine: Engine, url_field: str, port: int
 def test_postgres_connections_cut_mid_drain_then_back(settings: Settings, redis: Redis, engine: Engine) -> None:
     n = 2000
     _fill(redis, settings, n)
-    _cut_mid_drain(settings, engine, "database_url", make_url(settings.database_url).port or 5432, 1.5)
+    _cut_mid_drain(settings, engine, "postgres", 1.5)
     assert scalar(engine, "SELECT count(*) FROM payment_events") == n
     assert scalar(engine, "SELECT count(*) FROM payment_events WHERE outcome = 'applied'") == n
 
@@ -96,7 +101,7 @@ def test_postgres_connections_cut_mid_drain_then_back(settings: Settings, redis:
 def test_redis_hiccup_in_the_worker_is_retried(settings: Settings, redis: Redis, engine: Engine) -> None:
     n = 1500
     _fill(redis, settings, n)
-    _cut_mid_drain(settings, engine, "redis_url", make_url(settings.redis_url).port or 6379, 1.0)
+    _cut_mid_drain(settings, engine, "redis", 1.0)
     assert scalar(engine, "SELECT count(*) FROM payment_events") == n
     assert scalar(engine, "SELECT count(*) FROM payment_events WHERE outcome = 'applied'") == n
 
