@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.types import Receive
 
 
 class BodyTooLarge(Exception):
     pass
 
 
-class BadContentLength(Exception):
+class ClientGone(Exception):
     pass
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
+async def read_limited(receive: Receive, limit: int) -> bytes:
     """The whole body, refused as soon as it is known to exceed ``limit`` (chunked uploads included)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise BadContentLength(declared[:40])
-        if int(declared) > limit:
-            raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -13,9 +13,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
+from ingest.appender import Appender
 from ingest.errors import http_exception
 from ingest.metrics import ReceiverMetrics
-from ingest.routes import Receiver
+from ingest.routes import CallbackEndpoint, Operations, doorbell
 from shared.celery_app import make_celery
 from shared.providers import load_providers
 from shared.queue import QueueKeys
@@ -33,33 +34,33 @@ def make_redis(settings: Settings) -> Redis:
         socket_timeout=IO_TIMEOUT_SECONDS,
         retry=Retry(NoBackoff(), 0),
         retry_on_error=[],
-        max_connections=256,
+        max_connections=64,
     )
 
 
 def create_app(settings: Settings | None = None, redis: Redis | None = None, *, ring: bool = True) -> Starlette:
     settings = settings or Settings.from_env()
     providers = load_providers(settings)
-    receiver = Receiver(
-        providers=providers,
-        redis=redis or make_redis(settings),
-        keys=QueueKeys(settings.queue_prefix),
-        celery=make_celery(settings) if ring else None,
-        max_body_bytes=settings.max_body_bytes,
-        metrics=ReceiverMetrics(CollectorRegistry(), list(providers)),
+    redis = redis or make_redis(settings)
+    metrics = ReceiverMetrics(CollectorRegistry(), list(providers))
+    appender = Appender(
+        redis,
+        QueueKeys(settings.queue_prefix),
+        doorbell(make_celery(settings) if ring else None),
+        metrics.observe_append,
     )
+    callbacks = CallbackEndpoint(providers, appender, settings.max_body_bytes, metrics)
+    operations = Operations(redis, metrics)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        await receiver.redis.aclose()
+        await redis.aclose()
 
     routes = [
-        Route("/callbacks/{provider}", receiver.callback, methods=["POST", "GET", "HEAD"]),
-        Route("/healthz", receiver.healthz, methods=["GET"]),
-        Route("/readyz", receiver.readyz, methods=["GET"]),
-        Route("/metrics", receiver.metrics_text, methods=["GET"]),
+        Route("/callbacks/{provider}", callbacks, methods=["POST", "GET", "HEAD"]),
+        Route("/healthz", operations.healthz, methods=["GET"]),
+        Route("/readyz", operations.readyz, methods=["GET"]),
+        Route("/metrics", operations.metrics_text, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception})
-    app.state.receiver = receiver
-    return app
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception})

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 # Go accepts 10,000 levels; no genuine callback nests a tenth as deep, so deeper bodies are refused here.
 MAX_DEPTH = 64
 # Go's float64 holds every integer up to 2**53 exactly, and prints it as plain digits.
@@ -27,6 +29,16 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 # Longer integer literals go straight to float: Python caps int() at 4,300 digits, Go just rounds.
 _LONG_INT = 20
+# Integer literals shorter than this are exact in a float64 and print the same in Go: orjson writes them.
+_SHORT_INT = 16
+_FAST_MAX_BYTES = 1 << 20
+_HTML_BYTES = (
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    (b"&", b"\\u0026"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
 
 
 def _go_replace(error: UnicodeError) -> tuple[str, int]:
@@ -132,8 +144,49 @@ def _number(value: float) -> str:
     return go_float(value)
 
 
+def _float_fragment(literal: str) -> orjson.Fragment:
+    return orjson.Fragment(go_float(float(literal)).encode())
+
+
+def _int_fast(literal: str) -> int | orjson.Fragment:
+    if len(literal) < _SHORT_INT:
+        return int(literal) if literal != "-0" else orjson.Fragment(b"-0")
+    value = _parse_int(literal)
+    return orjson.Fragment(_number(value).encode())
+
+
+def _html_escape(encoded: bytes) -> bytes:
+    for raw, escaped in _HTML_BYTES:
+        if raw in encoded:
+            encoded = encoded.replace(raw, escaped)
+    return encoded
+
+
 def canonical_json(body: bytes) -> bytes:
-    """The UTF-8 bytes Go would produce re-encoding ``body``; ``CanonicalError`` when Go would refuse it."""
+    """The UTF-8 bytes Go would produce re-encoding ``body``; ``CanonicalError`` when Go would refuse it.
+
+    Fast path: the C scanner parses, numbers become Go-formatted ``orjson.Fragment``s as they are read, and
+    orjson writes the sorted document (its string escapes are Go's, but for the HTML ones added after).
+    Bodies it cannot take exactly (unpaired surrogates, possibly deep nesting, invalid UTF-8) go the slow,
+    pure-Python way. The golden corpus pins both paths to Go's output byte for byte.
+    """
+    if len(body) < _FAST_MAX_BYTES and body.count(b"{") + body.count(b"[") < MAX_DEPTH:
+        try:
+            document = json.loads(
+                body.decode("utf-8"),
+                parse_float=_float_fragment,
+                parse_int=_int_fast,
+                parse_constant=_reject_constant,
+            )
+            return _html_escape(orjson.dumps(document, option=orjson.OPT_SORT_KEYS))
+        except (UnicodeDecodeError, TypeError, orjson.JSONEncodeError):
+            pass  # the slow path decides, with Go's replacements
+        except (ValueError, RecursionError) as exc:
+            raise CanonicalError(f"body is not JSON: {exc}") from None
+    return _canonical_slow(body)
+
+
+def _canonical_slow(body: bytes) -> bytes:
     hook = _replace_surrogate_keys if _SURROGATE_ESCAPE.search(body) else None
     try:
         document = json.loads(

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import orjson
 from redis import Redis
-from redis.asyncio import Redis as AsyncRedis
 
 DRAIN_TASK = "payhook.drain"
 TICK_TASK = "payhook.tick"
@@ -84,21 +83,37 @@ class QueueKeys:
 DOORBELL_TTL_SECONDS = 5
 
 
-async def enqueue(redis: AsyncRedis, keys: QueueKeys, callback: QueuedCallback) -> tuple[bytes, bool]:
-    """Append ``callback`` in one round trip; return its entry id and whether the caller must ring for a drain.
+# Appends many callbacks and then takes the doorbell, atomically, in one round trip. ARGV: the doorbell TTL,
+# then provider, body, headers, received-at for each callback. Returns the entry ids, then 1 when the
+# doorbell was free (the caller must publish a drain) or 0.
+APPEND_SCRIPT = """
+local ids = {}
+local n = (#ARGV - 1) / 4
+for i = 0, n - 1 do
+  local at = 2 + i * 4
+  ids[i + 1] = redis.call('XADD', KEYS[1], '*', 'p', ARGV[at], 'b', ARGV[at + 1], 'h', ARGV[at + 2], 't', ARGV[at + 3])
+end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then ids[n + 1] = 1 else ids[n + 1] = 0 end
+return ids
+"""
 
-    The doorbell is set after the append, in the same pipeline: a drain that clears it and then reads once more
-    is sure to see this entry, or this caller sees the doorbell cleared and rings.
-    """
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.xadd(keys.stream, callback.encode())  # type: ignore[arg-type]
-        pipe.set(keys.drain_slot(0), b"1", nx=True, ex=DOORBELL_TTL_SECONDS)
-        entry_id, rang = await pipe.execute()
-    return entry_id, bool(rang)
+
+def script_args(callback: QueuedCallback) -> tuple[bytes, bytes, bytes, bytes]:
+    """One callback's share of ``APPEND_SCRIPT``'s arguments (the same fields ``encode`` writes)."""
+    return (
+        callback.provider.encode(),
+        callback.body,
+        orjson.dumps(callback.headers),
+        repr(callback.received_at).encode(),
+    )
 
 
 def enqueue_sync(redis: Redis, keys: QueueKeys, callback: QueuedCallback) -> tuple[bytes, bool]:
-    """``enqueue`` for synchronous callers (operators replaying dead letters)."""
+    """Append one callback, then take the doorbell (for operators replaying dead letters).
+
+    The doorbell is set after the append: a drain that clears it and then reads once more is sure to see this
+    entry, or this caller finds the doorbell cleared and rings.
+    """
     with redis.pipeline(transaction=False) as pipe:
         pipe.xadd(keys.stream, callback.encode())  # type: ignore[arg-type]
         pipe.set(keys.drain_slot(0), b"1", nx=True, ex=DOORBELL_TTL_SECONDS)

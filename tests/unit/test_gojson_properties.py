@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from shared.gojson import MAX_DEPTH, canonical_json, go_float
+from shared.gojson import MAX_DEPTH, _canonical_slow, canonical_json, go_float
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 
@@ -133,3 +133,11 @@ def test_go_float_round_trips_and_uses_go_layout(value: float) -> None:
         # Go pads a positive exponent to two digits and strips the zero padding of a negative one.
         assert len(exponent) >= 3 if exponent[0] == "+" else not exponent[1:].startswith("0")
         assert float(mantissa) != 0
+
+
+@PROPERTY_SETTINGS
+@given(value=json_values, indent=st.sampled_from([None, 0, 2]), sort_keys=st.booleans())
+def test_fast_and_slow_paths_agree(value: JSONValue, indent: int | None, sort_keys: bool) -> None:
+    body = json.dumps(value, indent=indent, sort_keys=sort_keys, ensure_ascii=False).encode()
+    assume(_depth(value) < MAX_DEPTH)
+    assert canonical_json(body) == _canonical_slow(body)

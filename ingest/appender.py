@@ -1,0 +1,70 @@
+"""Coalescing the Redis writes of concurrent requests into one round trip.
+
+Every request still waits for its own confirmation: its future resolves only after Redis has executed the
+append script that holds it. While one script call is in flight, newly arrived callbacks gather and go in
+the next one, so under load each round trip carries as many callbacks as arrived during the previous one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from shared.queue import APPEND_SCRIPT, DOORBELL_TTL_SECONDS, QueuedCallback, QueueKeys, script_args
+
+log = logging.getLogger(__name__)
+# Bounds one script call (and so how long Redis is busy with it); the rest go in the next call.
+MAX_BATCH = 256
+
+
+class Appender:
+    def __init__(
+        self, redis: Redis, keys: QueueKeys, ring: Callable[[], None], observe: Callable[[float, int], None]
+    ) -> None:
+        self._script = redis.register_script(APPEND_SCRIPT)
+        self._keys = [keys.stream, keys.drain_slot(0)]
+        self._ring = ring
+        self._observe = observe
+        self._pending: list[tuple[QueuedCallback, asyncio.Future[bytes]]] = []
+        self._flushing = False
+
+    def append(self, callback: QueuedCallback) -> asyncio.Future[bytes]:
+        """A future of the callback's stream entry id, set once Redis holds it (or an error)."""
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((callback, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                await self._send(batch)
+        finally:
+            self._flushing = False
+
+    async def _send(self, batch: list[tuple[QueuedCallback, asyncio.Future[bytes]]]) -> None:
+        args: list[bytes | int] = [DOORBELL_TTL_SECONDS]
+        for callback, _ in batch:
+            args.extend(script_args(callback))
+        started = time.perf_counter()
+        try:
+            result = await self._script(keys=self._keys, args=args)
+        except (RedisError, OSError) as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        self._observe(time.perf_counter() - started, len(batch))
+        for (_, future), entry_id in zip(batch, result, strict=False):
+            if not future.done():
+                future.set_result(entry_id)
+        if result[-1]:
+            self._ring()

@@ -1,0 +1,1 @@
+"""Benchmarks: programs that print figures against baselines measured in the same run (``make bench``)."""
