@@ -21,6 +21,11 @@ def error(status: int, code: str, message: str, headers: dict[str, str] | None =
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
+async def server_error(request: Request, exc: Exception) -> Response:
+    """An unexpected failure: our shape, and nothing of the internals."""
+    return error(500, "internal_error", "the request could not be handled")
+
+
 async def http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 answers, in our shape."""
     assert isinstance(exc, HTTPException)

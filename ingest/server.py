@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from ingest.appender import Appender
-from ingest.errors import http_exception
+from ingest.errors import http_exception, server_error
 from ingest.metrics import ReceiverMetrics
 from ingest.routes import CallbackEndpoint, Operations, doorbell
 from shared.celery_app import make_celery
@@ -63,4 +63,6 @@ def create_app(settings: Settings | None = None, redis: Redis | None = None, *, 
         Route("/readyz", operations.readyz, methods=["GET"]),
         Route("/metrics", operations.metrics_text, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception})
+    return Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception, Exception: server_error}
+    )

@@ -38,6 +38,7 @@ class DedupInvariantBroken(RuntimeError):
 class _PaymentState:
     id: int
     status: Status | None
+    status_arrived: float | None
     amount: Any
     currency: str | None
     order_ref: str | None
@@ -84,6 +85,7 @@ def _lock_payments(session: Session, items: list[Item]) -> dict[tuple[str, str],
         (p.provider, p.payment_key): _PaymentState(
             id=p.id,
             status=None if (p.provider, p.payment_key) in new else p.status,
+            status_arrived=p.status_received_at.timestamp() if p.status_received_at else None,
             amount=p.amount,
             currency=p.currency,
             order_ref=p.order_ref,
@@ -149,9 +151,12 @@ def _run_state_machine(
         if item.entry_id not in first_of_key:
             outcomes[item.entry_id] = Outcome.DUPLICATE
             continue
-        decision = decide(payment.status, event.status)
+        arrived = item.callback.received_at
+        decision = decide(
+            payment.status, event.status, current_arrived=payment.status_arrived, incoming_arrived=arrived
+        )
         if decision.status != payment.status:
-            payment.status = decision.status
+            payment.status, payment.status_arrived = decision.status, arrived
             payment.changed = True
         outcomes[item.entry_id] = decision.outcome
     return outcomes
@@ -208,6 +213,7 @@ def _update_payments(session: Session, payments: dict[tuple[str, str], _PaymentS
         {
             "b_id": p.id,
             "b_status": p.status or p.created_as,
+            "b_status_received_at": datetime.fromtimestamp(p.status_arrived, UTC) if p.status_arrived else None,
             "b_amount": p.amount,
             "b_currency": p.currency,
             "b_order_ref": p.order_ref,
@@ -224,6 +230,7 @@ def _update_payments(session: Session, payments: dict[tuple[str, str], _PaymentS
         .where(table.c.id == bindparam("b_id"))
         .values(
             status=bindparam("b_status"),
+            status_received_at=bindparam("b_status_received_at"),
             amount=bindparam("b_amount"),
             currency=bindparam("b_currency"),
             order_ref=bindparam("b_order_ref"),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -117,11 +118,29 @@ def dlq_group() -> None:
     """Inspect, replay and purge dead letters."""
 
 
+class _IsoTime(click.ParamType):  # type: ignore[type-arg]
+    """ISO 8601, with or without a zone (``Z``, ``+07:00``); a time without one is UTC."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time", param, ctx)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_ISO_TIME = _IsoTime()
+
+
 def _filters(fn: F) -> F:
     fn = click.option("--provider", help="only this provider")(fn)
     fn = click.option("--reason", help="only this reason code")(fn)
-    fn = click.option("--since", type=click.DateTime(), help="created at or after")(fn)
-    return click.option("--until", type=click.DateTime(), help="created before")(fn)
+    fn = click.option("--since", type=_ISO_TIME, help="created at or after (ISO 8601)")(fn)
+    return click.option("--until", type=_ISO_TIME, help="created before (ISO 8601)")(fn)
 
 
 def _make_filters(
@@ -234,7 +253,10 @@ def dlq_replay(
         done = dlq.replay(session, redis, keys, chosen)
     missing = sorted(set(chosen) - set(done))
     if done:
-        make_celery(settings).send_task(DRAIN_TASK, kwargs={"slot": 0}, retry=False)
+        try:
+            make_celery(settings).send_task(DRAIN_TASK, kwargs={"slot": 0}, retry=False)
+        except Exception:  # the beat tick starts a drain within a second or so
+            click.echo("payhook: could not publish a drain; the beat tick will start one", err=True)
     click.echo(f"replayed {len(done)} dead letters")
     if missing:
         _fail(f"no dead letter with id {' '.join(map(str, missing))}")
@@ -256,7 +278,8 @@ def dlq_purge(
     """Delete dead letters for good."""
     settings = Settings.from_env()
     with _session(settings) as session:
-        chosen = _selected(session, ids, select_all, _make_filters(provider, reason, since, until))
+        filters = dataclasses.replace(_make_filters(provider, reason, since, until), include_replayed=True)
+        chosen = _selected(session, ids, select_all, filters)
         removed = dlq.purge(session, chosen)
     click.echo(f"purged {removed} dead letters")
 

@@ -39,6 +39,11 @@ class Filters:
     include_replayed: bool = False
 
 
+def _clean(text: str | None, limit: int) -> str:
+    """PostgreSQL text holds no NUL; a dead letter must never be refused for what it describes."""
+    return (text or "").replace("\x00", "\ufffd")[:limit]
+
+
 def record(session: Session, rejected: list[Rejected]) -> None:
     """Insert dead letters; an entry recorded before (a redelivery) is not recorded twice."""
     if not rejected:
@@ -47,14 +52,14 @@ def record(session: Session, rejected: list[Rejected]) -> None:
         insert(DeadLetter).on_conflict_do_nothing(index_elements=["entry_id"]),
         [
             {
-                "entry_id": r.entry_id,
-                "provider": r.callback.provider,
+                "entry_id": r.entry_id[:64],
+                "provider": _clean(r.callback.provider, 64),
                 "body": r.callback.body,
-                "headers": r.callback.headers,
+                "headers": {_clean(k, 200): _clean(v, 2000) for k, v in r.callback.headers.items()},
                 "received_at": datetime.fromtimestamp(r.callback.received_at, UTC),
-                "reason": r.reason,
-                "detail": r.detail,
-                "traceback": r.traceback,
+                "reason": _clean(r.reason, 64),
+                "detail": _clean(r.detail, 2000),
+                "traceback": _clean(r.traceback, 20000) or None,
             }
             for r in rejected
         ],

@@ -129,18 +129,19 @@ class Drain:
             idle=self._claim_ms,
         )
         report = Report()
-        if not pending:
-            return report
-        deliveries = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
-        claimed = self._retry(self._claim, list(deliveries))
-        poisoned = [e for e in claimed if deliveries[e[0]] >= self.settings.max_deliveries]
-        if poisoned:
-            report.add(self._dead_letter_poisoned(poisoned, deliveries))
-        for entry in claimed:
-            if deliveries[entry[0]] < self.settings.max_deliveries:
-                # One at a time: any of these may be the callback that killed its worker.
-                report.add(self._process([entry]))
-        log.info("reclaimed %d entries of crashed consumers (%d dead-lettered)", len(claimed), len(poisoned))
+        for info in pending or []:
+            entry_id, deliveries = _text(info["message_id"]), int(info["times_delivered"])
+            # Claimed one at a time, just before its turn: any of these may be the callback that killed its
+            # worker, and only an entry actually attempted may count one more delivery.
+            claimed = self._retry(self._claim, [entry_id])
+            if not claimed:
+                continue  # another drain took it, or it was trimmed
+            if deliveries >= self.settings.max_deliveries:
+                report.add(self._dead_letter_poisoned(claimed, deliveries))
+            else:
+                report.add(self._process(claimed))
+        if pending:
+            log.warning("reclaimed %d entries of crashed consumers", len(pending))
         return report
 
     def _claim(self, ids: list[str]) -> list[Entry]:
@@ -149,14 +150,14 @@ class Drain:
         )
         return [(_text(entry_id), fields) for entry_id, fields in claimed if fields]
 
-    def _dead_letter_poisoned(self, entries: list[Entry], deliveries: dict[str, int]) -> Report:
+    def _dead_letter_poisoned(self, entries: list[Entry], deliveries: int) -> Report:
         rejected = []
         for entry_id, fields in entries:
             try:
                 callback = QueuedCallback.decode(dict(fields))
             except MalformedEntry:
                 callback = QueuedCallback(provider="unknown", body=fields.get(b"b", b""))
-            detail = f"delivered {deliveries[entry_id]} times without completing: it stops the worker processing it"
+            detail = f"delivered {deliveries} times without completing: it stops the worker processing it"
             rejected.append(dlq.Rejected(entry_id, callback, "crashed_worker", detail))
         self._held_ids = [entry_id for entry_id, _ in entries]
         report = self._retry(commit, self.ctx.sessions, Prepared(rejected=rejected))

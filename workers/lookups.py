@@ -11,14 +11,18 @@ from shared.db.models import Payment, PaymentEvent
 
 
 def find_payment(session: Session, provider: str, reference: str) -> Payment | None:
-    """By the merchant's order reference, or by the provider's payment key (a Pivot session id)."""
+    """By the merchant's order reference, or by the provider's payment key (a Pivot session id).
+
+    A reference reused for a new attempt (a new Pivot session after the first expired) names several
+    payments: the most recently updated one is shown.
+    """
     query = (
         select(Payment)
         .where(
             Payment.provider == provider,
             or_(Payment.order_ref == reference, Payment.payment_key == reference),
         )
-        .order_by((Payment.order_ref == reference).desc(), Payment.id)
+        .order_by((Payment.order_ref == reference).desc(), Payment.updated_at.desc(), Payment.id.desc())
         .limit(1)
     )
     return session.execute(query).scalars().first()

@@ -79,13 +79,24 @@ def trim(redis: Redis, keys: QueueKeys) -> None:
     redis.xtrim(keys.stream, minid=keep_from, approximate=True)
 
 
+# Deleting a consumer drops its pending entries, so the check and the delete must be one atomic step: a
+# consumer that reads between them would otherwise lose what it just read.
+_FORGET_IF_EMPTY = """
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) == 0 then
+  return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+end
+return -1
+"""
+
+
 def forget_idle_consumers(redis: Redis, keys: QueueKeys) -> None:
     """Consumers of processes long gone, with nothing pending, are removed from the group."""
     if _group(redis, keys) is None:
         return
+    forget = redis.register_script(_FORGET_IF_EMPTY)
     for consumer in redis.xinfo_consumers(keys.stream, keys.group):
         if int(consumer["pending"]) == 0 and int(consumer["idle"]) > IDLE_CONSUMER_MS:
-            redis.xgroup_delconsumer(keys.stream, keys.group, consumer["name"])
+            forget(keys=[keys.stream], args=[keys.group, consumer["name"]])
 
 
 def _id_key(entry_id: str) -> tuple[int, int]:

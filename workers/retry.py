@@ -14,14 +14,17 @@ from workers.apply import DedupInvariantBroken
 
 
 def is_transient(error: BaseException) -> bool:
-    """PostgreSQL down, restarting, a deadlock or serialization failure; a Redis hiccup."""
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+    """PostgreSQL down, restarting, a deadlock or serialization failure, a timeout; a Redis hiccup.
+
+    Any database error that is not about the callback's data counts too: a table missing because workers
+    started before the release migrated, a privilege not granted yet. Retrying waits for the fix; treating
+    it as the callback's fault would dead-letter every callback meanwhile.
+    """
+    if isinstance(error, sa_exc.DBAPIError) and not is_permanent_db_error(error):
         return True
     return isinstance(
         error,
-        sa_exc.OperationalError
-        | sa_exc.InterfaceError
-        | sa_exc.TimeoutError
+        sa_exc.TimeoutError
         | redis.exceptions.ConnectionError
         | redis.exceptions.TimeoutError
         | redis.exceptions.BusyLoadingError
@@ -31,8 +34,9 @@ def is_transient(error: BaseException) -> bool:
 
 
 def is_permanent_db_error(error: BaseException) -> bool:
-    """A statement PostgreSQL refuses because of the data: retrying the same callback cannot help."""
-    return isinstance(error, sa_exc.DBAPIError) and not is_transient(error)
+    """A statement PostgreSQL refuses because of the data (SQLSTATE classes 22 and 23): retrying the same
+    callback cannot help."""
+    return isinstance(error, sa_exc.DataError | sa_exc.IntegrityError) and not error.connection_invalidated
 
 
 def retrying(settings: Settings, before_sleep: Callable[[RetryCallState], Any] | None = None) -> Retrying:

@@ -1,10 +1,12 @@
-"""The payment state machine, as data: ranks, and the rank-2 clashes the contract settles specially.
+"""The payment state machine, as data: ranks, and how clashes between statuses of equal rank are settled.
 
 Every path that changes a payment's status goes through ``decide``.
 """
 
 from __future__ import annotations
 
+import enum
+import itertools
 from typing import NamedTuple
 
 from shared.canonical import Outcome, Status
@@ -21,7 +23,13 @@ RANK: dict[Status, int] = {
     Status.REVERSED: 4,
 }
 
-_MONEY_DID_NOT_MOVE = (Status.CANCELLED, Status.EXPIRED, Status.FAILED)
+
+class Clash(enum.Enum):
+    INCOMING_WINS = "incoming wins"
+    CURRENT_WINS = "current wins"
+    # The status that arrived first is kept, whichever was processed first (a reclaimed or replayed
+    # callback is processed late, but arrived when it arrived).
+    FIRST_ARRIVED = "first arrived"
 
 
 class Decision(NamedTuple):
@@ -29,21 +37,40 @@ class Decision(NamedTuple):
     status: Status
 
 
-# Clashes between different final outcomes of rank 2, as (current, incoming) -> resulting status.
-# Money moved wins: paid replaces cancelled/expired/failed and is never replaced by them. Any other clash
-# keeps the first. Every entry is recorded as a conflict on the incoming event.
-CONFLICTS: dict[tuple[Status, Status], Status] = {
-    **{(lost, Status.PAID): Status.PAID for lost in _MONEY_DID_NOT_MOVE},
-    **{(Status.PAID, lost): Status.PAID for lost in _MONEY_DID_NOT_MOVE},
-    **{(a, b): a for a in _MONEY_DID_NOT_MOVE for b in _MONEY_DID_NOT_MOVE if a != b},
+_MONEY_DID_NOT_MOVE = (Status.CANCELLED, Status.EXPIRED, Status.FAILED)
+
+# Every pair of different statuses of equal rank, as (current, incoming). Money moved wins: paid replaces
+# cancelled/expired/failed and is never replaced by them, whenever each arrives.
+CLASHES: dict[tuple[Status, Status], Clash] = {
+    (a, b): Clash.FIRST_ARRIVED for a, b in itertools.permutations(Status, 2) if RANK[a] == RANK[b]
+} | {
+    **{(lost, Status.PAID): Clash.INCOMING_WINS for lost in _MONEY_DID_NOT_MOVE},
+    **{(Status.PAID, lost): Clash.CURRENT_WINS for lost in _MONEY_DID_NOT_MOVE},
 }
+# Clashes of final outcomes (rank 2) are recorded as conflicts; elsewhere the later arrival is stale.
+CONFLICT_RANK = 2
 
 
-def decide(current: Status | None, incoming: Status) -> Decision:
-    """What an event with status ``incoming`` does to a payment whose status is ``current`` (None: unknown)."""
+def decide(
+    current: Status | None,
+    incoming: Status,
+    *,
+    current_arrived: float | None = None,
+    incoming_arrived: float | None = None,
+) -> Decision:
+    """What an event with status ``incoming`` does to a payment whose status is ``current`` (None: unknown).
+
+    ``*_arrived`` are receive times: the event that set ``current``, and the incoming one.
+    """
     if current is None or RANK[incoming] > RANK[current]:
         return Decision(Outcome.APPLIED, incoming)
-    settled = CONFLICTS.get((current, incoming))
-    if settled is not None:
-        return Decision(Outcome.CONFLICT, settled)
-    return Decision(Outcome.STALE, current)
+    clash = CLASHES.get((current, incoming))
+    if clash is None:  # lower rank, or the same status again
+        return Decision(Outcome.STALE, current)
+    if clash is Clash.FIRST_ARRIVED:
+        earlier = current_arrived is not None and incoming_arrived is not None and incoming_arrived < current_arrived
+        clash = Clash.INCOMING_WINS if earlier else Clash.CURRENT_WINS
+    winner = incoming if clash is Clash.INCOMING_WINS else current
+    if RANK[incoming] == CONFLICT_RANK:
+        return Decision(Outcome.CONFLICT, winner)
+    return Decision(Outcome.APPLIED if winner is incoming else Outcome.STALE, winner)

@@ -54,6 +54,8 @@ class Payment(Base):
     payment_key: Mapped[str] = mapped_column(String(255))
     order_ref: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[Status] = mapped_column(_enum(Status, "payment_status"))
+    # When the event that set ``status`` was received: clashes of equal rank keep the first to arrive.
+    status_received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     amount: Mapped[Decimal | None] = mapped_column(Numeric)
     currency: Mapped[str | None] = mapped_column(String(3))
     provider_payment_id: Mapped[str | None] = mapped_column(String(255))

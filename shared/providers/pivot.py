@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.canonical import AmountKind, CanonicalEvent, Status, UnknownEvent
@@ -99,12 +100,18 @@ def _payment_event(doc: dict[str, Any], event: str) -> CanonicalEvent:
     )
 
 
+def _charge_time(charge: Any) -> datetime:
+    if not isinstance(charge, dict):
+        return datetime.min.replace(tzinfo=UTC)
+    return timestamp(charge, "paidAt") or timestamp(charge, "updatedAt") or datetime.min.replace(tzinfo=UTC)
+
+
 def _charge_id(doc: dict[str, Any]) -> str:
     charges = get(doc, "data.chargeDetails")
     if not isinstance(charges, list) or not charges:
         raise UnknownEvent("CHARGE.SUCCESS without data.chargeDetails")
     succeeded = [c for c in charges if isinstance(c, dict) and c.get("status") == "SUCCESS"]
-    latest = max(succeeded or charges, key=lambda c: str(c.get("paidAt") or c.get("updatedAt") or ""))
+    latest = max(succeeded or charges, key=_charge_time)
     if not isinstance(latest, dict):
         raise UnknownEvent("CHARGE.SUCCESS with a charge that is not an object")
     return text(latest, "id")

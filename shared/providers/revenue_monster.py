@@ -116,6 +116,11 @@ def _sen(value: Any, path: str) -> Decimal:
     return (sen / _SEN_PER_RINGGIT).quantize(_CENTS)
 
 
+def _recurring_charge(doc: dict[str, Any], order_id: str) -> str:
+    """A recurring charge without a transaction id is told apart from the next charge by its time."""
+    return f"{order_id}:{get(doc, 'data.createdAt', required=False)}"
+
+
 def normalize(body: bytes) -> CanonicalEvent:
     doc = parse_object(body)
     event = text(doc, "eventType", max_length=64)
@@ -139,7 +144,7 @@ def normalize(body: bytes) -> CanonicalEvent:
     return CanonicalEvent(
         provider=NAME,
         event_type=event,
-        event_key=f"{event}:{transaction_id or order_id}:{raw_status}",
+        event_key=f"{event}:{transaction_id or _recurring_charge(doc, order_id)}:{raw_status}",
         payment_key=order_id,
         order_ref=order_id,
         status=status,

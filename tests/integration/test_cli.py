@@ -103,9 +103,10 @@ def test_dlq_list_show_replay_and_purge(settings: Settings, web: TestClient, eng
     drain_all(settings)
     again = json.loads(run(settings, "dlq", "list", "--json").stdout)
     assert len(again) == 1 and again[0]["id"] != only_json[0]["id"]
+    # --all means every dead letter matching the filters, replayed ones included.
     purged = run(settings, "dlq", "purge", "--all")
-    assert purged.exit_code == 0 and "purged 1" in purged.stdout
-    assert scalar(engine, "SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL") == 0
+    assert purged.exit_code == 0 and "purged 3" in purged.stdout
+    assert scalar(engine, "SELECT count(*) FROM dead_letters") == 0
     assert run(settings, "dlq", "replay").exit_code != 0
     assert run(settings, "dlq", "show", "999999").exit_code != 0
 

@@ -206,3 +206,20 @@ def test_an_entry_that_keeps_killing_workers_is_dead_lettered(settings: Settings
     assert bytes(letter.body) == body and letter.headers == {"content-type": "application/json"}
     assert f"delivered {settings.max_deliveries} times" in letter.detail
     assert scalar(engine, "SELECT count(*) FROM payments") == 0
+
+
+def test_a_clash_keeps_the_status_that_arrived_first_even_when_processed_last(
+    settings: Settings, redis: Redis, engine: Engine
+) -> None:
+    keys = QueueKeys(settings.queue_prefix)
+    cancelled = pivot_event("PAYMENT.CANCELLED", "sess-c", "order-c", "CANCELLED")
+    expired = pivot_event("PAYMENT.CANCELLED", "sess-c", "order-c", "EXPIRED")
+    # The expiry arrived second but is processed first (the cancellation was, say, reclaimed or replayed).
+    enqueue_sync(redis, keys, QueuedCallback("pivot", expired, {}, 2_000.0))
+    drain_all(settings)
+    enqueue_sync(redis, keys, QueuedCallback("pivot", cancelled, {}, 1_000.0))
+    drain_all(settings)
+    doc = payment(engine, "pivot", "order-c")
+    assert doc is not None
+    assert doc["status"] == "cancelled"
+    assert {e["status"]: e["outcome"] for e in doc["events"]} == {"expired": "applied", "cancelled": "conflict"}
