@@ -32,6 +32,7 @@ _LONG_INT = 20
 # Integer literals shorter than this are exact in a float64 and print the same in Go: orjson writes them.
 _SHORT_INT = 16
 _FAST_MAX_BYTES = 1 << 20
+_HTML_UNSAFE = re.compile(b"[<>&]|\xe2\x80[\xa8\xa9]")
 _HTML_BYTES = (
     (b"<", b"\\u003c"),
     (b">", b"\\u003e"),
@@ -156,10 +157,14 @@ def _int_fast(literal: str) -> int | orjson.Fragment:
 
 
 def _html_escape(encoded: bytes) -> bytes:
+    if _HTML_UNSAFE.search(encoded) is None:
+        return encoded
     for raw, escaped in _HTML_BYTES:
-        if raw in encoded:
-            encoded = encoded.replace(raw, escaped)
+        encoded = encoded.replace(raw, escaped)
     return encoded
+
+
+_FAST_DECODER = json.JSONDecoder(parse_float=_float_fragment, parse_int=_int_fast, parse_constant=_reject_constant)
 
 
 def canonical_json(body: bytes) -> bytes:
@@ -172,12 +177,7 @@ def canonical_json(body: bytes) -> bytes:
     """
     if len(body) < _FAST_MAX_BYTES and body.count(b"{") + body.count(b"[") < MAX_DEPTH:
         try:
-            document = json.loads(
-                body.decode("utf-8"),
-                parse_float=_float_fragment,
-                parse_int=_int_fast,
-                parse_constant=_reject_constant,
-            )
+            document = _FAST_DECODER.decode(body.decode("utf-8"))
             return _html_escape(orjson.dumps(document, option=orjson.OPT_SORT_KEYS))
         except (UnicodeDecodeError, TypeError, orjson.JSONEncodeError):
             pass  # the slow path decides, with Go's replacements

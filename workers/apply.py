@@ -1,7 +1,8 @@
 """Apply a batch of canonical events to PostgreSQL: deduplicate, run the state machine, record outcomes.
 
-Domain code: it takes a session inside a transaction and never commits. Every step is one round trip for
-the whole batch, whatever its size.
+Domain code: it takes a session inside a transaction and never commits. Every step is one statement for
+the whole batch, whatever its size: columns travel as arrays and ``unnest`` turns them back into rows, so
+each statement has one fixed text (compiled and prepared once) however many callbacks a batch holds.
 """
 
 from __future__ import annotations
@@ -9,16 +10,57 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import CursorResult, Table, bindparam, func, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from shared.canonical import AmountKind, CanonicalEvent, Outcome, Status
-from shared.db.models import Payment, PaymentEvent
 from shared.queue import QueuedCallback
 from workers.transitions import decide
+
+_CREATE_PAYMENTS = text("""
+    INSERT INTO payments (provider, payment_key, status)
+    SELECT * FROM unnest(CAST(:providers AS text[]), CAST(:keys AS text[]), CAST(:statuses AS text[]))
+    ON CONFLICT (provider, payment_key) DO NOTHING
+    RETURNING provider, payment_key
+""")
+_LOCK_PAYMENTS = text("""
+    SELECT p.id, p.provider, p.payment_key, p.status, p.status_received_at, p.amount, p.currency,
+           p.order_ref, p.provider_payment_id
+    FROM payments p
+    JOIN unnest(CAST(:providers AS text[]), CAST(:keys AS text[])) AS k(provider, payment_key)
+      ON p.provider = k.provider AND p.payment_key = k.payment_key
+    ORDER BY p.provider, p.payment_key
+    FOR UPDATE OF p
+""")
+_INSERT_EVENTS = text("""
+    INSERT INTO payment_events (payment_id, entry_id, provider, event_type, event_key, status, outcome, amount,
+                                currency, occurred_at, received_at, raw)
+    SELECT * FROM unnest(
+        CAST(:payment_ids AS bigint[]), CAST(:entry_ids AS text[]), CAST(:providers AS text[]),
+        CAST(:event_types AS text[]), CAST(:event_keys AS text[]), CAST(:statuses AS text[]),
+        CAST(:outcomes AS text[]), CAST(:amounts AS numeric[]), CAST(:currencies AS text[]),
+        CAST(:occurred AS timestamptz[]), CAST(:received AS timestamptz[]), CAST(:raws AS bytea[]))
+    ON CONFLICT DO NOTHING
+    RETURNING entry_id
+""")
+_CORRECT_OUTCOMES = text("""
+    UPDATE payment_events e SET outcome = v.outcome
+    FROM unnest(CAST(:entry_ids AS text[]), CAST(:outcomes AS text[])) AS v(entry_id, outcome)
+    WHERE e.entry_id = v.entry_id
+""")
+_UPDATE_PAYMENTS = text("""
+    UPDATE payments p
+    SET status = v.status, status_received_at = v.status_received_at, amount = v.amount, currency = v.currency,
+        order_ref = v.order_ref, provider_payment_id = v.provider_payment_id, updated_at = now()
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:arrived AS timestamptz[]),
+                CAST(:amounts AS numeric[]), CAST(:currencies AS text[]), CAST(:order_refs AS text[]),
+                CAST(:provider_payment_ids AS text[]))
+         AS v(id, status, status_received_at, amount, currency, order_ref, provider_payment_id)
+    WHERE p.id = v.id
+""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +81,7 @@ class _PaymentState:
     id: int
     status: Status | None
     status_arrived: float | None
-    amount: Any
+    amount: Decimal | None
     currency: str | None
     order_ref: str | None
     provider_payment_id: str | None
@@ -62,57 +104,54 @@ def apply_events(session: Session, items: list[Item]) -> Counter[Outcome]:
 
 def _lock_payments(session: Session, items: list[Item]) -> dict[tuple[str, str], _PaymentState]:
     """Create the payments not seen before, then lock every payment of the batch, in one stable order."""
-    firsts: dict[tuple[str, str], CanonicalEvent] = {}
+    firsts: dict[tuple[str, str], Status] = {}
     for item in items:
-        firsts.setdefault((item.event.provider, item.event.payment_key), item.event)
+        firsts.setdefault((item.event.provider, item.event.payment_key), item.event.status)
     keys = sorted(firsts)
+    providers, payment_keys = [p for p, _ in keys], [k for _, k in keys]
     created = session.execute(
-        insert(Payment)
-        .values(
-            [{"provider": p, "payment_key": k, "status": firsts[(p, k)].status, "order_ref": None} for p, k in keys]
-        )
-        .on_conflict_do_nothing(index_elements=["provider", "payment_key"])
-        .returning(Payment.provider, Payment.payment_key)
+        _CREATE_PAYMENTS,
+        {"providers": providers, "keys": payment_keys, "statuses": [str(firsts[k]) for k in keys]},
     ).all()
     new = {(row.provider, row.payment_key) for row in created}
-    rows = session.execute(
-        select(Payment)
-        .where(tuple_(Payment.provider, Payment.payment_key).in_(keys))
-        .order_by(Payment.provider, Payment.payment_key)
-        .with_for_update()
-    ).scalars()
-    return {
-        (p.provider, p.payment_key): _PaymentState(
-            id=p.id,
-            status=None if (p.provider, p.payment_key) in new else p.status,
-            status_arrived=p.status_received_at.timestamp() if p.status_received_at else None,
-            amount=p.amount,
-            currency=p.currency,
-            order_ref=p.order_ref,
-            provider_payment_id=p.provider_payment_id,
-            created_as=p.status if (p.provider, p.payment_key) in new else None,
-            changed=(p.provider, p.payment_key) in new,
+    rows = session.execute(_LOCK_PAYMENTS, {"providers": providers, "keys": payment_keys})
+    states: dict[tuple[str, str], _PaymentState] = {}
+    for row in rows:
+        key = (row.provider, row.payment_key)
+        fresh = key in new
+        states[key] = _PaymentState(
+            id=row.id,
+            status=None if fresh else Status(row.status),
+            status_arrived=row.status_received_at.timestamp() if row.status_received_at else None,
+            amount=row.amount,
+            currency=row.currency,
+            order_ref=row.order_ref,
+            provider_payment_id=row.provider_payment_id,
+            created_as=Status(row.status) if fresh else None,
+            changed=fresh,
         )
-        for p in rows
-    }
+    return states
 
 
-def _event_row(item: Item, payment_id: int, outcome: Outcome) -> dict[str, Any]:
-    event = item.event
+def _event_columns(rows: list[tuple[Item, int, Outcome]]) -> dict[str, list[Any]]:
     return {
-        "payment_id": payment_id,
-        "entry_id": item.entry_id,
-        "provider": event.provider,
-        "event_type": event.event_type,
-        "event_key": event.event_key,
-        "status": event.status,
-        "outcome": outcome,
-        "amount": event.amount,
-        "currency": event.currency,
-        "occurred_at": event.occurred_at,
-        "received_at": datetime.fromtimestamp(item.callback.received_at, UTC),
-        "raw": item.callback.body,
+        "payment_ids": [payment_id for _, payment_id, _ in rows],
+        "entry_ids": [item.entry_id for item, _, _ in rows],
+        "providers": [item.event.provider for item, _, _ in rows],
+        "event_types": [item.event.event_type for item, _, _ in rows],
+        "event_keys": [item.event.event_key for item, _, _ in rows],
+        "statuses": [str(item.event.status) for item, _, _ in rows],
+        "outcomes": [str(outcome) for _, _, outcome in rows],
+        "amounts": [item.event.amount for item, _, _ in rows],
+        "currencies": [item.event.currency for item, _, _ in rows],
+        "occurred": [item.event.occurred_at for item, _, _ in rows],
+        "received": [datetime.fromtimestamp(item.callback.received_at, UTC) for item, _, _ in rows],
+        "raws": [item.callback.body for item, _, _ in rows],
     }
+
+
+def _payment_id(payments: dict[tuple[str, str], _PaymentState], item: Item) -> int:
+    return payments[(item.event.provider, item.event.payment_key)].id
 
 
 def _insert_first_of_each_key(
@@ -125,19 +164,13 @@ def _insert_first_of_each_key(
     'applied' and are corrected below once the state machine has run.
     """
     seen: set[tuple[str, str]] = set()
-    candidates: list[dict[str, Any]] = []
+    candidates: list[tuple[Item, int, Outcome]] = []
     for item in items:
         key = (item.event.provider, item.event.event_key)
-        if key in seen:
-            continue
-        seen.add(key)
-        payment = payments[(item.event.provider, item.event.payment_key)]
-        candidates.append(_event_row(item, payment.id, Outcome.APPLIED))
-    inserted = session.execute(
-        insert(PaymentEvent).on_conflict_do_nothing().returning(PaymentEvent.entry_id),
-        candidates,
-    ).scalars()
-    return set(inserted)
+        if key not in seen:
+            seen.add(key)
+            candidates.append((item, _payment_id(payments, item), Outcome.APPLIED))
+    return set(session.execute(_INSERT_EVENTS, _event_columns(candidates)).scalars())
 
 
 def _run_state_machine(
@@ -183,59 +216,35 @@ def _record_outcomes(
     outcomes: dict[str, Outcome],
 ) -> None:
     duplicates = [
-        _event_row(item, payments[(item.event.provider, item.event.payment_key)].id, Outcome.DUPLICATE)
+        (item, _payment_id(payments, item), Outcome.DUPLICATE)
         for item in items
         if outcomes[item.entry_id] is Outcome.DUPLICATE
     ]
     if duplicates:
         # A redelivered entry conflicts on entry_id here and is skipped: it was recorded the first time.
-        session.execute(insert(PaymentEvent).on_conflict_do_nothing(), duplicates)
-    corrections = [
-        {"b_entry": entry_id, "b_outcome": outcome}
-        for entry_id, outcome in outcomes.items()
-        if entry_id in first_of_key and outcome is not Outcome.APPLIED
-    ]
+        session.execute(_INSERT_EVENTS, _event_columns(duplicates)).all()
+    corrections = [(e, str(o)) for e, o in outcomes.items() if e in first_of_key and o is not Outcome.APPLIED]
     if corrections:
-        events = cast(Table, PaymentEvent.__table__)
-        result = cast(
-            CursorResult[Any],
-            session.execute(
-                update(events).where(events.c.entry_id == bindparam("b_entry")).values(outcome=bindparam("b_outcome")),
-                corrections,
-            ),
+        result = session.execute(
+            _CORRECT_OUTCOMES, {"entry_ids": [e for e, _ in corrections], "outcomes": [o for _, o in corrections]}
         )
-        if result.rowcount != len(corrections):
-            raise DedupInvariantBroken(f"updated {result.rowcount} of {len(corrections)} event outcomes")
+        if result.rowcount != len(corrections):  # type: ignore[attr-defined]
+            raise DedupInvariantBroken(f"updated {result.rowcount} of {len(corrections)} event outcomes")  # type: ignore[attr-defined]
 
 
 def _update_payments(session: Session, payments: dict[tuple[str, str], _PaymentState]) -> None:
-    changed = [
-        {
-            "b_id": p.id,
-            "b_status": p.status or p.created_as,
-            "b_status_received_at": datetime.fromtimestamp(p.status_arrived, UTC) if p.status_arrived else None,
-            "b_amount": p.amount,
-            "b_currency": p.currency,
-            "b_order_ref": p.order_ref,
-            "b_provider_payment_id": p.provider_payment_id,
-        }
-        for p in payments.values()
-        if p.changed
-    ]
+    changed = [p for p in payments.values() if p.changed]
     if not changed:
         return
-    table = cast(Table, Payment.__table__)
     session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(
-            status=bindparam("b_status"),
-            status_received_at=bindparam("b_status_received_at"),
-            amount=bindparam("b_amount"),
-            currency=bindparam("b_currency"),
-            order_ref=bindparam("b_order_ref"),
-            provider_payment_id=bindparam("b_provider_payment_id"),
-            updated_at=func.now(),
-        ),
-        changed,
+        _UPDATE_PAYMENTS,
+        {
+            "ids": [p.id for p in changed],
+            "statuses": [str(p.status or p.created_as) for p in changed],
+            "arrived": [datetime.fromtimestamp(p.status_arrived, UTC) if p.status_arrived else None for p in changed],
+            "amounts": [p.amount for p in changed],
+            "currencies": [p.currency for p in changed],
+            "order_refs": [p.order_ref for p in changed],
+            "provider_payment_ids": [p.provider_payment_id for p in changed],
+        },
     )

@@ -29,6 +29,9 @@ KEY_FILE_VARIABLE = KEY_VARIABLE + "_FILE"
 _SEN_PER_RINGGIT = Decimal(100)
 _CENTS = Decimal("0.01")
 
+_PADDING = padding.PKCS1v15()
+_HASH = hashes.SHA256()
+
 _STATUSES = {
     "IN_PROCESS": Status.PROCESSING,
     "SUCCESS": Status.PAID,
@@ -67,7 +70,7 @@ class RsaSignatureAuthenticator:
             return False
         for key in self._keys:
             try:
-                key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+                key.verify(signature, message, _PADDING, _HASH)
             except InvalidSignature:
                 continue
             return True
