@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-RESULTS = ("queued", "unauthorized", "too_large", "unavailable", "not_configured", "bad_request")
+RESULTS = (
+    "queued",
+    "unauthorized",
+    "forbidden",
+    "too_large",
+    "timeout",
+    "unavailable",
+    "not_configured",
+    "bad_request",
+)
 
 
 class ReceiverMetrics:

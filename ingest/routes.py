@@ -21,11 +21,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest.appender import Appender
-from ingest.body import BodyTooLarge, ClientGone, read_limited
+from ingest.body import BodyTimeout, BodyTooLarge, ClientGone, read_limited
 from ingest.errors import error
 from ingest.metrics import ReceiverMetrics
+from ingest.sources import source_allowed
 from shared.providers import Authenticator, Provider
 from shared.queue import DRAIN_TASK, QueuedCallback
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 _OK = b'{"status":"ok"}'
@@ -52,7 +54,7 @@ class CallbackEndpoint:
 
     providers: dict[str, tuple[Provider, Authenticator | None]]
     appender: Appender
-    max_body_bytes: int
+    settings: Settings
     metrics: ReceiverMetrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -78,19 +80,26 @@ class CallbackEndpoint:
         if auth is None:
             return "not_configured", error(503, "not_configured", f"provider {name!r} is not configured")
         headers = _headers(scope)
+        settings = self.settings
+        if not source_allowed(scope, headers, settings.trusted_proxies, settings.allowed_sources.get(name, ())):
+            return "forbidden", error(403, "forbidden", "this source may not send callbacks here")
+        limit = settings.max_body_bytes
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             if not declared.isdigit():
                 return "bad_request", error(400, "bad_request", "Content-Length is not a number")
-            return "too_large", error(413, "too_large", f"body exceeds {self.max_body_bytes} bytes")
+            return "too_large", error(413, "too_large", f"body exceeds {limit} bytes")
         try:
-            body = await read_limited(receive, self.max_body_bytes)
+            body = await read_limited(receive, limit, settings.request_timeout_seconds)
         except BodyTooLarge:
-            return "too_large", error(413, "too_large", f"body exceeds {self.max_body_bytes} bytes")
+            return "too_large", error(413, "too_large", f"body exceeds {limit} bytes")
+        except BodyTimeout:
+            return "timeout", error(408, "timeout", "the body did not arrive in time")
         except ClientGone:
             return "bad_request", error(400, "bad_request", "the client went away")
-        if not auth.verify(headers, body):
-            return "unauthorized", error(401, "unauthorized", "callback authentication failed")
+        refused = auth.refusal(headers, body)
+        if refused is not None:
+            return "unauthorized", error(401, "unauthorized", f"callback authentication failed: {refused}")
         kept = {h: headers[h] for h in provider.kept_headers if h in headers}
         try:
             entry_id = await self.appender.append(QueuedCallback(name, body, kept, time.time()))
@@ -108,24 +117,40 @@ class FastPath:
     than the whole endpoint does."""
 
     PREFIX = "/callbacks/"
+    _BUSY = b'{"error":"busy","message":"too many callbacks in flight; retry later"}'
+    _FAILED = b'{"error":"internal_error","message":"the request could not be handled"}'
 
-    def __init__(self, app: ASGIApp, callbacks: CallbackEndpoint) -> None:
+    def __init__(self, app: ASGIApp, callbacks: CallbackEndpoint, max_in_flight: int) -> None:
         self.app = app
         self.callbacks = callbacks
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(self.PREFIX):
             name = scope["path"][len(self.PREFIX) :]
             if name and "/" not in name:
                 scope["path_params"] = {"provider": name}
-                try:
-                    await self.callbacks(scope, receive, send)
-                except Exception:
-                    # Nothing has been sent yet: the endpoint answers in one go, at its very end.
-                    log.exception("callback endpoint failed")
-                    await _answer(send, 500, b'{"error":"internal_error","message":"the request could not be handled"}')
+                await self._callback(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    async def _callback(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.in_flight >= self.max_in_flight:
+            # A fast, cheap 503 beyond the bound: the provider retries, this process keeps its memory.
+            await _answer(send, 503, self._BUSY)
+            return
+        self.in_flight += 1
+        try:
+            await self.callbacks(scope, receive, send)
+        except Exception as exc:
+            # Nothing has been sent yet: the endpoint answers in one go, at its very end. The log names the
+            # failure's type only: messages may quote the body, and bodies stay out of logs.
+            log.error("callback endpoint failed: %s", type(exc).__name__)
+            log.debug("callback endpoint failure", exc_info=True)
+            await _answer(send, 500, self._FAILED)
+        finally:
+            self.in_flight -= 1
 
 
 @dataclass
@@ -134,6 +159,7 @@ class Operations:
 
     redis: Redis
     metrics: ReceiverMetrics
+    openapi_document: bytes
 
     async def healthz(self, request: Request) -> Response:
         return Response(_OK, media_type="application/json")
@@ -144,6 +170,9 @@ class Operations:
         except (redis.exceptions.RedisError, OSError):
             return error(503, "unavailable", "the queue is unreachable")
         return Response(_OK, media_type="application/json")
+
+    async def openapi(self, request: Request) -> Response:
+        return Response(self.openapi_document, media_type="application/json")
 
     async def metrics_text(self, request: Request) -> Response:
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)

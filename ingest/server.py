@@ -6,6 +6,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import orjson
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -14,6 +15,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
+from ingest import openapi
+from ingest.admin import Admin
 from ingest.appender import Appender
 from ingest.errors import http_exception, server_error
 from ingest.metrics import ReceiverMetrics
@@ -50,8 +53,8 @@ def create_app(settings: Settings | None = None, redis: Redis | None = None, *, 
         doorbell(make_celery(settings) if ring else None),
         metrics.observe_append,
     )
-    callbacks = CallbackEndpoint(providers, appender, settings.max_body_bytes, metrics)
-    operations = Operations(redis, metrics)
+    callbacks = CallbackEndpoint(providers, appender, settings, metrics)
+    operations = Operations(redis, metrics, orjson.dumps(openapi.document(list(providers))))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -67,8 +70,10 @@ def create_app(settings: Settings | None = None, redis: Redis | None = None, *, 
         Route("/healthz", operations.healthz, methods=["GET"]),
         Route("/readyz", operations.readyz, methods=["GET"]),
         Route("/metrics", operations.metrics_text, methods=["GET"]),
+        Route("/openapi.json", operations.openapi, methods=["GET"]),
+        *Admin(settings).routes(),
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception, Exception: server_error}
     )
-    return FastPath(app, callbacks)
+    return FastPath(app, callbacks, settings.max_concurrent_requests)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -11,10 +12,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from shared.errors import SettingsError
-from shared.providers import load_providers
+from shared.providers import all_providers, load_providers
+from shared.sealing import Sealer, parse_keys
 
 PREFIX = "PAYHOOK_"
 T = TypeVar("T")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def allowed_sources_variable(provider: str) -> str:
+    """``PAYHOOK_PIVOT_ALLOWED_SOURCES``, ``PAYHOOK_REVENUE_MONSTER_ALLOWED_SOURCES``, ..."""
+    return f"{PREFIX}{provider.upper().replace('-', '_')}_ALLOWED_SOURCES"
 
 
 def _positive_int(name: str, raw: str) -> int:
@@ -53,6 +61,14 @@ def _redis_url(name: str, raw: str) -> str:
     return raw
 
 
+def _networks(name: str, raw: str) -> tuple[Network, ...]:
+    """CIDR blocks separated by commas or whitespace (a bare address is a block of one)."""
+    try:
+        return tuple(ipaddress.ip_network(part, strict=False) for part in raw.replace(",", " ").split())
+    except ValueError as exc:
+        raise SettingsError(f"{name} must list CIDR blocks such as 203.0.113.0/24: {exc}") from None
+
+
 def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str, str], T]) -> T:
     raw = env.get(PREFIX + name)
     if raw is None or raw == "":
@@ -75,7 +91,19 @@ class Settings:
     max_deliveries: int = 5
     max_drains: int = 4
     drain_budget_seconds: float = 10.0
+    # The receiver's defences: a deadline for each request's head and body, a bound on callbacks in flight.
+    request_timeout_seconds: float = 10.0
+    max_concurrent_requests: int = 1024
+    # Proxies whose X-Forwarded-For is believed; and, per provider, the sources allowed to call back.
+    trusted_proxies: tuple[Network, ...] = ()
+    allowed_sources: Mapping[str, tuple[Network, ...]] = field(default_factory=dict)
+    # Fernet keys for encryption at rest of stored raw callbacks; empty: stored as received.
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def sealer(self) -> Sealer:
+        return Sealer(self.encryption_keys)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -95,6 +123,18 @@ class Settings:
             max_deliveries=_read(source, "MAX_DELIVERIES", defaults.max_deliveries, _positive_int),
             max_drains=_read(source, "MAX_DRAINS", defaults.max_drains, _positive_int),
             drain_budget_seconds=_read(source, "DRAIN_BUDGET_SECONDS", defaults.drain_budget_seconds, _positive_float),
+            request_timeout_seconds=_read(
+                source, "REQUEST_TIMEOUT_SECONDS", defaults.request_timeout_seconds, _positive_float
+            ),
+            max_concurrent_requests=_read(
+                source, "MAX_CONCURRENT_REQUESTS", defaults.max_concurrent_requests, _positive_int
+            ),
+            trusted_proxies=_read(source, "TRUSTED_PROXIES", (), _networks),
+            encryption_keys=_read(source, "ENCRYPTION_KEYS", (), parse_keys),
+            allowed_sources={
+                name: _read(source, allowed_sources_variable(name)[len(PREFIX) :], (), _networks)
+                for name in all_providers()
+            },
             env=source,
         )
         # Provider modules own their credentials; building them here makes a bad key stop the process at start.

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from shared.canonical import AmountKind, CanonicalEvent, Outcome, Status
 from shared.queue import QueuedCallback
+from shared.sealing import Sealer
 from workers.transitions import decide
 
 _CREATE_PAYMENTS = text("""
@@ -90,14 +91,14 @@ class _PaymentState:
     changed: bool = False
 
 
-def apply_events(session: Session, items: list[Item]) -> Counter[Outcome]:
+def apply_events(session: Session, items: list[Item], sealer: Sealer) -> Counter[Outcome]:
     """Apply ``items`` (in arrival order) and return how many ended with each outcome."""
     if not items:
         return Counter()
     payments = _lock_payments(session, items)
-    first_of_key = _insert_first_of_each_key(session, items, payments)
+    first_of_key = _insert_first_of_each_key(session, items, payments, sealer)
     outcomes = _run_state_machine(items, payments, first_of_key)
-    _record_outcomes(session, items, payments, first_of_key, outcomes)
+    _record_outcomes(session, items, payments, first_of_key, outcomes, sealer)
     _update_payments(session, payments)
     return Counter(outcomes.values())
 
@@ -133,7 +134,7 @@ def _lock_payments(session: Session, items: list[Item]) -> dict[tuple[str, str],
     return states
 
 
-def _event_columns(rows: list[tuple[Item, int, Outcome]]) -> dict[str, list[Any]]:
+def _event_columns(rows: list[tuple[Item, int, Outcome]], sealer: Sealer) -> dict[str, list[Any]]:
     return {
         "payment_ids": [payment_id for _, payment_id, _ in rows],
         "entry_ids": [item.entry_id for item, _, _ in rows],
@@ -146,7 +147,7 @@ def _event_columns(rows: list[tuple[Item, int, Outcome]]) -> dict[str, list[Any]
         "currencies": [item.event.currency for item, _, _ in rows],
         "occurred": [item.event.occurred_at for item, _, _ in rows],
         "received": [datetime.fromtimestamp(item.callback.received_at, UTC) for item, _, _ in rows],
-        "raws": [item.callback.body for item, _, _ in rows],
+        "raws": [sealer.seal(item.callback.body) for item, _, _ in rows],
     }
 
 
@@ -155,7 +156,7 @@ def _payment_id(payments: dict[tuple[str, str], _PaymentState], item: Item) -> i
 
 
 def _insert_first_of_each_key(
-    session: Session, items: list[Item], payments: dict[tuple[str, str], _PaymentState]
+    session: Session, items: list[Item], payments: dict[tuple[str, str], _PaymentState], sealer: Sealer
 ) -> set[str]:
     """Insert the first arrival of each event key; return the entry ids that PostgreSQL took as new.
 
@@ -170,7 +171,7 @@ def _insert_first_of_each_key(
         if key not in seen:
             seen.add(key)
             candidates.append((item, _payment_id(payments, item), Outcome.APPLIED))
-    return set(session.execute(_INSERT_EVENTS, _event_columns(candidates)).scalars())
+    return set(session.execute(_INSERT_EVENTS, _event_columns(candidates, sealer)).scalars())
 
 
 def _run_state_machine(
@@ -214,6 +215,7 @@ def _record_outcomes(
     payments: dict[tuple[str, str], _PaymentState],
     first_of_key: set[str],
     outcomes: dict[str, Outcome],
+    sealer: Sealer,
 ) -> None:
     duplicates = [
         (item, _payment_id(payments, item), Outcome.DUPLICATE)
@@ -222,7 +224,7 @@ def _record_outcomes(
     ]
     if duplicates:
         # A redelivered entry conflicts on entry_id here and is skipped: it was recorded the first time.
-        session.execute(_INSERT_EVENTS, _event_columns(duplicates)).all()
+        session.execute(_INSERT_EVENTS, _event_columns(duplicates, sealer)).all()
     corrections = [(e, str(o)) for e, o in outcomes.items() if e in first_of_key and o is not Outcome.APPLIED]
     if corrections:
         result = session.execute(

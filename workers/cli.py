@@ -18,13 +18,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.celery_app import make_celery
+from shared.db import dead_letters as dlq
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.migrate import upgrade
-from shared.db.models import DeadLetter
+from shared.db.payments import find_payment, payment_document
 from shared.queue import DRAIN_TASK, QueueKeys
 from shared.settings import Settings, SettingsError
-from workers import dlq, maintenance
-from workers.lookups import find_payment, payment_document
+from workers import maintenance
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -149,19 +149,6 @@ def _make_filters(
     return dlq.Filters(provider=provider, reason=reason, since=since, until=until)
 
 
-def _summary(letter: DeadLetter) -> dict[str, Any]:
-    return {
-        "id": letter.id,
-        "provider": letter.provider,
-        "reason": letter.reason,
-        "detail": letter.detail,
-        "received_at": letter.received_at.isoformat(),
-        "created_at": letter.created_at.isoformat(),
-        "replayed_at": letter.replayed_at.isoformat() if letter.replayed_at else None,
-        "size": len(letter.body),
-    }
-
-
 @dlq_group.command("list")
 @_filters
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
@@ -179,7 +166,8 @@ def dlq_list(
     settings = Settings.from_env()
     with _session(settings) as session:
         letters = [
-            _summary(x) for x in dlq.list_letters(session, _make_filters(provider, reason, since, until), limit=limit)
+            dlq.summary(x, settings.sealer)
+            for x in dlq.list_letters(session, _make_filters(provider, reason, since, until), limit=limit)
         ]
     if as_json:
         _emit(letters)
@@ -200,12 +188,7 @@ def dlq_show(letter_id: int, as_json: bool) -> None:
         if letter is None:
             _fail(f"no dead letter {letter_id}")
             return
-        document = {
-            **_summary(letter),
-            "headers": letter.headers,
-            "body": letter.body.decode("utf-8", errors="replace"),
-            "traceback": letter.traceback,
-        }
+        document = dlq.document(letter, settings.sealer)
     if as_json:
         _emit(document)
         return
@@ -250,7 +233,7 @@ def dlq_replay(
             click.echo(f"would replay {len(chosen)} dead letters: {' '.join(map(str, chosen))}")
             return
         redis = _redis(settings)
-        done = dlq.replay(session, redis, keys, chosen)
+        done = dlq.replay(session, redis, keys, chosen, settings.sealer)
     missing = sorted(set(chosen) - set(done))
     if done:
         try:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.providers import Provider, all_providers
 from shared.queue import QueueKeys
+from shared.sealing import Sealer
 from shared.settings import Settings
 
 
@@ -39,6 +40,10 @@ class WorkerContext:
             socket_timeout=10.0,
             health_check_interval=30,
         )
+
+    @cached_property
+    def sealer(self) -> Sealer:
+        return self.settings.sealer
 
     @cached_property
     def keys(self) -> QueueKeys:

@@ -17,8 +17,8 @@ from typing import Any, TypeVar, cast
 import redis.exceptions
 from tenacity import RetryCallState
 
+from shared.db import dead_letters as dlq
 from shared.queue import DOORBELL_TTL_SECONDS, MalformedEntry, QueuedCallback
-from workers import dlq
 from workers.context import WorkerContext
 from workers.pipeline import Entry, Prepared, Report, commit, prepare
 from workers.retry import retrying
@@ -109,7 +109,7 @@ class Drain:
         ids = [entry_id for entry_id, _ in entries]
         self._held_ids = ids
         prepared = prepare(entries, self.ctx.providers)
-        report = self._retry(commit, self.ctx.sessions, prepared)
+        report = self._retry(commit, self.ctx.sessions, prepared, self.ctx.sealer)
         self._retry(self._ack, ids)
         self._held_ids = []
         return report
@@ -160,7 +160,7 @@ class Drain:
             detail = f"delivered {deliveries} times without completing: it stops the worker processing it"
             rejected.append(dlq.Rejected(entry_id, callback, "crashed_worker", detail))
         self._held_ids = [entry_id for entry_id, _ in entries]
-        report = self._retry(commit, self.ctx.sessions, Prepared(rejected=rejected))
+        report = self._retry(commit, self.ctx.sessions, Prepared(rejected=rejected), self.ctx.sealer)
         self._retry(self._ack, self._held_ids)
         self._held_ids = []
         return report

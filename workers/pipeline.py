@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.canonical import NormalizeError, Outcome
+from shared.db import dead_letters as dlq
 from shared.providers import Provider
 from shared.queue import MalformedEntry, QueuedCallback
-from workers import dlq
+from shared.sealing import Sealer
 from workers.apply import Item, apply_events
 from workers.retry import is_permanent_db_error
 
@@ -68,7 +69,8 @@ def prepare(entries: list[Entry], providers: Mapping[str, Provider]) -> Prepared
             out.rejected.append(dlq.Rejected(entry_id, callback, exc.reason, exc.message, traceback.format_exc()))
             continue
         except Exception as exc:  # a normalizer bug must not stop the stream; the callback waits for a fix
-            log.exception("normalizer for %s crashed on entry %s", callback.provider, entry_id)
+            # The traceback goes to the dead letter; the log names the type only (messages may quote the body).
+            log.error("normalizer for %s crashed on entry %s: %s", callback.provider, entry_id, type(exc).__name__)
             detail = f"{type(exc).__name__}: {exc}"
             out.rejected.append(dlq.Rejected(entry_id, callback, "normalizer_crashed", detail, traceback.format_exc()))
             continue
@@ -79,33 +81,35 @@ def prepare(entries: list[Entry], providers: Mapping[str, Provider]) -> Prepared
     return out
 
 
-def commit(sessions: sessionmaker[Session], prepared: Prepared) -> Report:
+def commit(sessions: sessionmaker[Session], prepared: Prepared, sealer: Sealer) -> Report:
     """Apply the batch in one transaction. A callback whose data PostgreSQL refuses is isolated by halving
     the batch until it stands alone; it is dead-lettered and the rest commits. Transient errors propagate
     to the caller's retry loop; what already committed is recognised on the retry by its entry id."""
     report = Report(ignored=len(prepared.ignored))
-    report.add(_commit_isolating(sessions, prepared.items, prepared.rejected))
+    report.add(_commit_isolating(sessions, prepared.items, prepared.rejected, sealer))
     return report
 
 
-def _commit_isolating(sessions: sessionmaker[Session], items: list[Item], rejected: list[dlq.Rejected]) -> Report:
+def _commit_isolating(
+    sessions: sessionmaker[Session], items: list[Item], rejected: list[dlq.Rejected], sealer: Sealer
+) -> Report:
     try:
         with sessions.begin() as session:
-            outcomes = apply_events(session, items)
-            dlq.record(session, rejected)
+            outcomes = apply_events(session, items, sealer)
+            dlq.record(session, rejected, sealer)
         return Report(outcomes=outcomes, dead_lettered=len(rejected))
     except Exception as exc:
         if not is_permanent_db_error(exc) or (not items and rejected):
             raise
         if len(items) > 1:
             middle = len(items) // 2
-            report = _commit_isolating(sessions, items[:middle], rejected)
-            report.add(_commit_isolating(sessions, items[middle:], []))
+            report = _commit_isolating(sessions, items[:middle], rejected, sealer)
+            report.add(_commit_isolating(sessions, items[middle:], [], sealer))
             return report
         item = items[0]
         log.warning("PostgreSQL refused entry %s: %s", item.entry_id, type(exc).__name__)
         bad = dlq.Rejected(item.entry_id, item.callback, "database_rejected", _first_line(exc), traceback.format_exc())
-        return _commit_isolating(sessions, [], [*rejected, bad])
+        return _commit_isolating(sessions, [], [*rejected, bad], sealer)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -20,6 +20,8 @@ def make_engine(settings: Settings, *, pool_size: int = 5) -> Engine:
         settings.database_url,
         pool_size=pool_size,
         pool_pre_ping=True,
+        # Errors never carry bound values into logs: those are raw callbacks, with personal data.
+        hide_parameters=True,
         connect_args={
             "connect_timeout": 3,
             "application_name": "payhook",

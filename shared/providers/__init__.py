@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 
 class Authenticator(Protocol):
-    def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
-        """True when the callback provably comes from the provider. Must not raise on hostile input."""
+    def refusal(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        """None when the callback provably comes from the provider, else why it is refused (for the 401,
+        so it names what was wrong and never a secret). Must not raise on hostile input."""
 
 
 @dataclass(frozen=True, slots=True)

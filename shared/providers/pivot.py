@@ -35,30 +35,32 @@ _REFUND_EVENTS = {
 
 
 class ApiKeyAuthenticator:
-    """Compares ``X-API-Key`` with every configured key in constant time (several during a rotation)."""
+    """Compares ``X-API-Key`` with every configured key in constant time (several during a rotation).
+
+    Every key is compared, whether or not an earlier one matched, so the time taken says nothing about
+    which key (or how much of one) was right.
+    """
 
     def __init__(self, keys: tuple[str, ...]) -> None:
         self._keys = tuple(k.encode() for k in keys)
 
-    def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
+    def refusal(self, headers: Mapping[str, str], body: bytes) -> str | None:
         given = headers.get("x-api-key")
         if not given:
-            return False
-        try:
-            candidate = given.encode("ascii")
-        except UnicodeEncodeError:
-            return False
+            return "X-API-Key is missing"
+        candidate = given.encode("utf-8", errors="replace")
         matched = False
         for key in self._keys:
             matched |= hmac.compare_digest(candidate, key)
-        return matched
+        return None if matched else "X-API-Key is wrong"
 
 
 def configure(env: Mapping[str, str]) -> ApiKeyAuthenticator | None:
-    raw = env.get(KEY_VARIABLE, "").strip()
-    if not raw:
+    """Keys separated by commas or whitespace: during a rotation, both the old and the new one."""
+    keys = tuple(k for k in env.get(KEY_VARIABLE, "").replace(",", " ").split() if k)
+    if not keys:
         return None
-    return ApiKeyAuthenticator((raw,))
+    return ApiKeyAuthenticator(keys)
 
 
 def normalize(body: bytes) -> CanonicalEvent | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +31,9 @@ KEY_FILE_VARIABLE = KEY_VARIABLE + "_FILE"
 _SEN_PER_RINGGIT = Decimal(100)
 _CENTS = Decimal("0.01")
 
+_SHORT_ESCAPE = re.compile(rb"\\.")
+_LEGACY = {b"\\b": b"\\u0008", b"\\f": b"\\u000c"}
+SKEW_VARIABLE = "PAYHOOK_REVENUE_MONSTER_MAX_SKEW_SECONDS"
 _PADDING = padding.PKCS1v15()
 _HASH = hashes.SHA256()
 
@@ -49,25 +54,47 @@ def signing_string(canonical_body: bytes, nonce: str, timestamp_: str) -> bytes:
 
 
 class RsaSignatureAuthenticator:
-    """Verifies ``X-Signature: sha256 <base64>`` against every configured server public key."""
+    """Verifies ``X-Signature: sha256 <base64>`` against every configured server public key.
 
-    def __init__(self, keys: tuple[rsa.RSAPublicKey, ...]) -> None:
+    ``max_skew_seconds`` (off by default) also refuses callbacks whose ``X-Timestamp`` is further than that
+    from now. Replays are harmless without it (deduplication absorbs them), and Revenue Monster never
+    retries, so a window only costs callbacks delayed in transit or sent by a server whose clock drifts.
+    """
+
+    def __init__(self, keys: tuple[rsa.RSAPublicKey, ...], max_skew_seconds: float | None = None) -> None:
         self._keys = keys
+        self._sizes = {key.key_size // 8 for key in keys}
+        self._max_skew = max_skew_seconds
 
-    def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
+    def refusal(self, headers: Mapping[str, str], body: bytes) -> str | None:
         header = headers.get("x-signature")
         nonce = headers.get("x-nonce-str")
         stamp = headers.get("x-timestamp")
         if not header or nonce is None or stamp is None:
-            return False
+            return "X-Signature, X-Nonce-Str and X-Timestamp are required"
         scheme, _, encoded = header.strip().partition(" ")
         if scheme.lower() != "sha256":
-            return False
+            return "X-Signature must be 'sha256 <base64>'"
         try:
             signature = base64.b64decode(encoded.strip(), validate=True)
-            message = signing_string(canonical_json(body), nonce, stamp)
-        except (binascii.Error, ValueError, CanonicalError):
-            return False
+        except (binascii.Error, ValueError):
+            return "X-Signature is not base64"
+        if len(signature) not in self._sizes:  # cheap: no parsing for a signature no key could have made
+            return "signature does not verify"
+        if self._max_skew is not None and not _recent(stamp, self._max_skew):
+            return "X-Timestamp is outside the accepted window"
+        try:
+            canonical = canonical_json(body)
+        except CanonicalError as exc:
+            return f"body cannot be verified: {exc.args[0][:80]}"
+        if self._verifies(signature, signing_string(canonical, nonce, stamp)):
+            return None
+        legacy = _legacy_escapes(canonical)
+        if legacy is not None and self._verifies(signature, signing_string(legacy, nonce, stamp)):
+            return None
+        return "signature does not verify"
+
+    def _verifies(self, signature: bytes, message: bytes) -> bool:
         for key in self._keys:
             try:
                 key.verify(signature, message, _PADDING, _HASH)
@@ -75,6 +102,21 @@ class RsaSignatureAuthenticator:
                 continue
             return True
         return False
+
+
+def _recent(stamp: str, max_skew: float) -> bool:
+    try:
+        return abs(time.time() - float(stamp)) <= max_skew
+    except ValueError:
+        return False
+
+
+def _legacy_escapes(canonical: bytes) -> bytes | None:
+    """Go before 1.22 wrote U+0008 and U+000C as \\u0008 and \\u000c, not \\b and \\f. A server on an older
+    Go signs that form; the (rare) body holding these characters is tried both ways."""
+    if b"\\b" not in canonical and b"\\f" not in canonical:
+        return None
+    return _SHORT_ESCAPE.sub(lambda m: _LEGACY.get(m.group(0), m.group(0)), canonical)
 
 
 def _load_keys(pem: str, variable: str) -> tuple[rsa.RSAPublicKey, ...]:
@@ -95,6 +137,19 @@ def _load_keys(pem: str, variable: str) -> tuple[rsa.RSAPublicKey, ...]:
     return tuple(keys)
 
 
+def _skew(env: Mapping[str, str]) -> float | None:
+    raw = env.get(SKEW_VARIABLE, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{SKEW_VARIABLE} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{SKEW_VARIABLE} must be greater than zero, got {raw!r}")
+    return value
+
+
 def configure(env: Mapping[str, str]) -> RsaSignatureAuthenticator | None:
     pem = env.get(KEY_VARIABLE, "").strip()
     path = env.get(KEY_FILE_VARIABLE, "").strip()
@@ -105,9 +160,9 @@ def configure(env: Mapping[str, str]) -> RsaSignatureAuthenticator | None:
             pem = Path(path).read_text()
         except OSError as exc:
             raise SettingsError(f"{KEY_FILE_VARIABLE}: cannot read {path!r}: {exc.strerror}") from None
-        return RsaSignatureAuthenticator(_load_keys(pem, KEY_FILE_VARIABLE))
+        return RsaSignatureAuthenticator(_load_keys(pem, KEY_FILE_VARIABLE), _skew(env))
     if pem:
-        return RsaSignatureAuthenticator(_load_keys(pem, KEY_VARIABLE))
+        return RsaSignatureAuthenticator(_load_keys(pem, KEY_VARIABLE), _skew(env))
     return None
 
 

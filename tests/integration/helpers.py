@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from shared.db.engine import make_sessionmaker
+from shared.db.payments import find_payment, payment_document
 from shared.settings import Settings
-from workers.lookups import find_payment, payment_document
 
 
 def payment(engine: Engine, provider: str, ref: str) -> dict[str, Any] | None:

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import time
+from collections.abc import Mapping
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from shared.gojson import canonical_json
+from shared.providers import Authenticator
 from shared.providers.pivot import ApiKeyAuthenticator
-from shared.providers.revenue_monster import RsaSignatureAuthenticator, configure
+from shared.providers.pivot import configure as configure_pivot
+from shared.providers.revenue_monster import RsaSignatureAuthenticator, configure, signing_string
 from shared.settings import SettingsError
 from tests.support import KEYS, fixture_private_key, public_pem, rm_headers, sample
+
+
+def verified(auth: Authenticator, headers: Mapping[str, str], body: bytes) -> bool:
+    return auth.refusal(headers, body) is None
 
 
 def _lower(headers: dict[str, str]) -> dict[str, str]:
@@ -35,7 +46,7 @@ def _verifier(*keys: rsa.RSAPrivateKey) -> RsaSignatureAuthenticator:
 
 def test_signed_sample_verifies(key: rsa.RSAPrivateKey) -> None:
     body = sample("revenue-monster.payment_web_online")
-    assert _verifier(key).verify(_lower(rm_headers(body, key)), body)
+    assert verified(_verifier(key), _lower(rm_headers(body, key)), body)
 
 
 def test_pretty_printed_or_reordered_body_still_verifies(key: rsa.RSAPrivateKey) -> None:
@@ -44,8 +55,8 @@ def test_pretty_printed_or_reordered_body_still_verifies(key: rsa.RSAPrivateKey)
     doc = json.loads(body)
     reordered = json.dumps(dict(reversed(list(doc.items()))), indent=7).encode()
     compact = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
-    assert _verifier(key).verify(headers, reordered)
-    assert _verifier(key).verify(headers, compact)
+    assert verified(_verifier(key), headers, reordered)
+    assert verified(_verifier(key), headers, compact)
 
 
 @pytest.mark.parametrize("field", ["x-signature", "x-nonce-str", "x-timestamp"])
@@ -53,33 +64,33 @@ def test_missing_signature_header_fails(key: rsa.RSAPrivateKey, field: str) -> N
     body = sample("revenue-monster.payment_web_online")
     headers = _lower(rm_headers(body, key))
     del headers[field]
-    assert not _verifier(key).verify(headers, body)
+    assert not verified(_verifier(key), headers, body)
 
 
 def test_tampered_body_nonce_or_timestamp_fails(key: rsa.RSAPrivateKey) -> None:
     body = sample("revenue-monster.payment_web_online")
     headers = _lower(rm_headers(body, key, nonce="abc", stamp="1700000000"))
     verifier = _verifier(key)
-    assert verifier.verify(headers, body)
-    assert not verifier.verify(headers, body.replace(b'"amount": 100', b'"amount": 10000'))
-    assert not verifier.verify({**headers, "x-nonce-str": "abd"}, body)
-    assert not verifier.verify({**headers, "x-timestamp": "1700000001"}, body)
-    assert not verifier.verify({**headers, "x-signature": "sha256 !!notbase64"}, body)
-    assert not verifier.verify({**headers, "x-signature": headers["x-signature"].replace("sha256", "md5")}, body)
-    assert not verifier.verify(headers, b"not json at all")
+    assert verified(verifier, headers, body)
+    assert not verified(verifier, headers, body.replace(b'"amount": 100', b'"amount": 10000'))
+    assert not verified(verifier, {**headers, "x-nonce-str": "abd"}, body)
+    assert not verified(verifier, {**headers, "x-timestamp": "1700000001"}, body)
+    assert not verified(verifier, {**headers, "x-signature": "sha256 !!notbase64"}, body)
+    assert not verified(verifier, {**headers, "x-signature": headers["x-signature"].replace("sha256", "md5")}, body)
+    assert not verified(verifier, headers, b"not json at all")
 
 
 def test_signature_of_another_key_fails(generated_key: rsa.RSAPrivateKey) -> None:
     body = sample("revenue-monster.payment_web_online")
     headers = _lower(rm_headers(body, generated_key))
-    assert not _verifier(fixture_private_key()).verify(headers, body)
+    assert not verified(_verifier(fixture_private_key()), headers, body)
 
 
 def test_any_configured_key_verifies_during_rotation(generated_key: rsa.RSAPrivateKey) -> None:
     body = sample("revenue-monster.payment_web_online")
     verifier = _verifier(fixture_private_key(), generated_key)
-    assert verifier.verify(_lower(rm_headers(body, generated_key)), body)
-    assert verifier.verify(_lower(rm_headers(body, fixture_private_key())), body)
+    assert verified(verifier, _lower(rm_headers(body, generated_key)), body)
+    assert verified(verifier, _lower(rm_headers(body, fixture_private_key())), body)
 
 
 def test_key_file_setting_is_read_and_bad_keys_name_the_variable(tmp_path: object) -> None:
@@ -93,7 +104,57 @@ def test_key_file_setting_is_read_and_bad_keys_name_the_variable(tmp_path: objec
 
 def test_pivot_key_is_compared_exactly() -> None:
     verifier = ApiKeyAuthenticator(("secret-key",))
-    assert verifier.verify({"x-api-key": "secret-key"}, b"")
+    assert verified(verifier, {"x-api-key": "secret-key"}, b"")
     for wrong in ["", "secret-ke", "secret-key ", "SECRET-KEY", "secret-key-longer", "sécret-key"]:
-        assert not verifier.verify({"x-api-key": wrong}, b"")
-    assert not verifier.verify({}, b"")
+        assert not verified(verifier, {"x-api-key": wrong}, b"")
+    assert not verified(verifier, {}, b"")
+
+
+def test_pivot_accepts_every_key_of_a_rotation() -> None:
+    verifier = configure_pivot({"PAYHOOK_PIVOT_CALLBACK_KEY": "old-key, new-key"})
+    assert verifier is not None
+    for key in ("old-key", "new-key"):
+        assert verified(verifier, {"x-api-key": key}, b"")
+    assert verifier.refusal({"x-api-key": "other"}, b"") == "X-API-Key is wrong"
+    assert verifier.refusal({}, b"") == "X-API-Key is missing"
+
+
+def _sign(key: rsa.RSAPrivateKey, message: bytes) -> str:
+    return "sha256 " + base64.b64encode(key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
+def test_a_server_on_go_before_1_22_signs_b_and_f_the_old_way_and_still_verifies() -> None:
+    key = fixture_private_key()
+    body = b'{"data":{"note":"bell\\b and feed\\f"},"eventType":"PAYMENT_WEB_ONLINE"}'
+    old_go = canonical_json(body).replace(b"\\b", b"\\u0008").replace(b"\\f", b"\\u000c")
+    headers = {"x-signature": _sign(key, signing_string(old_go, "n", "1")), "x-nonce-str": "n", "x-timestamp": "1"}
+    assert verified(_verifier(key), headers, body)
+
+
+def test_timestamp_window_is_off_by_default_and_refuses_stale_callbacks_when_set() -> None:
+    key = fixture_private_key()
+    body = sample("revenue-monster.payment_web_online")
+    old = _lower(rm_headers(body, key, stamp=str(int(time.time()) - 3600)))
+    fresh = _lower(rm_headers(body, key))
+    assert verified(_verifier(key), old, body)
+    windowed = configure(
+        {"PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY": public_pem(key), "PAYHOOK_REVENUE_MONSTER_MAX_SKEW_SECONDS": "300"}
+    )
+    assert windowed is not None
+    assert windowed.refusal(old, body) == "X-Timestamp is outside the accepted window"
+    assert verified(windowed, fresh, body)
+    with pytest.raises(SettingsError, match="PAYHOOK_REVENUE_MONSTER_MAX_SKEW_SECONDS"):
+        configure(
+            {"PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY": public_pem(key), "PAYHOOK_REVENUE_MONSTER_MAX_SKEW_SECONDS": "x"}
+        )
+
+
+def test_refusals_name_what_was_wrong_without_secrets() -> None:
+    key = fixture_private_key()
+    body = sample("revenue-monster.payment_web_online")
+    headers = _lower(rm_headers(body, key))
+    verifier = _verifier(key)
+    assert verifier.refusal({**headers, "x-signature": "sha256 AAAA"}, body) == "signature does not verify"
+    assert verifier.refusal(headers, b"[" * 100 + b"]" * 100) is not None
+    assert (verifier.refusal(headers, b"\xff\xfe") or "").startswith("body cannot be verified")
+    assert verifier.refusal({}, body) == "X-Signature, X-Nonce-Str and X-Timestamp are required"

@@ -6,6 +6,7 @@ message and traceback. Replaying one appends the original callback to the stream
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from shared.db.models import DeadLetter
 from shared.queue import QueuedCallback, QueueKeys, enqueue_sync
+from shared.sealing import Sealer
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,7 @@ def _clean(text: str | None, limit: int) -> str:
     return (text or "").replace("\x00", "\ufffd")[:limit]
 
 
-def record(session: Session, rejected: list[Rejected]) -> None:
+def record(session: Session, rejected: list[Rejected], sealer: Sealer) -> None:
     """Insert dead letters; an entry recorded before (a redelivery) is not recorded twice."""
     if not rejected:
         return
@@ -54,7 +56,7 @@ def record(session: Session, rejected: list[Rejected]) -> None:
             {
                 "entry_id": r.entry_id[:64],
                 "provider": _clean(r.callback.provider, 64),
-                "body": r.callback.body,
+                "body": sealer.seal(r.callback.body),
                 "headers": {_clean(k, 200): _clean(v, 2000) for k, v in r.callback.headers.items()},
                 "received_at": datetime.fromtimestamp(r.callback.received_at, UTC),
                 "reason": _clean(r.reason, 64),
@@ -99,7 +101,7 @@ def matching_ids(session: Session, filters: Filters) -> list[int]:
     return list(session.execute(query).scalars())
 
 
-def replay(session: Session, redis: Redis, keys: QueueKeys, letter_ids: list[int]) -> list[int]:
+def replay(session: Session, redis: Redis, keys: QueueKeys, letter_ids: list[int], sealer: Sealer) -> list[int]:
     """Send each dead letter's original callback through the pipeline again; return the ids replayed.
 
     The letter is marked first and the transaction commits after the append: if the append fails nothing is
@@ -117,7 +119,7 @@ def replay(session: Session, redis: Redis, keys: QueueKeys, letter_ids: list[int
         )
         callback = QueuedCallback(
             provider=letter.provider,
-            body=letter.body,
+            body=sealer.open(letter.body),
             headers={str(k): str(v) for k, v in letter.headers.items()},
             received_at=letter.received_at.timestamp(),
             replay_of=letter.id,
@@ -125,6 +127,32 @@ def replay(session: Session, redis: Redis, keys: QueueKeys, letter_ids: list[int
         enqueue_sync(redis, keys, callback)
         done.append(letter.id)
     return done
+
+
+def summary(letter: DeadLetter, sealer: Sealer) -> dict[str, Any]:
+    """What a listing shows of a dead letter (the CLI and the admin API alike)."""
+    return {
+        "id": letter.id,
+        "provider": letter.provider,
+        "reason": letter.reason,
+        "detail": letter.detail,
+        "received_at": letter.received_at.isoformat(),
+        "created_at": letter.created_at.isoformat(),
+        "replayed_at": letter.replayed_at.isoformat() if letter.replayed_at else None,
+        "size": len(sealer.open(letter.body)),
+    }
+
+
+def document(letter: DeadLetter, sealer: Sealer) -> dict[str, Any]:
+    """Everything about one dead letter: the raw body (as text, and exactly as base64), headers, traceback."""
+    body = sealer.open(letter.body)
+    return {
+        **summary(letter, sealer),
+        "headers": letter.headers,
+        "body": body.decode("utf-8", errors="replace"),
+        "body_base64": base64.b64encode(body).decode(),
+        "traceback": letter.traceback,
+    }
 
 
 def purge(session: Session, letter_ids: list[int]) -> int:

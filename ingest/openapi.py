@@ -1,0 +1,150 @@
+"""The OpenAPI document of the web process's HTTP API (callbacks, health, admin), served at /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    described = {
+        400: "Malformed request",
+        401: "Authentication failed",
+        403: "Source not allowed",
+        404: "Not found",
+        408: "Body not received in time",
+        413: "Body over the size limit",
+        503: "Cannot queue now, or provider not configured; retry later",
+    }
+    return {
+        str(code): {"description": described[code], "content": {"application/json": {"schema": _ERROR}}}
+        for code in codes
+    }
+
+
+def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"200": {"description": description, "content": {"application/json": {"schema": schema}}}}
+
+
+def document(providers: list[str]) -> dict[str, Any]:
+    provider = {"name": "provider", "in": "path", "required": True, "schema": {"type": "string", "enum": providers}}
+    letter_id = {"name": "letter_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    filters = [
+        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in ("provider", "reason")
+    ] + [
+        {"name": n, "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}
+        for n in ("since", "until")
+    ]
+    admin: dict[str, Any] = {"security": [{"bearer": []}]}
+    callback_headers = [
+        {"name": h, "in": "header", "required": False, "schema": {"type": "string"}}
+        for h in ("X-API-Key", "X-Signature", "X-Nonce-Str", "X-Timestamp")
+    ]
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "payhook", "version": "1", "description": "Payment-callback ingestion."},
+        "paths": {
+            "/callbacks/{provider}": {
+                "post": {
+                    "summary": "Receive a provider's callback; 200 once it is durably queued",
+                    "parameters": [provider, *callback_headers],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "responses": {
+                        **_ok({"$ref": "#/components/schemas/Queued"}),
+                        **_errors(400, 401, 403, 408, 413, 503),
+                    },
+                },
+                "get": {
+                    "summary": "Answers 200: Pivot checks a callback URL when it is registered",
+                    "parameters": [provider],
+                    "responses": _ok({"$ref": "#/components/schemas/Status"}),
+                },
+            },
+            "/healthz": {"get": {"summary": "Liveness", "responses": _ok({"$ref": "#/components/schemas/Status"})}},
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: the queue is reachable",
+                    "responses": {**_ok({"$ref": "#/components/schemas/Status"}), **_errors(503)},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {"200": {"description": "Prometheus text", "content": {"text/plain": {}}}},
+                }
+            },
+            "/admin/payments/{provider}/{order_ref}": {
+                "get": {
+                    **admin,
+                    "summary": "A payment with its events in arrival order",
+                    "parameters": [
+                        provider,
+                        {"name": "order_ref", "in": "path", "required": True, "schema": {"type": "string"}},
+                    ],
+                    "responses": {**_ok({"type": "object"}), **_errors(401, 404)},
+                }
+            },
+            "/admin/dead-letters": {
+                "get": {
+                    **admin,
+                    "summary": "Dead letters waiting, oldest first, paginated",
+                    "parameters": [
+                        *filters,
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    ],
+                    "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
+                }
+            },
+            "/admin/dead-letters/replay": {
+                "post": {
+                    **admin,
+                    "summary": "Replay every dead letter matching the filters (dry_run reports what would be)",
+                    "parameters": [*filters, {"name": "dry_run", "in": "query", "schema": {"type": "boolean"}}],
+                    "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
+                }
+            },
+            "/admin/dead-letters/{letter_id}": {
+                "get": {
+                    **admin,
+                    "summary": "One dead letter with its raw body, headers, reason and traceback",
+                    "parameters": [letter_id],
+                    "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
+                },
+                "delete": {
+                    **admin,
+                    "summary": "Delete a dead letter",
+                    "parameters": [letter_id],
+                    "responses": {"204": {"description": "Deleted"}, **_errors(400, 401, 404)},
+                },
+            },
+            "/admin/dead-letters/{letter_id}/replay": {
+                "post": {
+                    **admin,
+                    "summary": "Send a dead letter's original callback through the pipeline again",
+                    "parameters": [letter_id],
+                    "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+                },
+                "Queued": {
+                    "type": "object",
+                    "required": ["status", "id"],
+                    "properties": {"status": {"type": "string", "enum": ["queued"]}, "id": {"type": "string"}},
+                },
+                "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+            },
+        },
+    }
