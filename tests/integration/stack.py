@@ -45,7 +45,8 @@ class Stack:
             "--loop",
             "uvloop",
             "--http",
-            "httptools",
+            "ingest.protocol:GuardedHttpToolsProtocol",
+            "--no-proxy-headers",
             "--no-access-log",
         )
         deadline = time.monotonic() + 20
