@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.types import Receive
 
 
@@ -15,21 +13,12 @@ class ClientGone(Exception):
     pass
 
 
-class BodyTimeout(Exception):
-    pass
+async def read_limited(receive: Receive, limit: int) -> bytes:
+    """The whole body, refused as soon as it is known to exceed ``limit`` (chunked uploads included).
 
-
-async def read_limited(receive: Receive, limit: int, timeout: float) -> bytes:
-    """The whole body, refused as soon as it is known to exceed ``limit`` (chunked uploads included), or
-    when it has not all arrived within ``timeout`` seconds (a stalled or trickling client)."""
-    try:
-        async with asyncio.timeout(timeout):
-            return await _read(receive, limit)
-    except TimeoutError:
-        raise BodyTimeout from None
-
-
-async def _read(receive: Receive, limit: int) -> bytes:
+    A stalled body is the protocol's business (``ingest.protocol``): it answers 408 and closes, and the
+    wait here ends with a disconnect.
+    """
     chunks: list[bytes] = []
     size = 0
     while True:

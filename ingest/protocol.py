@@ -1,9 +1,11 @@
-"""uvicorn's httptools protocol with a deadline for every request head.
+"""uvicorn's httptools protocol with a deadline for every request, head and body.
 
-uvicorn times out idle keep-alive connections, but not a client that trickles a request head in byte by
-byte (slowloris): each such connection would hold a slot forever. ``--http ingest.protocol:GuardedHttpToolsProtocol``
-closes a connection whose head is not complete within ``PAYHOOK_REQUEST_TIMEOUT_SECONDS``; the body has the
-same deadline inside the app.
+uvicorn times out idle keep-alive connections, but not a client that trickles a request in byte by byte
+(slowloris) or stops half-way through its body: each such connection would hold a slot, and an app task,
+forever. ``--http ingest.protocol:GuardedHttpToolsProtocol`` gives every request
+``PAYHOOK_REQUEST_TIMEOUT_SECONDS`` from its first byte to its last. A head that misses it gets the
+connection closed; a body that misses it gets a 408 in the API's error shape, then the close. One timer
+per request, in the protocol: the app's hot path pays nothing for it.
 """
 
 from __future__ import annotations
@@ -15,14 +17,21 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shared.settings import Settings
 
+_BODY = b'{"error":"timeout","message":"the request did not arrive in time"}'
+_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    b"content-length: " + str(len(_BODY)).encode() + b"\r\n\r\n" + _BODY
+)
+
 
 @cache
-def _head_timeout() -> float:
+def _deadline() -> float:
     return Settings.from_env().request_timeout_seconds
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    _head_timer: asyncio.TimerHandle | None = None
+    _timer: asyncio.TimerHandle | None = None
+    _head_done = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -30,26 +39,38 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._head_done = False
         self._arm()
 
     def on_headers_complete(self) -> None:
-        self._disarm()
+        self._head_done = True
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
     def _arm(self) -> None:
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(_head_timeout(), self._head_timed_out)
+        if self._timer is None:
+            self._timer = self.loop.call_later(_deadline(), self._timed_out)
 
     def _disarm(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if not self.transport.is_closing():
-            self.transport.close()
+    def _timed_out(self) -> None:
+        self._timer = None
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if self._head_done and cycle is not None and not cycle.response_started:
+            # The app is waiting for the rest of the body: it will see a disconnect, and send nothing.
+            cycle.disconnected = True
+            cycle.message_event.set()
+            self.transport.write(_TIMEOUT_RESPONSE)
+        self.transport.close()

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest.appender import Appender
-from ingest.body import BodyTimeout, BodyTooLarge, ClientGone, read_limited
+from ingest.body import BodyTooLarge, ClientGone, read_limited
 from ingest.errors import error
 from ingest.metrics import ReceiverMetrics
 from ingest.sources import source_allowed
@@ -90,11 +90,9 @@ class CallbackEndpoint:
                 return "bad_request", error(400, "bad_request", "Content-Length is not a number")
             return "too_large", error(413, "too_large", f"body exceeds {limit} bytes")
         try:
-            body = await read_limited(receive, limit, settings.request_timeout_seconds)
+            body = await read_limited(receive, limit)
         except BodyTooLarge:
             return "too_large", error(413, "too_large", f"body exceeds {limit} bytes")
-        except BodyTimeout:
-            return "timeout", error(408, "timeout", "the body did not arrive in time")
         except ClientGone:
             return "bad_request", error(400, "bad_request", "the client went away")
         refused = auth.refusal(headers, body)
