@@ -19,9 +19,11 @@ import orjson
 from redis import Redis
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route, Router
+from starlette.types import Receive, Scope, Send
 
 from ingest.errors import error
 from shared.celery_app import make_celery
@@ -43,8 +45,15 @@ class BadQuery(ValueError):
     pass
 
 
+def _text(value: str | None, name: str) -> str | None:
+    """A query or path value as the database may take it (PostgreSQL text holds no NUL)."""
+    if value and "\x00" in value:
+        raise BadQuery(f"{name} holds a NUL character")
+    return value or None
+
+
 def _time(request: Request, name: str) -> datetime | None:
-    raw = request.query_params.get(name)
+    raw = _text(request.query_params.get(name), name)
     if not raw:
         return None
     try:
@@ -65,8 +74,8 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
 
 def _filters(request: Request) -> dlq.Filters:
     return dlq.Filters(
-        provider=request.query_params.get("provider") or None,
-        reason=request.query_params.get("reason") or None,
+        provider=_text(request.query_params.get("provider"), "provider"),
+        reason=_text(request.query_params.get("reason"), "reason"),
         since=_time(request, "since"),
         until=_time(request, "until"),
     )
@@ -91,27 +100,54 @@ class Admin:
         with self._sessions.begin() as session:
             yield session
 
-    def guarded(self, handler: Handler) -> Handler:
-        """Token first, always: nothing about the admin API is visible without it."""
+    async def gate(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Token first, before any routing: without it nothing about the admin API shows, not even which
+        paths or methods exist."""
+        if self._digest is None:
+            await error(404, "not_found", "not found")(scope, receive, send)
+            return
+        given = hashlib.sha256(Headers(scope=scope).get("authorization", "").encode("latin-1")).digest()
+        # Digests of equal length: the comparison's time says nothing about the token, not even its length.
+        if not hmac.compare_digest(given, self._digest):
+            denied = error(401, "unauthorized", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+            await denied(scope, receive, send)
+            return
+        await self._router(scope, receive, send)
 
-        async def endpoint(request: Request) -> Response:
-            if self._digest is None:
-                return error(404, "not_found", "not found")
-            given = hashlib.sha256(request.headers.get("authorization", "").encode()).digest()
-            # Digests of equal length: the comparison's time says nothing about the token, not even its length.
-            if not hmac.compare_digest(given, self._digest):
-                return error(401, "unauthorized", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
-            try:
-                return await handler(request)
-            except BadQuery as exc:
-                return error(400, "bad_request", str(exc))
+    @cached_property
+    def _router(self) -> Router:
+        def handled(handler: Handler) -> Handler:
+            async def endpoint(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except BadQuery as exc:
+                    return error(400, "bad_request", str(exc))
 
-        return endpoint
+            return endpoint
+
+        return Router(
+            [
+                Route("/payments/{provider}/{order_ref}", handled(self.payment), methods=["GET"]),
+                Route("/dead-letters", handled(self.letters), methods=["GET"]),
+                Route("/dead-letters/replay", handled(self.replay_matching), methods=["POST"]),
+                Route("/dead-letters/{letter_id}", handled(self.letter_or_delete), methods=["GET", "DELETE"]),
+                Route("/dead-letters/{letter_id}/replay", handled(self.replay_one), methods=["POST"]),
+            ]
+        )
+
+    def mount(self) -> Mount:
+        return Mount("/admin", app=self.gate)
+
+    async def letter_or_delete(self, request: Request) -> Response:
+        return await (self.delete(request) if request.method == "DELETE" else self.letter(request))
 
     async def payment(self, request: Request) -> Response:
+        provider = _text(request.path_params["provider"], "provider") or ""
+        order_ref = _text(request.path_params["order_ref"], "order_ref") or ""
+
         def read() -> dict[str, Any] | None:
             with self._session() as session:
-                found = find_payment(session, request.path_params["provider"], request.path_params["order_ref"])
+                found = find_payment(session, provider, order_ref)
                 return None if found is None else payment_document(session, found)
 
         document = await run_in_threadpool(read)
@@ -179,17 +215,6 @@ class Admin:
         if done:
             make_celery(self.settings).send_task(DRAIN_TASK, kwargs={"slot": 0}, retry=False)
         return done
-
-    def routes(self) -> list[Route]:
-        g = self.guarded
-        return [
-            Route("/admin/payments/{provider}/{order_ref}", g(self.payment), methods=["GET"]),
-            Route("/admin/dead-letters", g(self.letters), methods=["GET"]),
-            Route("/admin/dead-letters/replay", g(self.replay_matching), methods=["POST"]),
-            Route("/admin/dead-letters/{letter_id}", g(self.letter), methods=["GET"]),
-            Route("/admin/dead-letters/{letter_id}", g(self.delete), methods=["DELETE"]),
-            Route("/admin/dead-letters/{letter_id}/replay", g(self.replay_one), methods=["POST"]),
-        ]
 
 
 def _path_id(request: Request) -> int:

@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, redis: Redis | None = None, *, 
         Route("/readyz", operations.readyz, methods=["GET"]),
         Route("/metrics", operations.metrics_text, methods=["GET"]),
         Route("/openapi.json", operations.openapi, methods=["GET"]),
-        *Admin(settings).routes(),
+        Admin(settings).mount(),
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception, Exception: server_error}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -101,6 +101,9 @@ def timestamp(obj: dict[str, Any], path: str) -> datetime | None:
         digits = len(rest) - len(rest.lstrip("0123456789"))
         value = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    # RFC 3339 always carries an offset; a provider that leaves it out means UTC, and naive and aware times
+    # must never meet in one comparison.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

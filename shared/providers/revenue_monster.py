@@ -87,11 +87,14 @@ class RsaSignatureAuthenticator:
             canonical = canonical_json(body)
         except CanonicalError as exc:
             return f"body cannot be verified: {exc.args[0][:80]}"
-        if self._verifies(signature, signing_string(canonical, nonce, stamp)):
-            return None
-        legacy = _legacy_escapes(canonical)
-        if legacy is not None and self._verifies(signature, signing_string(legacy, nonce, stamp)):
-            return None
+        try:
+            if self._verifies(signature, signing_string(canonical, nonce, stamp)):
+                return None
+            legacy = _legacy_escapes(canonical)
+            if legacy is not None and self._verifies(signature, signing_string(legacy, nonce, stamp)):
+                return None
+        except UnicodeEncodeError:
+            return "X-Nonce-Str and X-Timestamp must be text"
         return "signature does not verify"
 
     def _verifies(self, signature: bytes, message: bytes) -> bool:
