@@ -9,7 +9,6 @@ RESULTS = (
     "unauthorized",
     "forbidden",
     "too_large",
-    "timeout",
     "unavailable",
     "not_configured",
     "bad_request",
