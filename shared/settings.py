@@ -11,7 +11,7 @@ from typing import TypeVar
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from shared.errors import SettingsError
+from shared.errors import SettingsError, positive_float, positive_int
 from shared.providers import all_providers, load_providers
 from shared.sealing import Sealer, parse_keys
 
@@ -23,26 +23,6 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 def allowed_sources_variable(provider: str) -> str:
     """``PAYHOOK_PIVOT_ALLOWED_SOURCES``, ``PAYHOOK_REVENUE_MONSTER_ALLOWED_SOURCES``, ..."""
     return f"{PREFIX}{provider.upper().replace('-', '_')}_ALLOWED_SOURCES"
-
-
-def _positive_int(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be greater than zero, got {raw!r}")
-    return value
-
-
-def _positive_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if not value > 0:
-        raise SettingsError(f"{name} must be greater than zero, got {raw!r}")
-    return value
 
 
 def _database_url(name: str, raw: str) -> str:
@@ -114,20 +94,20 @@ class Settings:
             database_url=_read(source, "DATABASE_URL", defaults.database_url, _database_url),
             redis_url=_read(source, "REDIS_URL", defaults.redis_url, _redis_url),
             admin_token=source.get(PREFIX + "ADMIN_TOKEN") or None,
-            max_body_bytes=_read(source, "MAX_BODY_BYTES", defaults.max_body_bytes, _positive_int),
+            max_body_bytes=_read(source, "MAX_BODY_BYTES", defaults.max_body_bytes, positive_int),
             queue_prefix=_read(source, "QUEUE_PREFIX", defaults.queue_prefix, lambda _n, raw: raw),
-            batch_size=_read(source, "BATCH_SIZE", defaults.batch_size, _positive_int),
+            batch_size=_read(source, "BATCH_SIZE", defaults.batch_size, positive_int),
             claim_timeout_seconds=_read(
-                source, "CLAIM_TIMEOUT_SECONDS", defaults.claim_timeout_seconds, _positive_float
+                source, "CLAIM_TIMEOUT_SECONDS", defaults.claim_timeout_seconds, positive_float
             ),
-            max_deliveries=_read(source, "MAX_DELIVERIES", defaults.max_deliveries, _positive_int),
-            max_drains=_read(source, "MAX_DRAINS", defaults.max_drains, _positive_int),
-            drain_budget_seconds=_read(source, "DRAIN_BUDGET_SECONDS", defaults.drain_budget_seconds, _positive_float),
+            max_deliveries=_read(source, "MAX_DELIVERIES", defaults.max_deliveries, positive_int),
+            max_drains=_read(source, "MAX_DRAINS", defaults.max_drains, positive_int),
+            drain_budget_seconds=_read(source, "DRAIN_BUDGET_SECONDS", defaults.drain_budget_seconds, positive_float),
             request_timeout_seconds=_read(
-                source, "REQUEST_TIMEOUT_SECONDS", defaults.request_timeout_seconds, _positive_float
+                source, "REQUEST_TIMEOUT_SECONDS", defaults.request_timeout_seconds, positive_float
             ),
             max_concurrent_requests=_read(
-                source, "MAX_CONCURRENT_REQUESTS", defaults.max_concurrent_requests, _positive_int
+                source, "MAX_CONCURRENT_REQUESTS", defaults.max_concurrent_requests, positive_int
             ),
             trusted_proxies=_read(source, "TRUSTED_PROXIES", (), _networks),
             encryption_keys=_read(source, "ENCRYPTION_KEYS", (), parse_keys),

@@ -7,10 +7,12 @@ import contextlib
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
 
+import redis.exceptions
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -26,6 +28,23 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLES = FIXTURES / "samples"
 KEYS = FIXTURES / "keys"
 PIVOT_KEY = "test-pivot-key"
+
+
+def web_command(app: str, port: int) -> list[str]:
+    """uvicorn serving ``app`` with the options of the Procfile's ``web`` line."""
+    return [
+        sys.executable, "-m", "uvicorn", app, "--port", str(port), "--loop", "uvloop",
+        "--http", "ingest.protocol:GuardedHttpToolsProtocol", "--no-proxy-headers", "--no-access-log",
+    ]  # fmt: skip
+
+
+def json_depth(value: object) -> int:
+    """How deeply a parsed JSON value nests (a scalar is 0)."""
+    if isinstance(value, list):
+        return 1 + max((json_depth(item) for item in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((json_depth(item) for item in value.values()), default=0)
+    return 0
 
 
 def sample(name: str) -> bytes:
@@ -156,7 +175,10 @@ def drain_all(settings: Settings, *, timeout: float = 60.0) -> Report:
     try:
         while time.monotonic() < deadline:
             total.add(Drain(ctx, lambda _slot: None).run(0))
-            stats = queue_stats(ctx.redis, ctx.keys)
+            try:
+                stats = queue_stats(ctx.redis, ctx.keys)
+            except redis.exceptions.ConnectionError:
+                continue  # a fault test cut Redis: the next drain retries until it is back
             if stats.queued == 0 and stats.in_flight == 0:
                 return total
             time.sleep(0.05)

@@ -58,7 +58,7 @@ class Drain:
                 if not entries:
                     return report
             elif len(entries) >= self.settings.batch_size:
-                self._call_for_help()
+                self._retry(self._call_for_help)
             report.add(self._process(entries))
             if time.monotonic() >= deadline:
                 # Hand over to a fresh task (keeping the lease) so this process can serve other messages.

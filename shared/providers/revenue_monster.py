@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from shared.canonical import AmountKind, CanonicalEvent, InvalidAmount, Status, UnknownEvent, UnknownStatus
-from shared.errors import SettingsError
+from shared.errors import SettingsError, positive_float
 from shared.gojson import CanonicalError, canonical_json
 from shared.providers import Provider
 from shared.providers._fields import currency, decimal_amount, get, optional_text, parse_object, text, timestamp
@@ -142,15 +142,7 @@ def _load_keys(pem: str, variable: str) -> tuple[rsa.RSAPublicKey, ...]:
 
 def _skew(env: Mapping[str, str]) -> float | None:
     raw = env.get(SKEW_VARIABLE, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{SKEW_VARIABLE} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{SKEW_VARIABLE} must be greater than zero, got {raw!r}")
-    return value
+    return positive_float(SKEW_VARIABLE, raw) if raw else None
 
 
 def configure(env: Mapping[str, str]) -> RsaSignatureAuthenticator | None:

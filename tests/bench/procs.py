@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import web_command
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_CORE = 0
 LOAD_CORE = 1
@@ -59,22 +61,7 @@ class Proc:
 
 
 def uvicorn(app: str, port: int, env: dict[str, str], log: Path) -> Proc:
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app,
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "ingest.protocol:GuardedHttpToolsProtocol",
-        "--no-proxy-headers",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    command = [*web_command(app, port), "--log-level", "warning"]
     proc = Proc(pinned(command, SERVER_CORE), env, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

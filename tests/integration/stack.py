@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import web_command
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -22,10 +24,10 @@ class Stack:
         self.logs = logs
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def _start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def _start(self, name: str, *args: str, command: list[str] | None = None) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}-{len(self.procs)}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", *args],
+            command or [sys.executable, "-m", *args],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -36,19 +38,7 @@ class Stack:
         return proc
 
     def web(self) -> subprocess.Popen[bytes]:
-        proc = self._start(
-            "web",
-            "uvicorn",
-            "ingest.app:app",
-            "--port",
-            str(self.port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "ingest.protocol:GuardedHttpToolsProtocol",
-            "--no-proxy-headers",
-            "--no-access-log",
-        )
+        proc = self._start("web", command=web_command("ingest.app:app", self.port))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

@@ -13,6 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from shared.gojson import MAX_DEPTH, _canonical_slow, canonical_json, go_float
+from tests.support import json_depth
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 
@@ -47,14 +48,6 @@ layouts = st.fixed_dictionaries(
 padding = st.text(alphabet=" \t\r\n", max_size=4)
 
 
-def _depth(value: JSONValue) -> int:
-    if isinstance(value, list):
-        return 1 + max((_depth(item) for item in value), default=0)
-    if isinstance(value, dict):
-        return 1 + max((_depth(item) for item in value.values()), default=0)
-    return 0
-
-
 def _shuffled(value: JSONValue, rng: random.Random) -> JSONValue:
     """``value`` with the keys of every object in a random order."""
     if isinstance(value, list):
@@ -86,7 +79,7 @@ def _dumps(value: JSONValue, layout: dict[str, Any]) -> bytes:
 def test_invariant_under_key_order_and_whitespace(
     value: JSONValue, layout: dict[str, Any], lead: str, trail: str, rng: random.Random
 ) -> None:
-    assume(_depth(value) < MAX_DEPTH)
+    assume(json_depth(value) < MAX_DEPTH)
     reference = canonical_json(json.dumps(value).encode("utf-8"))
     body = lead.encode() + _dumps(_shuffled(value, rng), layout) + trail.encode()
     assert canonical_json(body) == reference
@@ -95,7 +88,7 @@ def test_invariant_under_key_order_and_whitespace(
 @PROPERTY_SETTINGS
 @given(value=json_values)
 def test_canonical_output_reparses_to_the_float64_document(value: JSONValue) -> None:
-    assume(_depth(value) < MAX_DEPTH)
+    assume(json_depth(value) < MAX_DEPTH)
     canonical = canonical_json(json.dumps(value).encode("utf-8"))
     # Past 2**53 Go prints the shortest digits that round-trip, padded with zeros ("123456789012345680000"),
     # which json.loads reads as an exact int; so compare both sides as float64. The digits must round-trip.
@@ -105,7 +98,7 @@ def test_canonical_output_reparses_to_the_float64_document(value: JSONValue) -> 
 @PROPERTY_SETTINGS
 @given(value=json_values, layout=layouts)
 def test_canonical_json_is_idempotent(value: JSONValue, layout: dict[str, Any]) -> None:
-    assume(_depth(value) < MAX_DEPTH)
+    assume(json_depth(value) < MAX_DEPTH)
     once = canonical_json(_dumps(value, layout))
     assert canonical_json(once) == once
 
@@ -139,5 +132,5 @@ def test_go_float_round_trips_and_uses_go_layout(value: float) -> None:
 @given(value=json_values, indent=st.sampled_from([None, 0, 2]), sort_keys=st.booleans())
 def test_fast_and_slow_paths_agree(value: JSONValue, indent: int | None, sort_keys: bool) -> None:
     body = json.dumps(value, indent=indent, sort_keys=sort_keys, ensure_ascii=False).encode()
-    assume(_depth(value) < MAX_DEPTH)
+    assume(json_depth(value) < MAX_DEPTH)
     assert canonical_json(body) == _canonical_slow(body)

@@ -31,7 +31,7 @@ from shared.providers import Authenticator, all_providers
 from shared.providers import pivot as pivot_module
 from shared.providers import revenue_monster as rm_module
 from shared.providers.revenue_monster import RsaSignatureAuthenticator, signing_string
-from tests.support import SAMPLES, fixture_private_key, public_pem, rm_headers
+from tests.support import SAMPLES, fixture_private_key, json_depth, public_pem, rm_headers
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 Path: TypeAlias = tuple[str | int, ...]
@@ -78,14 +78,6 @@ layouts = st.fixed_dictionaries(
 
 def _dumps(value: JSONValue, layout: Mapping[str, Any]) -> bytes:
     return json.dumps(value, **layout).encode()
-
-
-def _depth(value: JSONValue) -> int:
-    if isinstance(value, list):
-        return 1 + max((_depth(item) for item in value), default=0)
-    if isinstance(value, dict):
-        return 1 + max((_depth(item) for item in value.values()), default=0)
-    return 0
 
 
 def _paths(value: JSONValue, here: Path = ()) -> Iterator[Path]:
@@ -143,7 +135,7 @@ def _pivot(keys: str = PIVOT_TEST_KEY) -> pivot_module.ApiKeyAuthenticator:
 @PROPERTY
 @given(doc=json_objects, layout=layouts)
 def test_signed_document_verifies(doc: dict[str, JSONValue], layout: dict[str, Any]) -> None:
-    assume(_depth(doc) <= MAX_DEPTH)
+    assume(json_depth(doc) <= MAX_DEPTH)
     body = _dumps(doc, layout)
     assert _rm().refusal(_lower(rm_headers(body, _private_key())), body) is None
 
@@ -155,7 +147,7 @@ def test_signature_survives_any_layout(
 ) -> None:
     """Revenue Monster signs Go's re-encoding: the same document laid out another way (other whitespace,
     escapes, key order) is the same callback."""
-    assume(_depth(doc) <= MAX_DEPTH)
+    assume(json_depth(doc) <= MAX_DEPTH)
     headers = _lower(rm_headers(_dumps(doc, signed_layout), _private_key()))
     keys = list(doc)
     rng.shuffle(keys)
@@ -190,7 +182,7 @@ def tampered_documents(draw: st.DrawFn) -> tuple[dict[str, JSONValue], JSONValue
 @given(pair=tampered_documents(), layout=layouts)
 def test_changed_document_is_refused(pair: tuple[dict[str, JSONValue], JSONValue], layout: dict[str, Any]) -> None:
     original, changed = pair
-    assume(_depth(original) <= MAX_DEPTH and _depth(changed) <= MAX_DEPTH)
+    assume(json_depth(original) <= MAX_DEPTH and json_depth(changed) <= MAX_DEPTH)
     signed, sent = _dumps(original, layout), _dumps(changed, layout)
     # 1 and 1.0, or 2**53 and 2**53 + 1, are one float64 in Go: such a "change" is no change at all.
     assume(canonical_json(signed) != canonical_json(sent))
@@ -201,7 +193,7 @@ def test_changed_document_is_refused(pair: tuple[dict[str, JSONValue], JSONValue
 @PROPERTY
 @given(doc=json_objects, header=st.sampled_from(["x-nonce-str", "x-timestamp"]), new=json_text)
 def test_changed_nonce_or_timestamp_is_refused(doc: dict[str, JSONValue], header: str, new: str) -> None:
-    assume(_depth(doc) <= MAX_DEPTH)
+    assume(json_depth(doc) <= MAX_DEPTH)
     body = _dumps(doc, {})
     headers = _lower(rm_headers(body, _private_key()))
     assume(new != headers[header])
@@ -441,7 +433,7 @@ def test_random_signatures_never_verify(signature: bytes, nonce: str, stamp: str
 @given(doc=json_objects, nonce=header_text, stamp=st.integers(min_value=0, max_value=2**40).map(str))
 def test_signature_by_another_key_is_refused(doc: dict[str, JSONValue], nonce: str, stamp: str) -> None:
     """A well-formed signature over exactly the right string, made with a key that is not Revenue Monster's."""
-    assume(_depth(doc) <= MAX_DEPTH)
+    assume(json_depth(doc) <= MAX_DEPTH)
     body = _dumps(doc, {})
     forged = _other_key().sign(signing_string(canonical_json(body), nonce, stamp), padding.PKCS1v15(), hashes.SHA256())
     headers = {"x-signature": _signature("sha256", " ", forged), "x-nonce-str": nonce, "x-timestamp": stamp}
