@@ -5,9 +5,14 @@ from __future__ import annotations
 import socket
 import time
 
+# What read_response returns when the server closed the connection without answering, and when it said
+# nothing at all before the read timed out.
+CLOSED = 0
+SILENT = -1
+
 
 def raw_request(port: int, data: bytes, *, read_timeout: float = 5.0) -> tuple[int, bytes]:
-    """Send bytes as they are; return (status, body) of the answer, or (0, b"") if the server closed."""
+    """Send bytes as they are; return (status, body) of the answer, or (CLOSED or SILENT, b"")."""
     with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as sock:
         sock.sendall(data)
         return read_response(sock)
@@ -19,7 +24,7 @@ def read_response(sock: socket.socket) -> tuple[int, bytes]:
         while b"\r\n\r\n" not in buffer:
             chunk = sock.recv(65536)
             if not chunk:
-                return 0, b""
+                return CLOSED, b""
             buffer += chunk
         head, _, body = buffer.partition(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
@@ -34,8 +39,10 @@ def read_response(sock: socket.socket) -> tuple[int, bytes]:
                 break
             body += chunk
         return status, body
-    except (ConnectionResetError, TimeoutError):
-        return 0, b""
+    except ConnectionResetError:
+        return CLOSED, b""
+    except TimeoutError:
+        return SILENT, b""
 
 
 def stream_chunked(port: int, path: str, headers: dict[str, str], total: int, chunk: int = 65536) -> tuple[int, int]:
