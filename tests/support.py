@@ -38,6 +38,14 @@ def web_command(app: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+def worker_command(app: str, concurrency: int, loglevel: str = "WARNING") -> list[str]:
+    """A Celery worker with the options of the Procfile's ``worker`` line."""
+    return [
+        sys.executable, "-m", "celery", "-A", app, "worker", "--concurrency", str(concurrency),
+        "--without-gossip", "--without-mingle", "--loglevel", loglevel,
+    ]  # fmt: skip
+
+
 def json_depth(value: object) -> int:
     """How deeply a parsed JSON value nests (a scalar is 0)."""
     if isinstance(value, list):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import web_command
+from tests.support import web_command, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_CORE = 0
@@ -75,21 +75,7 @@ def uvicorn(app: str, port: int, env: dict[str, str], log: Path) -> Proc:
 
 
 def celery_worker(app: str, concurrency: int, env: dict[str, str], log: Path) -> Proc:
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        app,
-        "worker",
-        "--concurrency",
-        str(concurrency),
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel",
-        "WARNING",
-    ]
-    return Proc(command, env, log)
+    return Proc(worker_command(app, concurrency), env, log)
 
 
 def celery_beat(env: dict[str, str], log: Path) -> Proc:

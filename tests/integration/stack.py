@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import web_command
+from tests.support import web_command, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,19 +49,7 @@ class Stack:
         raise RuntimeError(f"web did not start: {self.tail('web')}")
 
     def worker(self, concurrency: int = 2) -> subprocess.Popen[bytes]:
-        return self._start(
-            "worker",
-            "celery",
-            "-A",
-            "workers.app",
-            "worker",
-            "--concurrency",
-            str(concurrency),
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-        )
+        return self._start("worker", command=worker_command("workers.app", concurrency, "INFO"))
 
     def beat(self) -> subprocess.Popen[bytes]:
         return self._start(
