@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import Any
 
 import orjson
+from celery import Celery
 from redis import Redis
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -84,12 +85,17 @@ def _filters(request: Request) -> dlq.Filters:
 class Admin:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._sealer = settings.sealer
         token = settings.admin_token
         self._digest = hashlib.sha256(f"Bearer {token}".encode()).digest() if token else None
 
     @cached_property
     def _sessions(self) -> Any:
         return make_sessionmaker(make_engine(self.settings, pool_size=2))
+
+    @cached_property
+    def _celery(self) -> Celery:
+        return make_celery(self.settings)
 
     @cached_property
     def _redis(self) -> Redis:
@@ -161,7 +167,7 @@ class Admin:
         def read() -> list[dict[str, Any]]:
             with self._session() as session:
                 return [
-                    dlq.summary(x, self.settings.sealer)
+                    dlq.summary(x, self._sealer)
                     for x in dlq.list_letters(session, filters, limit=limit + 1, offset=offset)
                 ]
 
@@ -175,7 +181,7 @@ class Admin:
         def read() -> dict[str, Any] | None:
             with self._session() as session:
                 found = dlq.get(session, letter_id)
-                return None if found is None else dlq.document(found, self.settings.sealer)
+                return None if found is None else dlq.document(found, self._sealer)
 
         document = await run_in_threadpool(read)
         return _json(document) if document else error(404, "not_found", "no such dead letter")
@@ -211,9 +217,9 @@ class Admin:
         if not ids:
             return []
         with self._session() as session:
-            done = dlq.replay(session, self._redis, QueueKeys(self.settings.queue_prefix), ids, self.settings.sealer)
+            done = dlq.replay(session, self._redis, QueueKeys(self.settings.queue_prefix), ids, self._sealer)
         if done:
-            make_celery(self.settings).send_task(DRAIN_TASK, kwargs={"slot": 0}, retry=False)
+            self._celery.send_task(DRAIN_TASK, kwargs={"slot": 0}, retry=False)
         return done
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared.queue import APPEND_SCRIPT, DOORBELL_TTL_SECONDS, QueuedCallback, QueueKeys, script_args
+from shared.queue import APPEND_SCRIPT, QueuedCallback, QueueKeys, script_args
 
 log = logging.getLogger(__name__)
 # Bounds one script call (and so how long Redis is busy with it); the rest go in the next call.
@@ -51,9 +51,7 @@ class Appender:
             self._flushing = False
 
     async def _send(self, batch: list[tuple[QueuedCallback, asyncio.Future[bytes]]]) -> None:
-        args: list[bytes | int] = [DOORBELL_TTL_SECONDS]
-        for callback, _ in batch:
-            args.extend(script_args(callback))
+        args = script_args([callback for callback, _ in batch])
         started = time.perf_counter()
         try:
             result = await self._script(keys=self._keys, args=args)

@@ -15,7 +15,8 @@ from redis import Redis
 DRAIN_TASK = "payhook.drain"
 TICK_TASK = "payhook.tick"
 
-_PROVIDER, _BODY, _HEADERS, _RECEIVED, _REPLAY = b"p", b"b", b"h", b"t", b"r"
+_PROVIDER, _BODY, _HEADERS, _RECEIVED = b"p", b"b", b"h", b"t"
+FIELDS = (_PROVIDER, _BODY, _HEADERS, _RECEIVED)
 
 
 class MalformedEntry(ValueError):
@@ -30,31 +31,23 @@ class QueuedCallback:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     received_at: float = 0.0
-    # The dead letter this entry re-sends, when an operator replayed one.
-    replay_of: int | None = None
+
+    def values(self) -> tuple[bytes, bytes, bytes, bytes]:
+        """The entry's field values, in the order of ``FIELDS`` (and of ``APPEND_SCRIPT``'s arguments)."""
+        return (self.provider.encode(), self.body, orjson.dumps(self.headers), repr(self.received_at).encode())
 
     def encode(self) -> dict[bytes, bytes]:
-        fields = {
-            _PROVIDER: self.provider.encode(),
-            _BODY: self.body,
-            _HEADERS: orjson.dumps(self.headers),
-            _RECEIVED: repr(self.received_at).encode(),
-        }
-        if self.replay_of is not None:
-            fields[_REPLAY] = str(self.replay_of).encode()
-        return fields
+        return dict(zip(FIELDS, self.values(), strict=True))
 
     @classmethod
     def decode(cls, fields: dict[bytes, bytes]) -> QueuedCallback:
         try:
             headers = orjson.loads(fields[_HEADERS])
-            replay = fields.get(_REPLAY)
             return cls(
                 provider=fields[_PROVIDER].decode(),
                 body=fields[_BODY],
                 headers={str(k): str(v) for k, v in headers.items()},
                 received_at=float(fields[_RECEIVED]),
-                replay_of=int(replay) if replay is not None else None,
             )
         except (KeyError, ValueError, AttributeError, orjson.JSONDecodeError) as exc:
             raise MalformedEntry(f"stream entry does not follow the queue contract: {exc!r}") from exc
@@ -83,9 +76,10 @@ class QueueKeys:
 DOORBELL_TTL_SECONDS = 5
 
 
-# Appends many callbacks and then takes the doorbell, atomically, in one round trip. ARGV: the doorbell TTL,
-# then provider, body, headers, received-at for each callback. Returns the entry ids, then 1 when the
-# doorbell was free (the caller must publish a drain) or 0.
+# Appends callbacks and then takes the doorbell, atomically, in one round trip: the only way anything is
+# appended. A drain that clears the doorbell and then reads once more is sure to see every entry appended
+# before, or the appender finds the doorbell free and rings. ARGV: the doorbell TTL, then each callback's
+# ``values()``. Returns the entry ids, then 1 when the doorbell was free (the caller must publish a drain).
 APPEND_SCRIPT = """
 local ids = {}
 local n = (#ARGV - 1) / 4
@@ -98,24 +92,16 @@ return ids
 """
 
 
-def script_args(callback: QueuedCallback) -> tuple[bytes, bytes, bytes, bytes]:
-    """One callback's share of ``APPEND_SCRIPT``'s arguments (the same fields ``encode`` writes)."""
-    return (
-        callback.provider.encode(),
-        callback.body,
-        orjson.dumps(callback.headers),
-        repr(callback.received_at).encode(),
-    )
+def script_args(callbacks: list[QueuedCallback]) -> list[bytes | int]:
+    args: list[bytes | int] = [DOORBELL_TTL_SECONDS]
+    for callback in callbacks:
+        args.extend(callback.values())
+    return args
 
 
 def enqueue_sync(redis: Redis, keys: QueueKeys, callback: QueuedCallback) -> tuple[bytes, bool]:
-    """Append one callback, then take the doorbell (for operators replaying dead letters).
-
-    The doorbell is set after the append: a drain that clears it and then reads once more is sure to see this
-    entry, or this caller finds the doorbell cleared and rings.
-    """
-    with redis.pipeline(transaction=False) as pipe:
-        pipe.xadd(keys.stream, callback.encode())  # type: ignore[arg-type]
-        pipe.set(keys.drain_slot(0), b"1", nx=True, ex=DOORBELL_TTL_SECONDS)
-        entry_id, rang = pipe.execute()
-    return entry_id, bool(rang)
+    """``APPEND_SCRIPT`` for one callback, from synchronous code (operators replaying dead letters)."""
+    *ids, rang = redis.register_script(APPEND_SCRIPT)(
+        keys=[keys.stream, keys.drain_slot(0)], args=script_args([callback])
+    )
+    return ids[0], bool(rang)

@@ -164,9 +164,10 @@ def dlq_list(
 ) -> None:
     """Dead letters waiting for an operator, oldest first."""
     settings = Settings.from_env()
+    sealer = settings.sealer
     with _session(settings) as session:
         letters = [
-            dlq.summary(x, settings.sealer)
+            dlq.summary(x, sealer)
             for x in dlq.list_letters(session, _make_filters(provider, reason, since, until), limit=limit)
         ]
     if as_json:

@@ -122,7 +122,6 @@ def replay(session: Session, redis: Redis, keys: QueueKeys, letter_ids: list[int
             body=sealer.open(letter.body),
             headers={str(k): str(v) for k, v in letter.headers.items()},
             received_at=letter.received_at.timestamp(),
-            replay_of=letter.id,
         )
         enqueue_sync(redis, keys, callback)
         done.append(letter.id)

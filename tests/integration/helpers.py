@@ -8,7 +8,6 @@ from sqlalchemy import Engine, text
 
 from shared.db.engine import make_sessionmaker
 from shared.db.payments import find_payment, payment_document
-from shared.settings import Settings
 
 
 def payment(engine: Engine, provider: str, ref: str) -> dict[str, Any] | None:
@@ -25,6 +24,3 @@ def rows(engine: Engine, sql: str, **params: Any) -> list[Any]:
 def scalar(engine: Engine, sql: str, **params: Any) -> Any:
     with engine.connect() as conn:
         return conn.execute(text(sql), params).scalar_one()
-
-
-__all__ = ["Settings", "payment", "rows", "scalar"]
