@@ -32,13 +32,13 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install
-	$(BIN)/pytest tests/unit -q
+	$(BIN)/pytest -q -m "not integration"
 
 test: install services lint typecheck
 	$(BIN)/pytest -q
 
 bench: install services
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m scripts.bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared.queue import APPEND_SCRIPT, QueuedCallback, QueueKeys, script_args
+from shared.doorbell import TTL_SECONDS, Doorbell
+from shared.queue import APPEND_SCRIPT, QueuedCallback, script_args
 
 log = logging.getLogger(__name__)
 # Bounds one script call (and so how long Redis is busy with it); the rest go in the next call.
@@ -23,12 +24,10 @@ MAX_BATCH = 256
 
 
 class Appender:
-    def __init__(
-        self, redis: Redis, keys: QueueKeys, ring: Callable[[], None], observe: Callable[[float, int], None]
-    ) -> None:
+    def __init__(self, redis: Redis, doorbell: Doorbell, observe: Callable[[float, int], None]) -> None:
         self._script = redis.register_script(APPEND_SCRIPT)
-        self._keys = [keys.stream, keys.drain_slot(0)]
-        self._ring = ring
+        self._keys = [doorbell.keys.stream, doorbell.keys.doorbell(0)]
+        self._doorbell = doorbell
         self._observe = observe
         self._pending: list[tuple[QueuedCallback, asyncio.Future[bytes]]] = []
         self._flushing = False
@@ -51,7 +50,7 @@ class Appender:
             self._flushing = False
 
     async def _send(self, batch: list[tuple[QueuedCallback, asyncio.Future[bytes]]]) -> None:
-        args = script_args([callback for callback, _ in batch])
+        args = script_args([callback for callback, _ in batch], TTL_SECONDS)
         started = time.perf_counter()
         try:
             result = await self._script(keys=self._keys, args=args)
@@ -65,4 +64,5 @@ class Appender:
             if not future.done():
                 future.set_result(entry_id)
         if result[-1]:
-            self._ring()
+            # Publishing blocks on the broker: off the event loop.
+            asyncio.get_running_loop().run_in_executor(None, self._doorbell.ring, 0)

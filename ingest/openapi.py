@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.providers import Provider
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -27,8 +29,32 @@ def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"200": {"description": description, "content": {"application/json": {"schema": schema}}}}
 
 
-def document(providers: list[str]) -> dict[str, Any]:
-    provider = {"name": "provider", "in": "path", "required": True, "schema": {"type": "string", "enum": providers}}
+def _callback_paths(provider: Provider) -> dict[str, Any]:
+    headers = [
+        {"name": h.name, "in": "header", "required": False, "description": h.description, "schema": {"type": "string"}}
+        for h in provider.auth_headers
+    ]
+    return {
+        "post": {
+            "summary": f"Receive a callback from {provider.title}; 200 once it is durably queued",
+            "description": provider.description,
+            "parameters": headers,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {
+                **_ok({"$ref": "#/components/schemas/Queued"}),
+                **_errors(400, 401, 403, 408, 413, 503),
+            },
+        },
+        "get": {
+            "summary": "Answers 200: a provider may check a callback URL when it is registered",
+            "responses": _ok({"$ref": "#/components/schemas/Status"}),
+        },
+    }
+
+
+def document(providers: list[Provider]) -> dict[str, Any]:
+    names = [p.name for p in providers]
+    provider = {"name": "provider", "in": "path", "required": True, "schema": {"type": "string", "enum": names}}
     letter_id = {"name": "letter_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
     filters = [
         {"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in ("provider", "reason")
@@ -37,33 +63,11 @@ def document(providers: list[str]) -> dict[str, Any]:
         for n in ("since", "until")
     ]
     admin: dict[str, Any] = {"security": [{"bearer": []}]}
-    callback_headers = [
-        {"name": h, "in": "header", "required": False, "schema": {"type": "string"}}
-        for h in ("X-API-Key", "X-Signature", "X-Nonce-Str", "X-Timestamp")
-    ]
     return {
         "openapi": "3.0.3",
         "info": {"title": "payhook", "version": "1", "description": "Payment-callback ingestion."},
         "paths": {
-            "/callbacks/{provider}": {
-                "post": {
-                    "summary": "Receive a provider's callback; 200 once it is durably queued",
-                    "parameters": [provider, *callback_headers],
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    },
-                    "responses": {
-                        **_ok({"$ref": "#/components/schemas/Queued"}),
-                        **_errors(400, 401, 403, 408, 413, 503),
-                    },
-                },
-                "get": {
-                    "summary": "Answers 200: Pivot checks a callback URL when it is registered",
-                    "parameters": [provider],
-                    "responses": _ok({"$ref": "#/components/schemas/Status"}),
-                },
-            },
+            **{f"/callbacks/{p.name}": _callback_paths(p) for p in providers},
             "/healthz": {"get": {"summary": "Liveness", "responses": _ok({"$ref": "#/components/schemas/Status"})}},
             "/readyz": {
                 "get": {

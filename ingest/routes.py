@@ -6,14 +6,12 @@ objects per call are a cost worth not paying.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import redis.exceptions
-from celery import Celery
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from starlette.requests import Request
@@ -22,11 +20,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest.appender import Appender
 from ingest.body import BodyTooLarge, ClientGone, read_limited
-from ingest.errors import error
 from ingest.metrics import ReceiverMetrics
 from ingest.sources import source_allowed
-from shared.providers import Authenticator, Provider
-from shared.queue import DRAIN_TASK, QueuedCallback
+from shared.errors import error
+from shared.providers import Configured
+from shared.queue import QueuedCallback
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,7 +50,7 @@ def _headers(scope: Scope) -> dict[str, str]:
 class CallbackEndpoint:
     """``/callbacks/{provider}``: 200 only after Redis confirmed the append of this very callback."""
 
-    providers: dict[str, tuple[Provider, Authenticator | None]]
+    providers: dict[str, Configured]
     appender: Appender
     settings: Settings
     metrics: ReceiverMetrics
@@ -64,24 +62,24 @@ class CallbackEndpoint:
             await error(404, "not_found", f"no provider named {name!r}")(scope, receive, send)
             return
         if scope["method"] != "POST":
-            # Pivot checks that a callback URL answers 200 when the merchant registers it.
+            # Some providers check that a callback URL answers 200 when it is registered.
             await _answer(send, 200, _OK)
             return
-        provider, authenticator = found
-        refusal = await self._handle(scope, receive, send, name, provider, authenticator)
+        refusal = await self._handle(scope, receive, send, found)
         if refusal is not None:
             self.metrics.by_result[(name, refusal[0])].inc()
             await refusal[1](scope, receive, send)
 
     async def _handle(
-        self, scope: Scope, receive: Receive, send: Send, name: str, provider: Provider, auth: Authenticator | None
+        self, scope: Scope, receive: Receive, send: Send, configured: Configured
     ) -> tuple[str, Callable[[Scope, Receive, Send], Awaitable[None]]] | None:
         """Answer 200 and return None, or return the refusal to send, named for the metrics."""
+        name, auth = configured.provider.name, configured.authenticator
         if auth is None:
             return "not_configured", error(503, "not_configured", f"provider {name!r} is not configured")
         headers = _headers(scope)
         settings = self.settings
-        if not source_allowed(scope, headers, settings.trusted_proxies, settings.allowed_sources.get(name, ())):
+        if not source_allowed(scope, headers, settings.trusted_proxies, configured.allowed_sources):
             return "forbidden", error(403, "forbidden", "this source may not send callbacks here")
         limit = settings.max_body_bytes
         declared = headers.get("content-length")
@@ -98,7 +96,7 @@ class CallbackEndpoint:
         refused = auth.refusal(headers, body)
         if refused is not None:
             return "unauthorized", error(401, "unauthorized", f"callback authentication failed: {refused}")
-        kept = {h: headers[h] for h in provider.kept_headers if h in headers}
+        kept = {h: headers[h] for h in configured.provider.kept_headers if h in headers}
         try:
             entry_id = await self.appender.append(QueuedCallback(name, body, kept, time.time()))
         except (redis.exceptions.RedisError, OSError) as exc:
@@ -174,19 +172,3 @@ class Operations:
 
     async def metrics_text(self, request: Request) -> Response:
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-def doorbell(celery: Celery | None) -> Callable[[], None]:
-    """Publishes a drain message off the event loop; only a flush that found the doorbell free calls it."""
-
-    def publish() -> None:
-        try:
-            celery.send_task(DRAIN_TASK, kwargs={"slot": 0}, retry=False)  # type: ignore[union-attr]
-        except Exception:  # the beat tick rings within a second or so
-            log.warning("could not publish a drain message", exc_info=True)
-
-    def ring() -> None:
-        if celery is not None:
-            asyncio.get_running_loop().run_in_executor(None, publish)
-
-    return ring

@@ -9,52 +9,41 @@ from contextlib import asynccontextmanager
 import orjson
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from ingest import openapi
-from ingest.admin import Admin
 from ingest.appender import Appender
-from ingest.errors import http_exception, server_error
 from ingest.metrics import ReceiverMetrics
-from ingest.routes import CallbackEndpoint, FastPath, Operations, doorbell
+from ingest.routes import CallbackEndpoint, FastPath, Operations
 from shared.celery_app import make_celery
-from shared.providers import load_providers
+from shared.connections import receiver_redis
+from shared.doorbell import Doorbell
+from shared.errors import http_exception, server_error
+from shared.ops.admin import Admin
+from shared.providers import Configured, load_providers
 from shared.queue import QueueKeys
 from shared.settings import Settings
 
-# Redis unreachable must turn into a 503 in about 100 ms: short connect timeout, no client-side retries.
-CONNECT_TIMEOUT_SECONDS = 0.1
-IO_TIMEOUT_SECONDS = 2.0
 
-
-def make_redis(settings: Settings) -> Redis:
-    return Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        socket_timeout=IO_TIMEOUT_SECONDS,
-        retry=Retry(NoBackoff(), 0),
-        retry_on_error=[],
-        max_connections=64,
-    )
-
-
-def create_app(settings: Settings | None = None, redis: Redis | None = None, *, ring: bool = True) -> FastPath:
+def create_app(
+    settings: Settings | None = None,
+    redis: Redis | None = None,
+    *,
+    providers: dict[str, Configured] | None = None,
+    ring: bool = True,
+) -> FastPath:
+    """The web process's app. ``providers`` default to those configured by the settings' environment."""
     settings = settings or Settings.from_env()
-    providers = load_providers(settings)
-    redis = redis or make_redis(settings)
+    providers = providers if providers is not None else load_providers(settings.environ)
+    redis = redis or receiver_redis(settings)
     metrics = ReceiverMetrics(CollectorRegistry(), list(providers))
-    appender = Appender(
-        redis,
-        QueueKeys(settings.queue_prefix),
-        doorbell(make_celery(settings) if ring else None),
-        metrics.observe_append,
-    )
+    doorbell = Doorbell(QueueKeys(settings.queue_prefix), celery=make_celery(settings) if ring else None)
+    appender = Appender(redis, doorbell, metrics.observe_append)
     callbacks = CallbackEndpoint(providers, appender, settings, metrics)
-    operations = Operations(redis, metrics, orjson.dumps(openapi.document(list(providers))))
+    document = openapi.document([c.provider for c in providers.values()])
+    operations = Operations(redis, metrics, orjson.dumps(document))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

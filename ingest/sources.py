@@ -6,7 +6,7 @@ import ipaddress
 
 from starlette.types import Scope
 
-from shared.settings import Network
+from shared.env import Network
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -27,13 +27,6 @@ class Outcome(enum.StrEnum):
     CONFLICT = "conflict"
 
 
-class AmountKind(enum.StrEnum):
-    """Whether an event's amount is the payment's own amount or money moved back (a refund)."""
-
-    PAYMENT = "payment"
-    REFUND = "refund"
-
-
 @dataclass(frozen=True, slots=True)
 class CanonicalEvent:
     """One provider callback, normalized. After this point no code touches provider dicts."""
@@ -42,16 +35,18 @@ class CanonicalEvent:
     event_type: str
     # The provider's natural identity of this notification; two callbacks with one key are duplicates.
     event_key: str
-    # The provider's identity of the payment the event belongs to (Pivot session id, Revenue Monster order id).
+    # The provider's identity of the payment the event belongs to (one payment attempt).
     payment_key: str
-    # The merchant's own reference, when the event carries it (a Pivot refund does not).
+    # The merchant's own reference, when the event carries it (a refund may not).
     order_ref: str | None
     status: Status
+    # The payment's own amount, when the event states it (a refund event may not).
     amount: Decimal | None
     currency: str | None
-    amount_kind: AmountKind
     provider_payment_id: str | None
     occurred_at: datetime | None
+    # Money moved back, on refund events: the provider's figure (one refund's, or the running total).
+    refund_amount: Decimal | None = None
 
 
 class NormalizeError(Exception):

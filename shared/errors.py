@@ -1,26 +1,35 @@
-"""Settings errors, and the parsers of setting values that raise them (for ``shared.settings`` and for the
-provider modules, which read their own credentials)."""
+"""The one JSON shape of every error answer: ``{"error": code, "message": text}``."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "timeout",
+    413: "too_large",
+}
 
 
-class SettingsError(ValueError):
-    """A setting is missing or malformed; the message names the variable."""
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    body = orjson.dumps({"error": code, "message": message})
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-def positive_int(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be greater than zero, got {raw!r}")
-    return value
+async def server_error(request: Request, exc: Exception) -> Response:
+    """An unexpected failure: our shape, and nothing of the internals."""
+    return error(500, "internal_error", "the request could not be handled")
 
 
-def positive_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if not value > 0:
-        raise SettingsError(f"{name} must be greater than zero, got {raw!r}")
-    return value
+async def http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 answers, in our shape."""
+    assert isinstance(exc, HTTPException)
+    code = _CODES.get(exc.status_code, "error")
+    return error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))

@@ -1,22 +1,21 @@
 """The queue contract: the only seam between the receiver and the workers.
 
 Every acknowledged callback is one entry of a Redis Stream. Workers read it through one consumer group and
-acknowledge an entry only after its effect is committed to PostgreSQL. A *doorbell* key tells the receiver
-whether a drain task is already pending, so that it publishes a Celery message only when none is.
+acknowledge an entry only after its effect is committed to PostgreSQL. Appending also takes the doorbell
+(``shared.doorbell``) in the same atomic step, so that a drain is published only when none is pending.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import orjson
 from redis import Redis
 
-DRAIN_TASK = "payhook.drain"
-TICK_TASK = "payhook.tick"
-
-_PROVIDER, _BODY, _HEADERS, _RECEIVED = b"p", b"b", b"h", b"t"
-FIELDS = (_PROVIDER, _BODY, _HEADERS, _RECEIVED)
+# The entry's field names, in the order of ``QueuedCallback.values()``: the one definition of the layout.
+FIELDS = (b"p", b"b", b"h", b"t")
+_PROVIDER, _BODY, _HEADERS, _RECEIVED = FIELDS
 
 
 class MalformedEntry(ValueError):
@@ -33,14 +32,14 @@ class QueuedCallback:
     received_at: float = 0.0
 
     def values(self) -> tuple[bytes, bytes, bytes, bytes]:
-        """The entry's field values, in the order of ``FIELDS`` (and of ``APPEND_SCRIPT``'s arguments)."""
+        """The entry's field values, in the order of ``FIELDS``."""
         return (self.provider.encode(), self.body, orjson.dumps(self.headers), repr(self.received_at).encode())
 
     def encode(self) -> dict[bytes, bytes]:
         return dict(zip(FIELDS, self.values(), strict=True))
 
     @classmethod
-    def decode(cls, fields: dict[bytes, bytes]) -> QueuedCallback:
+    def decode(cls, fields: Mapping[bytes, bytes]) -> QueuedCallback:
         try:
             headers = orjson.loads(fields[_HEADERS])
             return cls(
@@ -51,6 +50,16 @@ class QueuedCallback:
             )
         except (KeyError, ValueError, AttributeError, orjson.JSONDecodeError) as exc:
             raise MalformedEntry(f"stream entry does not follow the queue contract: {exc!r}") from exc
+
+    @classmethod
+    def salvage(cls, entry_id: str, fields: Mapping[bytes, bytes]) -> QueuedCallback:
+        """The entry as it was queued, or, when it breaks the contract, whatever of it can be kept for a dead
+        letter: its provider and body when present, its entry id in the headers."""
+        try:
+            return cls.decode(fields)
+        except MalformedEntry:
+            provider = fields.get(_PROVIDER, b"unknown").decode(errors="replace")[:64]
+            return cls(provider=provider, body=fields.get(_BODY, b""), headers={"x-entry-id": entry_id})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,41 +76,43 @@ class QueueKeys:
     def group(self) -> str:
         return f"{self.prefix}:workers"
 
-    def drain_slot(self, slot: int) -> str:
-        """Lease key of drain ``slot``; slot 0 is the doorbell the receiver rings."""
+    def doorbell(self, slot: int) -> str:
+        """The doorbell of drain ``slot``; slot 0 is the one appends ring."""
         return f"{self.prefix}:drain:{slot}"
 
 
-# A doorbell outlives a drain that died without clearing it by at most this long; the beat tick covers the gap.
-DOORBELL_TTL_SECONDS = 5
-
-
-# Appends callbacks and then takes the doorbell, atomically, in one round trip: the only way anything is
-# appended. A drain that clears the doorbell and then reads once more is sure to see every entry appended
-# before, or the appender finds the doorbell free and rings. ARGV: the doorbell TTL, then each callback's
-# ``values()``. Returns the entry ids, then 1 when the doorbell was free (the caller must publish a drain).
-APPEND_SCRIPT = """
-local ids = {}
-local n = (#ARGV - 1) / 4
+def _append_script() -> str:
+    pairs = ", ".join(f"'{name.decode()}', ARGV[at + {i}]" for i, name in enumerate(FIELDS))
+    return f"""
+local ids = {{}}
+local n = (#ARGV - 1) / {len(FIELDS)}
 for i = 0, n - 1 do
-  local at = 2 + i * 4
-  ids[i + 1] = redis.call('XADD', KEYS[1], '*', 'p', ARGV[at], 'b', ARGV[at + 1], 'h', ARGV[at + 2], 't', ARGV[at + 3])
+  local at = 2 + i * {len(FIELDS)}
+  ids[i + 1] = redis.call('XADD', KEYS[1], '*', {pairs})
 end
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then ids[n + 1] = 1 else ids[n + 1] = 0 end
 return ids
 """
 
 
-def script_args(callbacks: list[QueuedCallback]) -> list[bytes | int]:
-    args: list[bytes | int] = [DOORBELL_TTL_SECONDS]
+# Appends callbacks and then takes the doorbell, atomically, in one round trip: the only way anything is
+# appended. A drain that releases the doorbell and then reads once more is sure to see every entry appended
+# before, or the appender finds the doorbell free and rings. KEYS: the stream, doorbell 0. ARGV: the
+# doorbell's TTL, then each callback's ``values()``. Returns the entry ids, then 1 when the doorbell was
+# free (the caller must ring it).
+APPEND_SCRIPT = _append_script()
+
+
+def script_args(callbacks: list[QueuedCallback], doorbell_ttl: int) -> list[bytes | int]:
+    args: list[bytes | int] = [doorbell_ttl]
     for callback in callbacks:
         args.extend(callback.values())
     return args
 
 
-def enqueue_sync(redis: Redis, keys: QueueKeys, callback: QueuedCallback) -> tuple[bytes, bool]:
-    """``APPEND_SCRIPT`` for one callback, from synchronous code (operators replaying dead letters)."""
+def enqueue_sync(redis: Redis, keys: QueueKeys, callback: QueuedCallback, doorbell_ttl: int) -> tuple[bytes, bool]:
+    """``APPEND_SCRIPT`` for one callback, from synchronous code; the entry id, and whether to ring."""
     *ids, rang = redis.register_script(APPEND_SCRIPT)(
-        keys=[keys.stream, keys.drain_slot(0)], args=script_args([callback])
+        keys=[keys.stream, keys.doorbell(0)], args=script_args([callback], doorbell_ttl)
     )
     return ids[0], bool(rang)

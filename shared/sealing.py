@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from shared.errors import SettingsError
+from shared.env import SettingsError
 
 MARKER = b"\x00payhook-sealed:1:"
 VARIABLE = "PAYHOOK_ENCRYPTION_KEYS"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -11,18 +10,11 @@ from typing import TypeVar
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from shared.errors import SettingsError, positive_float, positive_int
-from shared.providers import all_providers, load_providers
+from shared.env import Network, SettingsError, networks, positive_float, positive_int
 from shared.sealing import Sealer, parse_keys
 
 PREFIX = "PAYHOOK_"
 T = TypeVar("T")
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def allowed_sources_variable(provider: str) -> str:
-    """``PAYHOOK_PIVOT_ALLOWED_SOURCES``, ``PAYHOOK_REVENUE_MONSTER_ALLOWED_SOURCES``, ..."""
-    return f"{PREFIX}{provider.upper().replace('-', '_')}_ALLOWED_SOURCES"
 
 
 def _database_url(name: str, raw: str) -> str:
@@ -41,14 +33,6 @@ def _redis_url(name: str, raw: str) -> str:
     return raw
 
 
-def _networks(name: str, raw: str) -> tuple[Network, ...]:
-    """CIDR blocks separated by commas or whitespace (a bare address is a block of one)."""
-    try:
-        return tuple(ipaddress.ip_network(part, strict=False) for part in raw.replace(",", " ").split())
-    except ValueError as exc:
-        raise SettingsError(f"{name} must list CIDR blocks such as 203.0.113.0/24: {exc}") from None
-
-
 def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str, str], T]) -> T:
     raw = env.get(PREFIX + name)
     if raw is None or raw == "":
@@ -58,7 +42,8 @@ def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str, s
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Every knob payhook has. Provider credentials stay in ``env`` and are read by each provider module."""
+    """Every knob payhook has but the providers' own: their modules read those from ``environ``
+    (``shared.providers.load_providers``)."""
 
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/payhook"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -74,12 +59,12 @@ class Settings:
     # The receiver's defences: a deadline for each request's head and body, a bound on callbacks in flight.
     request_timeout_seconds: float = 10.0
     max_concurrent_requests: int = 1024
-    # Proxies whose X-Forwarded-For is believed; and, per provider, the sources allowed to call back.
+    # Proxies whose X-Forwarded-For is believed.
     trusted_proxies: tuple[Network, ...] = ()
-    allowed_sources: Mapping[str, tuple[Network, ...]] = field(default_factory=dict)
     # Fernet keys for encryption at rest of stored raw callbacks; empty: stored as received.
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
-    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # The environment these were read from: each process entry point hands it to ``load_providers``.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def sealer(self) -> Sealer:
@@ -90,7 +75,7 @@ class Settings:
         """Read and check every setting; raise ``SettingsError`` naming the first bad variable."""
         source = dict(os.environ if env is None else env)
         defaults = cls()
-        settings = cls(
+        return cls(
             database_url=_read(source, "DATABASE_URL", defaults.database_url, _database_url),
             redis_url=_read(source, "REDIS_URL", defaults.redis_url, _redis_url),
             admin_token=source.get(PREFIX + "ADMIN_TOKEN") or None,
@@ -109,17 +94,10 @@ class Settings:
             max_concurrent_requests=_read(
                 source, "MAX_CONCURRENT_REQUESTS", defaults.max_concurrent_requests, positive_int
             ),
-            trusted_proxies=_read(source, "TRUSTED_PROXIES", (), _networks),
+            trusted_proxies=_read(source, "TRUSTED_PROXIES", (), networks),
             encryption_keys=_read(source, "ENCRYPTION_KEYS", (), parse_keys),
-            allowed_sources={
-                name: _read(source, allowed_sources_variable(name)[len(PREFIX) :], (), _networks)
-                for name in all_providers()
-            },
-            env=source,
+            environ=source,
         )
-        # Provider modules own their credentials; building them here makes a bad key stop the process at start.
-        load_providers(settings)
-        return settings
 
 
 __all__ = ["Settings", "SettingsError"]

@@ -10,11 +10,13 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 from sqlalchemy import Engine, text
+from starlette.testclient import TestClient
 
+from ingest.server import create_app
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade
 from shared.settings import Settings
-from tests.support import KEYS, PIVOT_KEY
+from tests.support.fixtures import credentials
 
 BASE_DATABASE_URL = os.environ.get(
     "PAYHOOK_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/payhook_test"
@@ -23,12 +25,12 @@ REDIS_URL = os.environ.get("PAYHOOK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def env_for(prefix: str, **overrides: str) -> dict[str, str]:
+    """Settings of a test: its own Redis prefix, every provider configured with the test credentials."""
     env = {
         "PAYHOOK_DATABASE_URL": BASE_DATABASE_URL,
         "PAYHOOK_REDIS_URL": REDIS_URL,
         "PAYHOOK_QUEUE_PREFIX": prefix,
-        "PAYHOOK_PIVOT_CALLBACK_KEY": PIVOT_KEY,
-        "PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY_FILE": str(KEYS / "revenue-monster-test-public.pem"),
+        **credentials(),
         "PAYHOOK_CLAIM_TIMEOUT_SECONDS": "2",
         "PAYHOOK_DRAIN_BUDGET_SECONDS": "5",
     }
@@ -73,6 +75,13 @@ def redis(settings: Settings) -> Iterator[Redis]:
     client = Redis.from_url(settings.redis_url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def web(settings: Settings) -> Iterator[TestClient]:
+    """The receiver on the real Redis (no drain messages: tests drain in-process)."""
+    with TestClient(create_app(settings, ring=False)) as client:
+        yield client
 
 
 def _truncate(engine: Engine) -> None:

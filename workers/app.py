@@ -8,7 +8,7 @@ from typing import Any
 from celery.signals import worker_process_shutdown
 
 from shared.celery_app import make_celery
-from shared.queue import DRAIN_TASK, TICK_TASK
+from shared.doorbell import DRAIN_TASK, TICK_TASK
 from shared.settings import Settings
 from workers import context, maintenance
 from workers.drain import Drain, ensure_group
@@ -23,16 +23,9 @@ app.conf.beat_schedule = {
 }
 
 
-def ring(slot: int) -> None:
-    try:
-        app.send_task(DRAIN_TASK, kwargs={"slot": slot}, retry=False)
-    except Exception:  # the tick rings again within a second or so
-        log.warning("could not publish a drain for slot %d", slot, exc_info=True)
-
-
 @app.task(name=DRAIN_TASK, ignore_result=True)
 def drain(slot: int = 0) -> dict[str, Any]:
-    report = Drain(context.current(settings), ring).run(slot)
+    report = Drain(context.current(settings, app)).run(slot)
     return {
         "outcomes": {str(k): v for k, v in report.outcomes.items()},
         "dead_lettered": report.dead_lettered,
@@ -42,15 +35,13 @@ def drain(slot: int = 0) -> dict[str, Any]:
 
 @app.task(name=TICK_TASK, ignore_result=True)
 def tick() -> None:
-    ctx = context.current(settings)
+    ctx = context.current(settings, app)
     ensure_group(ctx)
-    claim_ms = int(settings.claim_timeout_seconds * 1000)
-    if maintenance.ring_if_needed(ctx.redis, ctx.keys, claim_ms):
-        ring(0)
+    maintenance.ring_if_needed(ctx.doorbell, int(settings.claim_timeout_seconds * 1000))
     maintenance.trim(ctx.redis, ctx.keys)
     maintenance.forget_idle_consumers(ctx.redis, ctx.keys)
 
 
 @worker_process_shutdown.connect
 def _close(**_: Any) -> None:
-    context.current(settings).close()
+    context.current(settings, app).close()

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from shared.canonical import AmountKind, CanonicalEvent, Outcome, Status
+from shared.canonical import CanonicalEvent, Outcome, Status
 from shared.queue import QueuedCallback
 from shared.sealing import Sealer
 from workers.transitions import decide
@@ -38,12 +38,13 @@ _LOCK_PAYMENTS = text("""
 """)
 _INSERT_EVENTS = text("""
     INSERT INTO payment_events (payment_id, entry_id, provider, event_type, event_key, status, outcome, amount,
-                                currency, occurred_at, received_at, raw)
+                                refund_amount, currency, occurred_at, received_at, raw)
     SELECT * FROM unnest(
         CAST(:payment_ids AS bigint[]), CAST(:entry_ids AS text[]), CAST(:providers AS text[]),
         CAST(:event_types AS text[]), CAST(:event_keys AS text[]), CAST(:statuses AS text[]),
-        CAST(:outcomes AS text[]), CAST(:amounts AS numeric[]), CAST(:currencies AS text[]),
-        CAST(:occurred AS timestamptz[]), CAST(:received AS timestamptz[]), CAST(:raws AS bytea[]))
+        CAST(:outcomes AS text[]), CAST(:amounts AS numeric[]), CAST(:refund_amounts AS numeric[]),
+        CAST(:currencies AS text[]), CAST(:occurred AS timestamptz[]), CAST(:received AS timestamptz[]),
+        CAST(:raws AS bytea[]))
     ON CONFLICT DO NOTHING
     RETURNING entry_id
 """)
@@ -144,6 +145,7 @@ def _event_columns(rows: list[tuple[Item, int, Outcome]], sealer: Sealer) -> dic
         "statuses": [str(item.event.status) for item, _, _ in rows],
         "outcomes": [str(outcome) for _, _, outcome in rows],
         "amounts": [item.event.amount for item, _, _ in rows],
+        "refund_amounts": [item.event.refund_amount for item, _, _ in rows],
         "currencies": [item.event.currency for item, _, _ in rows],
         "occurred": [item.event.occurred_at for item, _, _ in rows],
         "received": [datetime.fromtimestamp(item.callback.received_at, UTC) for item, _, _ in rows],
@@ -197,14 +199,14 @@ def _run_state_machine(
 
 
 def _learn_attributes(payment: _PaymentState, event: CanonicalEvent) -> None:
-    """Fill in what the payment did not know yet; a refund's amount is never the payment's amount."""
+    """Fill in what the payment did not know yet (a refund's amount is never the payment's amount)."""
     if payment.order_ref is None and event.order_ref is not None:
         payment.order_ref = event.order_ref
         payment.changed = True
     if payment.provider_payment_id is None and event.provider_payment_id is not None:
         payment.provider_payment_id = event.provider_payment_id
         payment.changed = True
-    if payment.amount is None and event.amount_kind is AmountKind.PAYMENT and event.amount is not None:
+    if payment.amount is None and event.amount is not None:
         payment.amount, payment.currency = event.amount, event.currency
         payment.changed = True
 

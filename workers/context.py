@@ -8,21 +8,29 @@ import socket
 from dataclasses import dataclass
 from functools import cached_property
 
+from celery import Celery
 from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.connections import sync_redis
 from shared.db.engine import make_engine, make_sessionmaker
+from shared.doorbell import Doorbell
 from shared.providers import Provider, all_providers
 from shared.queue import QueueKeys
 from shared.sealing import Sealer
 from shared.settings import Settings
+
+# A drain's blocking read waits up to a few tens of milliseconds; everything else answers at once.
+SOCKET_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass
 class WorkerContext:
     settings: Settings
     pid: int
+    # Rings doorbells; None in tests that run drains in-process.
+    celery: Celery | None = None
 
     @cached_property
     def engine(self) -> Engine:
@@ -34,12 +42,11 @@ class WorkerContext:
 
     @cached_property
     def redis(self) -> Redis:
-        return Redis.from_url(
-            self.settings.redis_url,
-            socket_connect_timeout=2.0,
-            socket_timeout=10.0,
-            health_check_interval=30,
-        )
+        return sync_redis(self.settings, socket_timeout=SOCKET_TIMEOUT_SECONDS)
+
+    @cached_property
+    def doorbell(self) -> Doorbell:
+        return Doorbell(self.keys, redis=self.redis, celery=self.celery)
 
     @cached_property
     def sealer(self) -> Sealer:
@@ -68,10 +75,10 @@ class WorkerContext:
 _current: WorkerContext | None = None
 
 
-def current(settings: Settings) -> WorkerContext:
+def current(settings: Settings, celery: Celery | None) -> WorkerContext:
     """This process's context; a forked child never reuses its parent's connections."""
     global _current  # noqa: PLW0603 - one context per process is the point
     pid = os.getpid()
     if _current is None or _current.pid != pid:
-        _current = WorkerContext(settings=settings, pid=pid)
+        _current = WorkerContext(settings=settings, pid=pid, celery=celery)
     return _current

@@ -1,8 +1,8 @@
 """Draining the callback stream through the consumer group.
 
-A drain runs in one worker process for at most ``drain_budget_seconds``. It holds a *lease* key for its slot
-(slot 0 is the doorbell the receiver rings), reads batches with ``XREADGROUP``, commits each batch to
-PostgreSQL and only then acknowledges it. A full batch calls for help (the next slot) up to ``max_drains``.
+A drain runs in one worker process for at most ``drain_budget_seconds``. It holds its slot's doorbell
+(``shared.doorbell``), reads batches with ``XREADGROUP``, commits each batch to PostgreSQL and only then
+acknowledges it. A full batch rings the next slot's doorbell, up to ``max_drains``.
 Entries idle in another consumer for longer than the claim timeout belonged to a crashed worker: they are
 claimed and processed one at a time, and an entry delivered ``max_deliveries`` times is dead-lettered.
 """
@@ -17,8 +17,9 @@ from typing import Any, TypeVar, cast
 import redis.exceptions
 from tenacity import RetryCallState
 
+from shared.backlog import text
 from shared.db import dead_letters as dlq
-from shared.queue import DOORBELL_TTL_SECONDS, MalformedEntry, QueuedCallback
+from shared.queue import QueuedCallback
 from workers.context import WorkerContext
 from workers.pipeline import Entry, Prepared, Report, commit, prepare
 from workers.retry import retrying
@@ -29,12 +30,12 @@ READ_BLOCK_MS = 20
 
 
 class Drain:
-    def __init__(self, ctx: WorkerContext, ring: Callable[[int], None]) -> None:
+    def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
         self.keys = ctx.keys
         self.redis = ctx.redis
-        self.ring = ring
+        self.doorbell = ctx.doorbell
         self._claim_ms = int(self.settings.claim_timeout_seconds * 1000)
         self._held_ids: list[str] = []
         self._slot = 0
@@ -61,8 +62,8 @@ class Drain:
                 self._retry(self._call_for_help)
             report.add(self._process(entries))
             if time.monotonic() >= deadline:
-                # Hand over to a fresh task (keeping the lease) so this process can serve other messages.
-                self.ring(slot)
+                # Hand over to a fresh task (keeping the doorbell) so this process can serve other messages.
+                self.doorbell.ring(slot)
                 return report
 
     def _read(self, block_ms: int | None) -> list[Entry]:
@@ -83,25 +84,23 @@ class Drain:
         if not response:
             return []
         _stream, entries = cast(Any, response)[0]
-        return [(_text(entry_id), fields) for entry_id, fields in entries if fields is not None]
+        return [(text(entry_id), fields) for entry_id, fields in entries if fields is not None]
 
     def _release(self) -> list[Entry]:
-        """Give up the lease. For the doorbell, read once more after clearing it: a callback appended before
-        the clear is seen here, one appended after it finds the doorbell free and rings."""
-        self.redis.delete(self.keys.drain_slot(self._slot))
+        """Release the doorbell. For doorbell 0, read once more after releasing it: a callback appended
+        before the release is seen here, one appended after it finds the doorbell free and rings."""
+        self.doorbell.release(self._slot)
         if self._slot != 0:
             return []
         return self._read(None)
 
     def _hold(self) -> None:
-        self.redis.set(self.keys.drain_slot(self._slot), b"1", ex=DOORBELL_TTL_SECONDS)
+        self.doorbell.hold(self._slot)
 
     def _call_for_help(self) -> None:
         helper = self._slot + 1
-        if helper >= self.settings.max_drains:
-            return
-        if self.redis.set(self.keys.drain_slot(helper), b"1", nx=True, ex=DOORBELL_TTL_SECONDS):
-            self.ring(helper)
+        if helper < self.settings.max_drains and self.doorbell.take(helper):
+            self.doorbell.ring(helper)
 
     # -- processing -------------------------------------------------------------------------------------
 
@@ -130,7 +129,7 @@ class Drain:
         )
         report = Report()
         for info in pending or []:
-            entry_id, deliveries = _text(info["message_id"]), int(info["times_delivered"])
+            entry_id, deliveries = text(info["message_id"]), int(info["times_delivered"])
             # Claimed one at a time, just before its turn: any of these may be the callback that killed its
             # worker, and only an entry actually attempted may count one more delivery.
             claimed = self._retry(self._claim, [entry_id])
@@ -148,15 +147,12 @@ class Drain:
         claimed: Any = self.redis.xclaim(
             self.keys.stream, self.keys.group, self.ctx.consumer, self._claim_ms, cast(Any, ids)
         )
-        return [(_text(entry_id), fields) for entry_id, fields in claimed if fields]
+        return [(text(entry_id), fields) for entry_id, fields in claimed if fields]
 
     def _dead_letter_poisoned(self, entries: list[Entry], deliveries: int) -> Report:
         rejected = []
         for entry_id, fields in entries:
-            try:
-                callback = QueuedCallback.decode(dict(fields))
-            except MalformedEntry:
-                callback = QueuedCallback(provider="unknown", body=fields.get(b"b", b""))
+            callback = QueuedCallback.salvage(entry_id, fields)
             detail = f"delivered {deliveries} times without completing: it stops the worker processing it"
             rejected.append(dlq.Rejected(entry_id, callback, "crashed_worker", detail))
         self._held_ids = [entry_id for entry_id, _ in entries]
@@ -191,7 +187,3 @@ def ensure_group(ctx: WorkerContext) -> None:
     except redis.exceptions.ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

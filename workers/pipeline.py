@@ -43,20 +43,15 @@ class Report:
         self.ignored += other.ignored
 
 
-def _undecodable(entry_id: str, fields: Mapping[bytes, bytes]) -> QueuedCallback:
-    """Whatever can be saved of an entry that breaks the queue contract."""
-    provider = fields.get(b"p", b"unknown").decode(errors="replace")[:64]
-    return QueuedCallback(provider=provider, body=fields.get(b"b", b""), headers={"x-entry-id": entry_id})
-
-
 def prepare(entries: list[Entry], providers: Mapping[str, Provider]) -> Prepared:
     """Normalize every entry; what can never be processed is set aside for the dead-letter queue."""
     out = Prepared()
     for entry_id, fields in entries:
         try:
-            callback = QueuedCallback.decode(dict(fields))
+            callback = QueuedCallback.decode(fields)
         except MalformedEntry as exc:
-            out.rejected.append(dlq.Rejected(entry_id, _undecodable(entry_id, fields), "malformed_entry", str(exc)))
+            salvaged = QueuedCallback.salvage(entry_id, fields)
+            out.rejected.append(dlq.Rejected(entry_id, salvaged, "malformed_entry", str(exc)))
             continue
         provider = providers.get(callback.provider)
         if provider is None:

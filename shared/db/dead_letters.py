@@ -1,23 +1,23 @@
-"""The dead-letter queue, kept in PostgreSQL so that it survives worker and Redis restarts.
+"""The dead-letter table: a repository. Domain code takes a session and never commits.
 
 A dead letter holds the raw callback as the receiver acknowledged it, the reason (a short code), the error
-message and traceback. Replaying one appends the original callback to the stream again: the same pipeline.
+message and traceback. It lives in PostgreSQL, so it survives worker and Redis restarts. What operators do
+with letters (list, show, replay, purge) is ``shared.ops.dead_letters``.
 """
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from redis import Redis
 from sqlalchemy import CursorResult, Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from shared.db.models import DeadLetter
-from shared.queue import QueuedCallback, QueueKeys, enqueue_sync
+from shared.queue import QueuedCallback
 from shared.sealing import Sealer
 
 
@@ -101,59 +101,34 @@ def matching_ids(session: Session, filters: Filters) -> list[int]:
     return list(session.execute(query).scalars())
 
 
-def replay(session: Session, redis: Redis, keys: QueueKeys, letter_ids: list[int], sealer: Sealer) -> list[int]:
-    """Send each dead letter's original callback through the pipeline again; return the ids replayed.
-
-    The letter is marked first and the transaction commits after the append: if the append fails nothing is
-    marked, and if the commit fails the callback may be replayed twice, which deduplication absorbs.
-    """
-    letters = session.execute(
-        select(DeadLetter).where(DeadLetter.id.in_(letter_ids)).order_by(DeadLetter.id).with_for_update()
-    ).scalars()
-    done: list[int] = []
-    for letter in letters:
+def mark_replayed(session: Session, letter_ids: Sequence[int]) -> list[DeadLetter]:
+    """Lock the letters (in id order), mark them replayed and return them, to be appended again before the
+    caller commits: if the append fails nothing is marked, and if the commit fails the callback may be
+    replayed twice, which deduplication absorbs."""
+    letters = list(
+        session.execute(
+            select(DeadLetter).where(DeadLetter.id.in_(letter_ids)).order_by(DeadLetter.id).with_for_update()
+        ).scalars()
+    )
+    if letters:
         session.execute(
             update(DeadLetter)
-            .where(DeadLetter.id == letter.id)
+            .where(DeadLetter.id.in_([x.id for x in letters]))
             .values(replayed_at=func.now(), replay_count=DeadLetter.replay_count + 1)
         )
-        callback = QueuedCallback(
-            provider=letter.provider,
-            body=sealer.open(letter.body),
-            headers={str(k): str(v) for k, v in letter.headers.items()},
-            received_at=letter.received_at.timestamp(),
-        )
-        enqueue_sync(redis, keys, callback)
-        done.append(letter.id)
-    return done
+    return letters
 
 
-def summary(letter: DeadLetter, sealer: Sealer) -> dict[str, Any]:
-    """What a listing shows of a dead letter (the CLI and the admin API alike)."""
-    return {
-        "id": letter.id,
-        "provider": letter.provider,
-        "reason": letter.reason,
-        "detail": letter.detail,
-        "received_at": letter.received_at.isoformat(),
-        "created_at": letter.created_at.isoformat(),
-        "replayed_at": letter.replayed_at.isoformat() if letter.replayed_at else None,
-        "size": len(sealer.open(letter.body)),
-    }
+def original(letter: DeadLetter, sealer: Sealer) -> QueuedCallback:
+    """The callback as the receiver first acknowledged it."""
+    return QueuedCallback(
+        provider=letter.provider,
+        body=sealer.open(letter.body),
+        headers={str(k): str(v) for k, v in letter.headers.items()},
+        received_at=letter.received_at.timestamp(),
+    )
 
 
-def document(letter: DeadLetter, sealer: Sealer) -> dict[str, Any]:
-    """Everything about one dead letter: the raw body (as text, and exactly as base64), headers, traceback."""
-    body = sealer.open(letter.body)
-    return {
-        **summary(letter, sealer),
-        "headers": letter.headers,
-        "body": body.decode("utf-8", errors="replace"),
-        "body_base64": base64.b64encode(body).decode(),
-        "traceback": letter.traceback,
-    }
-
-
-def purge(session: Session, letter_ids: list[int]) -> int:
+def purge(session: Session, letter_ids: Sequence[int]) -> int:
     result = cast(CursorResult[Any], session.execute(delete(DeadLetter).where(DeadLetter.id.in_(letter_ids))))
     return int(result.rowcount)

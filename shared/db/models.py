@@ -86,7 +86,9 @@ class PaymentEvent(Base):
     event_key: Mapped[str] = mapped_column(String(600))
     status: Mapped[Status] = mapped_column(_enum(Status, "event_status"))
     outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "event_outcome"))
+    # The payment's amount as the event states it; on refund events, the refund as the provider states it.
     amount: Mapped[Decimal | None] = mapped_column(Numeric)
+    refund_amount: Mapped[Decimal | None] = mapped_column(Numeric)
     currency: Mapped[str | None] = mapped_column(String(3))
     occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

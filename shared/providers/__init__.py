@@ -1,7 +1,11 @@
-"""Payment providers. Each is one module of this package that defines ``PROVIDER``; adding one adds a module.
+"""Payment providers: the registry. Each provider is one module of this package that defines ``PROVIDER``.
 
-A provider knows how to authenticate its callbacks at the edge and how to turn a body into the canonical
-event. Modules whose names start with an underscore are helpers, not providers.
+A provider module declares everything about its provider: its name, how its callbacks are authenticated
+(the headers read, the setting holding its credentials, key rotation), which headers travel with the raw
+body, how a body becomes the canonical event, its status vocabulary, its OpenAPI description, its sample
+bodies (``samples/<name>.*.json`` beside this file) and a signer for tests and demos. Everything else (the
+receiver's routes, the OpenAPI document, the demo settings, the test matrix, the bench) reads this registry.
+Modules whose names start with an underscore are helpers, not providers.
 """
 
 from __future__ import annotations
@@ -9,14 +13,16 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Protocol
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
 
-from shared.canonical import CanonicalEvent
+from shared.canonical import CanonicalEvent, Status
+from shared.env import Network, networks
 
-if TYPE_CHECKING:
-    from shared.settings import Settings
+PREFIX = "PAYHOOK_"
 
 
 class Authenticator(Protocol):
@@ -26,18 +32,79 @@ class Authenticator(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Header:
+    """A request header the provider's authentication reads, as the provider spells it."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """Throwaway credentials for tests and demos, and how the provider would sign a body with them."""
+
+    # The credential setting's value that makes ``configure`` accept what ``sign`` signs.
+    secret: str
+    # The body as sent (a provider that signs inside the body rewrites it) and the headers to send with it.
+    sign: Callable[[bytes], tuple[bytes, dict[str, str]]]
+
+
+@dataclass(frozen=True, slots=True)
 class Provider:
     name: str
-    # Lower-case names of the headers that travel with the raw body through the queue (never secrets).
-    kept_headers: tuple[str, ...]
-    # Builds the authenticator from the environment; None when the provider is not configured.
+    title: str
+    # The setting that holds the provider's credentials. Several, separated by newlines (or commas, where a
+    # credential holds none), are all accepted: keys rotate without downtime.
+    credential: str
+    # Builds the authenticator from the environment; None when the credential setting is unset.
     configure: Callable[[Mapping[str, str]], Authenticator | None]
     # The canonical event, or None for a callback that is accepted and changes nothing (a test ping).
     normalize: Callable[[bytes], CanonicalEvent | None]
+    # Headers the authentication reads (for the OpenAPI document).
+    auth_headers: tuple[Header, ...]
+    # Lower-case names of the headers that travel with the raw body through the queue (never secrets).
+    kept_headers: tuple[str, ...]
+    # The provider's own status words (events, statuses) and the canonical status each maps to.
+    statuses: Mapping[str, Status]
+    # Dotted paths of the body fields the signature covers; ("*",) for the whole body, () for none.
+    signature_covers: tuple[str, ...]
+    # Throwaway credentials kept in (or, when missing, made in) a folder.
+    test_signer: Callable[[Path], Signer]
+    # The sample that ends as a paid payment: the demo's curl and the README's example.
+    example: str
+    # For the OpenAPI document: how the provider calls back and what it expects.
+    description: str = ""
+    # Settings other than the credential (documented with the provider).
+    options: tuple[str, ...] = field(default=())
+
+    @property
+    def allowed_sources_variable(self) -> str:
+        """``PAYHOOK_<NAME>_ALLOWED_SOURCES``: CIDR blocks that may send this provider's callbacks."""
+        return f"{PREFIX}{self.name.upper().replace('-', '_')}_ALLOWED_SOURCES"
+
+    def samples(self) -> dict[str, bytes]:
+        """Sample bodies by name (``payment_paid`` for ``samples/pivot.payment_paid.json``)."""
+        folder = resources.files(__name__).joinpath("samples")
+        found: dict[str, bytes] = {}
+        for item in sorted(folder.iterdir(), key=lambda entry: entry.name):
+            stem, _, rest = item.name.partition(".")
+            if stem == self.name and rest.endswith(".json"):
+                found[rest.removesuffix(".json")] = item.read_bytes()
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Configured:
+    """A provider as this process runs it: its authenticator (None: not configured) and allowed sources."""
+
+    provider: Provider
+    authenticator: Authenticator | None
+    allowed_sources: tuple[Network, ...]
 
 
 @cache
 def all_providers() -> dict[str, Provider]:
+    """Every provider module's ``PROVIDER``, by name."""
     found: dict[str, Provider] = {}
     for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if module_info.name.startswith("_"):
@@ -48,6 +115,18 @@ def all_providers() -> dict[str, Provider]:
     return found
 
 
-def load_providers(settings: Settings) -> dict[str, tuple[Provider, Authenticator | None]]:
-    """Every provider with its authenticator from ``settings``; a bad credential raises ``SettingsError``."""
-    return {name: (p, p.configure(settings.env)) for name, p in all_providers().items()}
+def load_providers(environ: Mapping[str, str]) -> dict[str, Configured]:
+    """Every provider with its credentials and allowed sources from ``environ``; called once per process
+    entry point. A malformed credential or source list raises ``SettingsError`` naming the variable."""
+    configured: dict[str, Configured] = {}
+    for name, provider in all_providers().items():
+        variable = provider.allowed_sources_variable
+        raw = environ.get(variable, "").strip()
+        sources = networks(variable, raw) if raw else ()
+        configured[name] = Configured(provider, provider.configure(environ), sources)
+    return configured
+
+
+def demo_environment(folder: Path) -> dict[str, str]:
+    """Settings that configure every provider with throwaway credentials kept in ``folder``."""
+    return {p.credential: p.test_signer(folder).secret for p in all_providers().values()}

@@ -6,13 +6,14 @@ object that names its payment session, and their amounts are decimal strings.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from shared.canonical import AmountKind, CanonicalEvent, Status, UnknownEvent
-from shared.providers import Provider
+from shared.canonical import CanonicalEvent, Status, UnknownEvent
+from shared.providers import Header, Provider, Signer
+from shared.providers._auth import SecretRing, kept_secret, secret_ring
 from shared.providers._fields import currency, decimal_amount, get, parse_object, text, timestamp
 
 NAME = "pivot"
@@ -35,32 +36,27 @@ _REFUND_EVENTS = {
 
 
 class ApiKeyAuthenticator:
-    """Compares ``X-API-Key`` with every configured key in constant time (several during a rotation).
+    """Compares ``X-API-Key`` with every configured key in constant time (several during a rotation)."""
 
-    Every key is compared, whether or not an earlier one matched, so the time taken says nothing about
-    which key (or how much of one) was right.
-    """
-
-    def __init__(self, keys: tuple[str, ...]) -> None:
-        self._keys = tuple(k.encode() for k in keys)
+    def __init__(self, keys: SecretRing) -> None:
+        self._keys = keys
 
     def refusal(self, headers: Mapping[str, str], body: bytes) -> str | None:
         given = headers.get("x-api-key")
         if not given:
             return "X-API-Key is missing"
-        candidate = given.encode("utf-8", errors="replace")
-        matched = False
-        for key in self._keys:
-            matched |= hmac.compare_digest(candidate, key)
-        return None if matched else "X-API-Key is wrong"
+        return None if self._keys.holds(given) else "X-API-Key is wrong"
 
 
 def configure(env: Mapping[str, str]) -> ApiKeyAuthenticator | None:
     """Keys separated by commas or whitespace: during a rotation, both the old and the new one."""
-    keys = tuple(k for k in env.get(KEY_VARIABLE, "").replace(",", " ").split() if k)
-    if not keys:
-        return None
-    return ApiKeyAuthenticator(keys)
+    keys = secret_ring(env, KEY_VARIABLE)
+    return None if keys is None else ApiKeyAuthenticator(keys)
+
+
+def test_signer(folder: Path) -> Signer:
+    key = kept_secret(folder, "pivot-test-key")
+    return Signer(key, lambda body: (body, {"X-API-Key": key, "Content-Type": "application/json"}))
 
 
 def normalize(body: bytes) -> CanonicalEvent | None:
@@ -96,7 +92,6 @@ def _payment_event(doc: dict[str, Any], event: str) -> CanonicalEvent:
         status=status,
         amount=decimal_amount(get(doc, "data.amount.value"), "data.amount.value"),
         currency=currency(doc, "data.amount.currency"),
-        amount_kind=AmountKind.PAYMENT,
         provider_payment_id=session_id,
         occurred_at=timestamp(doc, "data.updatedAt"),
     )
@@ -135,12 +130,35 @@ def _refund_event(doc: dict[str, Any], event: str) -> CanonicalEvent:
         payment_key=session_id,
         order_ref=None,
         status=status,
-        amount=decimal_amount(get(doc, "data.amount.value"), "data.amount.value"),
+        amount=None,
         currency=currency(doc, "data.amount.currency"),
-        amount_kind=AmountKind.REFUND,
+        refund_amount=decimal_amount(get(doc, "data.amount.value"), "data.amount.value"),
         provider_payment_id=session_id,
         occurred_at=timestamp(doc, "data.updatedAt"),
     )
 
 
-PROVIDER = Provider(name=NAME, kept_headers=("content-type",), configure=configure, normalize=normalize)
+PROVIDER = Provider(
+    name=NAME,
+    title="Pivot Payment (Indonesia)",
+    credential=KEY_VARIABLE,
+    configure=configure,
+    normalize=normalize,
+    auth_headers=(Header("X-API-Key", "the Callback API Key from Pivot's dashboard"),),
+    kept_headers=("content-type",),
+    statuses={
+        **_PAYMENT_EVENTS,
+        "PAYMENT.CANCELLED (data.status EXPIRED)": Status.EXPIRED,
+        "CHARGE.SUCCESS": Status.PAID,
+        **{event: status or Status.PAID for event, status in _REFUND_EVENTS.items()},
+        "REFUND.SUCCESS (isFullAmount false)": Status.PARTIALLY_REFUNDED,
+    },
+    signature_covers=(),
+    test_signer=test_signer,
+    example="payment_paid",
+    description=(
+        "Pivot sends the Callback API Key in X-API-Key (it authenticates the sender, not the body). "
+        "GET on the same URL answers 200: Pivot checks a callback URL when it is registered. "
+        "PAYMENT.TEST is accepted and changes no payment."
+    ),
+)

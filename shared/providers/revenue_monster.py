@@ -1,6 +1,6 @@
 """Revenue Monster (Malaysia): RSA-SHA256 signed notifications, sent only for successful payments.
 
-The signature covers a canonical re-encoding of the body (see ``shared.gojson``), never the raw bytes, so a
+The signature covers a canonical re-encoding of the body (see ``shared.providers._gojson``), never the raw bytes, so a
 body pretty-printed or with its keys in another order still verifies.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import secrets
 import time
 from collections.abc import Mapping
 from decimal import Decimal
@@ -19,11 +20,12 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from shared.canonical import AmountKind, CanonicalEvent, InvalidAmount, Status, UnknownEvent, UnknownStatus
-from shared.errors import SettingsError, positive_float
-from shared.gojson import CanonicalError, canonical_json
-from shared.providers import Provider
+from shared.canonical import CanonicalEvent, InvalidAmount, Status, UnknownEvent, UnknownStatus
+from shared.env import SettingsError
+from shared.providers import Header, Provider, Signer
+from shared.providers._auth import optional_seconds, within
 from shared.providers._fields import currency, decimal_amount, get, optional_text, parse_object, text, timestamp
+from shared.providers._gojson import CanonicalError, canonical_json
 
 NAME = "revenue-monster"
 KEY_VARIABLE = "PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY"
@@ -81,7 +83,7 @@ class RsaSignatureAuthenticator:
             return "X-Signature is not base64"
         if len(signature) not in self._sizes:  # cheap: no parsing for a signature no key could have made
             return "signature does not verify"
-        if self._max_skew is not None and not _recent(stamp, self._max_skew):
+        if self._max_skew is not None and not within(stamp, self._max_skew):
             return "X-Timestamp is outside the accepted window"
         try:
             canonical = canonical_json(body)
@@ -104,13 +106,6 @@ class RsaSignatureAuthenticator:
             except InvalidSignature:
                 continue
             return True
-        return False
-
-
-def _recent(stamp: str, max_skew: float) -> bool:
-    try:
-        return abs(time.time() - float(stamp)) <= max_skew
-    except ValueError:
         return False
 
 
@@ -140,11 +135,6 @@ def _load_keys(pem: str, variable: str) -> tuple[rsa.RSAPublicKey, ...]:
     return tuple(keys)
 
 
-def _skew(env: Mapping[str, str]) -> float | None:
-    raw = env.get(SKEW_VARIABLE, "").strip()
-    return positive_float(SKEW_VARIABLE, raw) if raw else None
-
-
 def configure(env: Mapping[str, str]) -> RsaSignatureAuthenticator | None:
     pem = env.get(KEY_VARIABLE, "").strip()
     path = env.get(KEY_FILE_VARIABLE, "").strip()
@@ -155,10 +145,51 @@ def configure(env: Mapping[str, str]) -> RsaSignatureAuthenticator | None:
             pem = Path(path).read_text()
         except OSError as exc:
             raise SettingsError(f"{KEY_FILE_VARIABLE}: cannot read {path!r}: {exc.strerror}") from None
-        return RsaSignatureAuthenticator(_load_keys(pem, KEY_FILE_VARIABLE), _skew(env))
+        return RsaSignatureAuthenticator(_load_keys(pem, KEY_FILE_VARIABLE), optional_seconds(env, SKEW_VARIABLE))
     if pem:
-        return RsaSignatureAuthenticator(_load_keys(pem, KEY_VARIABLE), _skew(env))
+        return RsaSignatureAuthenticator(_load_keys(pem, KEY_VARIABLE), optional_seconds(env, SKEW_VARIABLE))
     return None
+
+
+def sign_headers(
+    body: bytes, key: rsa.RSAPrivateKey, *, nonce: str | None = None, stamp: str | None = None
+) -> dict[str, str]:
+    """The headers Revenue Monster sends with ``body``, signed with ``key`` (tests and demos)."""
+    nonce = nonce or secrets.token_hex(16)
+    stamp = stamp or str(int(time.time()))
+    signature = key.sign(signing_string(canonical_json(body), nonce, stamp), _PADDING, _HASH)
+    return {
+        "Content-Type": "application/json",
+        "X-Signature": "sha256 " + base64.b64encode(signature).decode(),
+        "X-Nonce-Str": nonce,
+        "X-Timestamp": stamp,
+    }
+
+
+def test_key(folder: Path) -> rsa.RSAPrivateKey:
+    """The throwaway key pair in ``folder`` (``revenue-monster-test-private.pem``), made on first use."""
+    path = folder / "revenue-monster-test-private.pem"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        made = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = made.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        path.write_bytes(pem)
+        path.chmod(0o600)
+    key = serialization.load_pem_private_key(path.read_bytes(), None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def public_pem(key: rsa.RSAPrivateKey) -> str:
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return public.decode()
+
+
+def test_signer(folder: Path) -> Signer:
+    key = test_key(folder)
+    return Signer(public_pem(key), lambda body: (body, sign_headers(body, key)))
 
 
 def _sen(value: Any, path: str) -> Decimal:
@@ -203,7 +234,6 @@ def normalize(body: bytes) -> CanonicalEvent:
         status=status,
         amount=amount,
         currency=code,
-        amount_kind=AmountKind.PAYMENT,
         provider_payment_id=transaction_id,
         occurred_at=timestamp(doc, "data.updatedAt"),
     )
@@ -211,7 +241,24 @@ def normalize(body: bytes) -> CanonicalEvent:
 
 PROVIDER = Provider(
     name=NAME,
-    kept_headers=("content-type", "x-signature", "x-nonce-str", "x-timestamp"),
+    title="Revenue Monster (Malaysia)",
+    credential=KEY_VARIABLE,
     configure=configure,
     normalize=normalize,
+    auth_headers=(
+        Header("X-Signature", "'sha256 <base64>': RSA-SHA256 over the signing string of the canonical body"),
+        Header("X-Nonce-Str", "the nonce in the signing string"),
+        Header("X-Timestamp", "Unix seconds, in the signing string"),
+    ),
+    kept_headers=("content-type", "x-signature", "x-nonce-str", "x-timestamp"),
+    statuses=_STATUSES,
+    signature_covers=("*",),
+    test_signer=test_signer,
+    example="payment_web_online",
+    description=(
+        "Revenue Monster signs Go's canonical re-encoding of the body with its server key (RSA-SHA256), so a "
+        "body laid out differently still verifies. It sends notifications for PAYMENT_WEB_ONLINE and "
+        "RECURRING_PAYMENT and never retries one."
+    ),
+    options=(KEY_FILE_VARIABLE, SKEW_VARIABLE),
 )

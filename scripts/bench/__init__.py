@@ -1,0 +1,1 @@
+"""``make bench``: a program that prints figures against baselines measured in the same run."""

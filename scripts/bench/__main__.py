@@ -1,0 +1,300 @@
+"""``make bench``: the receiver, the Celery baseline and the pipeline end to end, with the baselines of the
+same run, printed as one table. Every registered provider is measured.
+
+python -m scripts.bench [--quick] [--rounds 3] [--seconds 8] [--callbacks 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis import Redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from scripts.bench import data, pipeline, procs, receiver
+from shared.db.migrate import upgrade
+from shared.providers import Provider, Signer, all_providers, demo_environment
+from shared.queue import QueueKeys
+from shared.settings import Settings
+from tests.support.net import free_port
+
+PREFIX = "payhook-bench"
+DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/payhook_bench"
+
+
+@dataclass
+class Results:
+    bare: receiver.Figures
+    peer: receiver.Figures
+    providers: dict[str, receiver.Figures]
+    ceiling: float = 0.0
+    e2e: float = 0.0
+    e2e_worker_rss: float = 0.0
+    freshness: tuple[float, float, int] = (0.0, 0.0, 0)
+    receiver_memory: tuple[float, float, int] | None = None
+    worker_memory: tuple[float, float] | None = None
+
+
+@dataclass
+class Run:
+    args: argparse.Namespace
+    env: dict[str, str]
+    redis: Redis
+    keys: QueueKeys
+    logs: Path
+    signers: dict[str, Signer]
+
+    def signed(self, provider: Provider, body: bytes) -> pipeline.Request:
+        sent, headers = self.signers[provider.name].sign(body)
+        return f"/callbacks/{provider.name}", sent, headers
+
+    def reset(self) -> None:
+        for key in self.redis.scan_iter(f"{PREFIX}:*"):
+            self.redis.delete(key)
+        self.redis.delete(PREFIX)
+        engine = create_engine(DATABASE)
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE payment_events, payments, dead_letters RESTART IDENTITY"))
+        engine.dispose()
+
+
+def ensure_wrk() -> None:
+    if shutil.which("wrk"):
+        return
+    if os.geteuid() != 0:
+        sys.exit("bench: wrk is missing; install it with: sudo apt-get install wrk")
+    print("bench: installing wrk from Debian's packages", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"], check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    )
+
+
+def row(name: str, value: str, target: str, verdict: str) -> str:
+    return f"| {name} | {value} | {target} | {verdict} |"
+
+
+def ok(condition: bool) -> str:
+    return "met" if condition else "NOT met"
+
+
+def receivers(run: Run) -> tuple[receiver.Figures, receiver.Figures, dict[str, receiver.Figures]]:
+    """The bare baseline and the typical peer (sent the first provider's example), then every provider."""
+    common = {
+        "rounds": run.args.rounds,
+        "seconds": run.args.seconds,
+        "connections": run.args.connections,
+        "redis": run.redis,
+    }
+    providers = list(all_providers().values())
+    path, body, headers = run.signed(providers[0], providers[0].samples()[providers[0].example])
+    bare = receiver.measure("scripts.bench.apps:bare", path, body, headers, run.env, run.logs, cleanup=[], **common)
+    peer = receiver.measure(
+        "scripts.bench.apps:peer", path, body, headers, run.env, run.logs, cleanup=["payhook-bench-peer"], **common
+    )
+    figures = {}
+    for provider in providers:
+        path, body, headers = run.signed(provider, provider.samples()[provider.example])
+        figures[provider.name] = receiver.measure(
+            "ingest.app:app", path, body, headers, run.env, run.logs, cleanup=[run.keys.stream], **common
+        )
+    return bare, peer, figures
+
+
+def end_to_end(run: Run) -> tuple[float, float]:
+    """Callbacks per second from a prefilled stream to committed state; worker RSS afterwards (MB)."""
+    items = data.callbacks(run.args.callbacks)
+    ignored = sum(1 for name, body, _ in items if all_providers()[name].normalize(body) is None)
+    pipeline.prefill(run.redis, run.keys, items)
+    worker = procs.celery_worker("workers.app", run.args.concurrency, run.env, run.logs / "e2e-worker.log")
+    beat = procs.celery_beat(run.env, run.logs / "e2e-beat.log")
+    try:
+        seconds, _ = pipeline.wait_drained(run.redis, run.keys, timeout=900)
+        engine = create_engine(DATABASE)
+        with engine.connect() as conn:
+            events = conn.execute(text("SELECT count(*) FROM payment_events")).scalar_one()
+            dead = conn.execute(text("SELECT count(*) FROM dead_letters")).scalar_one()
+        engine.dispose()
+        if events != len(items) - ignored or dead:
+            raise RuntimeError(f"end to end recorded {events} events and {dead} dead letters for {len(items)}")
+        return len(items) / seconds, worker.rss_mb(children=True)
+    finally:
+        worker.stop()
+        beat.stop()
+
+
+def freshness(run: Run) -> tuple[float, float, int]:
+    """200 -> committed at a steady 1,000 callbacks/s, with a worker and beat running."""
+    run.reset()
+    worker = procs.celery_worker("workers.app", run.args.concurrency, run.env, run.logs / "fresh-worker.log")
+    beat = procs.celery_beat(run.env, run.logs / "fresh-beat.log")
+    port = free_port()
+    web = procs.uvicorn("ingest.app:app", port, run.env, run.logs / "fresh-web.log")
+    try:
+        items = data.callbacks(15_000, duplicates=0.0, start=10_000_000)
+        requests = [run.signed(all_providers()[name], body) for name, body, _ in items]
+        libpq = make_url(DATABASE).set(drivername="postgresql").render_as_string(hide_password=False)
+        live = [r for r, (name, body, _) in zip(requests, items, strict=True) if all_providers()[name].normalize(body)]
+        return pipeline.freshness(port, live, libpq, rate=1000.0)
+    finally:
+        web.stop()
+        worker.stop()
+        beat.stop()
+
+
+def worker_memory(run: Run) -> tuple[float, float]:
+    """Worker RSS after 100,000 and after 1,000,000 callbacks (MB)."""
+    run.reset()
+    worker = procs.celery_worker("workers.app", run.args.concurrency, run.env, run.logs / "memory-worker.log")
+    beat = procs.celery_beat(run.env, run.logs / "memory-beat.log")
+    try:
+        fed = 0
+        at_100k = None
+        while fed < 1_000_000:
+            fed += pipeline.prefill(run.redis, run.keys, data.callbacks(100_000, seed=fed, start=20_000_000 + fed))
+            pipeline.wait_drained(run.redis, run.keys, timeout=900)
+            if at_100k is None:
+                at_100k = worker.rss_mb(children=True)
+        assert at_100k is not None
+        return at_100k, worker.rss_mb(children=True)
+    finally:
+        worker.stop()
+        beat.stop()
+
+
+def report(run: Run, figures: Results) -> None:
+    bare, peer, by_provider = figures.bare, figures.peer, figures.providers
+    print()
+    print(
+        f"payhook benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+        f"{run.args.connections} connections, median of {run.args.rounds} x {run.args.seconds:g}s rounds"
+    )
+    print()
+    print("| what | measured | target | verdict |")
+    print("| --- | --- | --- | --- |")
+    print(
+        row("bare baseline (Starlette, read body, 200)", f"{bare.rps:,.0f} req/s, p99 {bare.p99_ms:.1f} ms", "-", "-")
+    )
+    print(row("typical peer (json + Celery delay())", f"{peer.rps:,.0f} req/s, p99 {peer.p99_ms:.1f} ms", "-", "-"))
+    for name, measured in by_provider.items():
+        provider = all_providers()[name]
+        # A key in a header costs next to nothing; a signature over the body costs its cryptography.
+        floor = 0.85 if not provider.signature_covers else 0.55
+        of_bare, of_peer = measured.rps / bare.rps, measured.rps / peer.rps
+        print(
+            row(
+                f"receiver, {provider.title}",
+                f"{measured.rps:,.0f} req/s = {of_bare:.0%} of bare, {of_peer:.1f} x peer, "
+                f"p99 {measured.p99_ms:.1f} ms",
+                f">= {floor:.0%}, >= 5 x, p99 <= 20 ms",
+                ok(of_bare >= floor and of_peer >= 5 and measured.p99_ms <= 20),
+            )
+        )
+    ceiling, e2e = figures.ceiling, figures.e2e
+    print(row("Celery ceiling (no-op task per callback)", f"{ceiling:,.0f} tasks/s", "-", "-"))
+    print(
+        row(
+            f"end to end, {run.args.callbacks:,} callbacks",
+            f"{e2e:,.0f} callbacks/s = {e2e / ceiling:.1f} x ceiling",
+            ">= 5,000/s, >= 4 x",
+            ok(e2e >= 5000 and e2e / ceiling >= 4),
+        )
+    )
+    p50, p99, measured_count = figures.freshness
+    print(
+        row(
+            "freshness at 1,000/s offered",
+            f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms ({measured_count:,} callbacks)",
+            "p99 <= 1 s",
+            ok(p99 <= 1.0),
+        )
+    )
+    if figures.receiver_memory:
+        before, after, sent = figures.receiver_memory
+        print(
+            row(
+                f"receiver RSS after {sent:,} requests",
+                f"{before:.0f} MB -> {after:.0f} MB",
+                "<= 120 MB",
+                ok(after <= 120),
+            )
+        )
+    if figures.worker_memory:
+        at100k, at1m = figures.worker_memory
+        growth = (at1m - at100k) / at100k
+        print(
+            row(
+                "worker RSS, 100k -> 1M callbacks",
+                f"{at100k:.0f} MB -> {at1m:.0f} MB ({growth:+.1%})",
+                "<= +10 %",
+                ok(growth <= 0.10),
+            )
+        )
+    print()
+    rounds = ", ".join(f"{name} {f.rounds}" for name, f in {"bare": bare, "peer": peer, **by_provider}.items())
+    errors = sum(f.non_2xx for f in (bare, peer, *by_provider.values()))
+    print(f"rounds (req/s): {rounds}; non-2xx or socket errors: {errors}")
+    print(f"worker RSS after the end-to-end run: {figures.e2e_worker_rss:.0f} MB ({run.args.concurrency} processes)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench")
+    parser.add_argument("--quick", action="store_true", help="skip the million-request memory runs")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--callbacks", type=int, default=100_000)
+    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    ensure_wrk()
+    logs = Path(tempfile.mkdtemp(prefix="payhook-bench-"))
+    credentials = logs / "credentials"
+    env = {
+        "PAYHOOK_DATABASE_URL": DATABASE,
+        "PAYHOOK_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "PAYHOOK_QUEUE_PREFIX": PREFIX,
+        **demo_environment(credentials),
+    }
+    upgrade(Settings.from_env(env))
+    keys = QueueKeys(PREFIX)
+    signers = {name: p.test_signer(credentials) for name, p in all_providers().items()}
+    run = Run(args, env, Redis.from_url(env["PAYHOOK_REDIS_URL"]), keys, logs, signers)
+    run.reset()
+    print(
+        f"bench: {os.cpu_count()} cores; server on core {procs.SERVER_CORE}, wrk on core {procs.LOAD_CORE}; "
+        f"logs in {logs}",
+        flush=True,
+    )
+    print("bench: receiver vs bare baseline vs typical peer ...", flush=True)
+    figures = Results(*receivers(run))
+    run.reset()
+    print("bench: Celery ceiling (no-op task per callback) ...", flush=True)
+    figures.ceiling = pipeline.celery_ceiling(run.redis, env, logs, tasks=20_000, concurrency=args.concurrency)
+    print(f"bench: end to end, {args.callbacks:,} queued callbacks ...", flush=True)
+    figures.e2e, figures.e2e_worker_rss = end_to_end(run)
+    print("bench: freshness at a steady 1,000 callbacks/s ...", flush=True)
+    figures.freshness = freshness(run)
+    if not args.quick:
+        print("bench: worker memory from 100,000 to 1,000,000 callbacks ...", flush=True)
+        figures.worker_memory = worker_memory(run)
+        print("bench: receiver memory over 1,000,000 requests ...", flush=True)
+        first = next(iter(all_providers().values()))
+        path, body, headers = run.signed(first, first.samples()[first.example])
+        figures.receiver_memory = receiver.receiver_rss_after(
+            1_000_000, path, body, headers, env, logs, run.redis, keys.stream
+        )
+    run.reset()
+    report(run, figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""What waits in the queue: the numbers operators, the metrics and the periodic tick read."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+
+from shared.queue import QueueKeys
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    queued: int
+    in_flight: int
+    oldest_waiting_seconds: float | None
+
+
+def group_info(redis: Redis, keys: QueueKeys) -> dict[str, Any] | None:
+    if not redis.exists(keys.stream):
+        return None
+    for group in redis.xinfo_groups(keys.stream):
+        if text(group["name"]) == keys.group:
+            return dict(group)
+    return None
+
+
+def queue_stats(redis: Redis, keys: QueueKeys) -> QueueStats:
+    """Entries not yet delivered to a worker, entries delivered and not acknowledged, the oldest's age."""
+    group = group_info(redis, keys)
+    if group is None:
+        length = int(redis.xlen(keys.stream)) if redis.exists(keys.stream) else 0
+        first = redis.xrange(keys.stream, count=1) if length else []
+        return QueueStats(length, 0, _age(text(first[0][0])) if first else None)
+    last = text(group["last-delivered-id"])
+    lag = group.get("lag")
+    following = redis.xrange(keys.stream, min=f"({last}", count=1)
+    queued = int(lag) if lag is not None else int(redis.xlen(keys.stream))
+    summary = redis.xpending(keys.stream, keys.group)
+    in_flight = int(summary["pending"])
+    candidates = [text(summary["min"])] if in_flight else []
+    if following:
+        candidates.append(text(following[0][0]))
+    oldest = min(candidates, key=id_key) if candidates else None
+    return QueueStats(queued, in_flight, _age(oldest) if oldest else None)
+
+
+def id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _age(entry_id: str) -> float:
+    return max(0.0, time.time() - id_key(entry_id)[0] / 1000)
+
+
+def text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

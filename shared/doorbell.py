@@ -1,0 +1,73 @@
+"""The doorbell: how work in the stream gets a drain, with about one Celery message per burst.
+
+Each drain slot has a doorbell key. Appending a callback takes doorbell 0 (``SET NX``, in the append
+script of ``shared.queue``); only the append that found it free *rings*: publishes a ``payhook.drain``
+message for slot 0. The drain holds its doorbell while it runs and releases it when the stream is empty,
+then reads once more, which closes the race with a concurrent append. A drain whose batch came back full
+takes the next slot's doorbell and rings it, so more processes help, up to ``PAYHOOK_MAX_DRAINS``. A
+doorbell left by a drain that died expires after ``TTL_SECONDS``; the periodic tick rings a lost one.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+from redis import Redis
+
+from shared.queue import QueuedCallback, QueueKeys, enqueue_sync
+
+log = logging.getLogger(__name__)
+
+DRAIN_TASK = "payhook.drain"
+TICK_TASK = "payhook.tick"
+TTL_SECONDS = 5
+
+
+class Doorbell:
+    """Taking, holding, releasing and ringing the doorbells of one deployment.
+
+    ``redis`` is needed to take, hold and release; ``celery`` to ring. The receiver has only the latter
+    (its append script takes doorbell 0); workers and operators have both.
+    """
+
+    def __init__(self, keys: QueueKeys, *, redis: Redis | None = None, celery: Celery | None = None) -> None:
+        self.keys = keys
+        self._redis = redis
+        self._celery = celery
+
+    @property
+    def redis(self) -> Redis:
+        if self._redis is None:
+            raise RuntimeError("this doorbell was built without Redis")
+        return self._redis
+
+    def take(self, slot: int) -> bool:
+        """True when the doorbell was free and is now ours: the caller must ring it."""
+        return bool(self.redis.set(self.keys.doorbell(slot), b"1", nx=True, ex=TTL_SECONDS))
+
+    def hold(self, slot: int) -> None:
+        """Keep a doorbell we took from expiring while its drain runs."""
+        self.redis.set(self.keys.doorbell(slot), b"1", ex=TTL_SECONDS)
+
+    def release(self, slot: int) -> None:
+        self.redis.delete(self.keys.doorbell(slot))
+
+    def ring(self, slot: int = 0) -> bool:
+        """Publish a drain for ``slot``. Never raises: a ring that fails is repeated by the periodic tick."""
+        if self._celery is None:
+            return False
+        try:
+            self._celery.send_task(DRAIN_TASK, kwargs={"slot": slot}, retry=False)
+        except Exception as exc:
+            log.warning("could not publish a drain for slot %d: %s", slot, type(exc).__name__)
+            return False
+        return True
+
+    def append(self, callback: QueuedCallback) -> bytes:
+        """Append one callback from synchronous code (an operator's replay), ringing when it took the
+        doorbell; the entry id."""
+        entry_id, rang = enqueue_sync(self.redis, self.keys, callback, TTL_SECONDS)
+        if rang:
+            self.ring(0)
+        return entry_id

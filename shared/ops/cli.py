@@ -1,0 +1,261 @@
+"""The ``payhook`` command: migrations, payment lookups, the dead-letter queue and queue statistics."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+import orjson
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared.db import dead_letters as dlq
+from shared.db.migrate import upgrade
+from shared.ops.service import Operations
+from shared.settings import Settings, SettingsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str) -> None:
+    click.echo(f"payhook: {message}", err=True)
+    sys.exit(1)
+
+
+def _reasons(fn: F) -> F:
+    """Every failure ends as one line on stderr and a non-zero exit."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SettingsError as exc:
+            _fail(str(exc))
+        except SQLAlchemyError as exc:
+            _fail(f"database error: {str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}")
+        except RedisError as exc:
+            _fail(f"redis error: {exc}")
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def _operations() -> Iterator[Operations]:
+    ops = Operations(Settings.from_env(), pool_size=1)
+    try:
+        yield ops
+    finally:
+        ops.close()
+
+
+def _emit(document: Any) -> None:
+    click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2, default=str).decode())
+
+
+@click.group()
+def main() -> None:
+    """payhook: payment-callback ingestion. Settings come from PAYHOOK_* environment variables."""
+
+
+@main.command()
+@_reasons
+def migrate() -> None:
+    """Bring the database schema to the latest version (idempotent)."""
+    upgrade(Settings.from_env())
+    click.echo("schema is at the latest revision")
+
+
+@main.group()
+def payments() -> None:
+    """Look up payments."""
+
+
+@payments.command("show")
+@click.argument("provider")
+@click.argument("order_ref")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document on stdout")
+@_reasons
+def payments_show(provider: str, order_ref: str, as_json: bool) -> None:
+    """A payment with its event history in arrival order."""
+    with _operations() as ops:
+        document = ops.payment(provider, order_ref)
+    if document is None:
+        _fail(f"no {provider} payment with order reference {order_ref!r}")
+        return
+    if as_json:
+        _emit(document)
+        return
+    click.echo(
+        f"{document['provider']} {document['order_ref'] or document['payment_key']}: {document['status']}"
+        f"  {document['amount'] or '-'} {document['currency'] or ''}"
+    )
+    for event in document["events"]:
+        click.echo(f"  {event['received_at']}  {event['type']:<28} {event['status']:<20} {event['outcome']}")
+
+
+@main.group("dlq")
+def dlq_group() -> None:
+    """Inspect, replay and purge dead letters."""
+
+
+class _IsoTime(click.ParamType):  # type: ignore[type-arg]
+    """ISO 8601, with or without a zone (``Z``, ``+07:00``); a time without one is UTC."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time", param, ctx)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_ISO_TIME = _IsoTime()
+
+
+def _filters(fn: F) -> F:
+    fn = click.option("--provider", help="only this provider")(fn)
+    fn = click.option("--reason", help="only this reason code")(fn)
+    fn = click.option("--since", type=_ISO_TIME, help="created at or after (ISO 8601)")(fn)
+    return click.option("--until", type=_ISO_TIME, help="created before (ISO 8601)")(fn)
+
+
+def _make_filters(
+    provider: str | None, reason: str | None, since: datetime | None, until: datetime | None
+) -> dlq.Filters:
+    return dlq.Filters(provider=provider, reason=reason, since=since, until=until)
+
+
+@dlq_group.command("list")
+@_filters
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@_reasons
+def dlq_list(
+    provider: str | None,
+    reason: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Dead letters waiting for an operator, oldest first."""
+    with _operations() as ops:
+        letters = ops.letters(_make_filters(provider, reason, since, until), limit=limit)
+    if as_json:
+        _emit(letters)
+        return
+    for x in letters:
+        click.echo(f"{x['id']:>8}  {x['created_at'][:19]}  {x['provider']:<16} {x['reason']:<20} {x['detail'][:60]}")
+
+
+@dlq_group.command("show")
+@click.argument("letter_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@_reasons
+def dlq_show(letter_id: int, as_json: bool) -> None:
+    """One dead letter with its raw body, headers, reason and traceback."""
+    with _operations() as ops:
+        document = ops.letter(letter_id)
+    if document is None:
+        _fail(f"no dead letter {letter_id}")
+        return
+    if as_json:
+        _emit(document)
+        return
+    for key in ("id", "provider", "reason", "detail", "received_at", "created_at", "replayed_at", "headers"):
+        click.echo(f"{key}: {document[key]}")
+    click.echo("body:")
+    click.echo(document["body"])
+    if document["traceback"]:
+        click.echo("traceback:")
+        click.echo(document["traceback"])
+
+
+def _selected(ops: Operations, ids: tuple[int, ...], select_all: bool, filters: dlq.Filters) -> list[int]:
+    if ids and select_all:
+        _fail("give dead-letter ids or --all, not both")
+    if not ids and not select_all:
+        _fail("give dead-letter ids, or --all (with filters) for every matching one")
+    return list(ids) if ids else ops.matching(filters)
+
+
+@dlq_group.command("replay")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "select_all", is_flag=True, help="every dead letter matching the filters")
+@_filters
+@click.option("--dry-run", is_flag=True, help="say what would be replayed, change nothing")
+@_reasons
+def dlq_replay(
+    ids: tuple[int, ...],
+    select_all: bool,
+    provider: str | None,
+    reason: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    dry_run: bool,
+) -> None:
+    """Send dead letters' original callbacks through the pipeline again."""
+    with _operations() as ops:
+        chosen = _selected(ops, ids, select_all, _make_filters(provider, reason, since, until))
+        if dry_run:
+            click.echo(f"would replay {len(chosen)} dead letters: {' '.join(map(str, chosen))}")
+            return
+        done = ops.replay(chosen)
+    missing = sorted(set(chosen) - set(done))
+    click.echo(f"replayed {len(done)} dead letters")
+    if missing:
+        _fail(f"no dead letter with id {' '.join(map(str, missing))}")
+
+
+@dlq_group.command("purge")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "select_all", is_flag=True, help="every dead letter matching the filters")
+@_filters
+@_reasons
+def dlq_purge(
+    ids: tuple[int, ...],
+    select_all: bool,
+    provider: str | None,
+    reason: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
+    """Delete dead letters for good."""
+    with _operations() as ops:
+        filters = dataclasses.replace(_make_filters(provider, reason, since, until), include_replayed=True)
+        removed = ops.purge(_selected(ops, ids, select_all, filters))
+    click.echo(f"purged {removed} dead letters")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@_reasons
+def stats(as_json: bool) -> None:
+    """Queue depth, callbacks in flight, dead letters and the oldest waiting callback."""
+    with _operations() as ops:
+        numbers = ops.queue()
+        dead = ops.waiting_letters()
+    document = {
+        "queued": numbers.queued,
+        "in_flight": numbers.in_flight,
+        "dead_letters": dead,
+        "oldest_waiting_seconds": None
+        if numbers.oldest_waiting_seconds is None
+        else round(numbers.oldest_waiting_seconds, 3),
+    }
+    if as_json:
+        _emit(document)
+        return
+    for key, value in document.items():
+        click.echo(f"{key}: {value}")

@@ -1,1 +1,0 @@
-"""Benchmarks: programs that print figures against baselines measured in the same run (``make bench``)."""

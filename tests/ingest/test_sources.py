@@ -1,0 +1,66 @@
+"""Per-provider source allow-lists, and X-Forwarded-For believed only from a configured trusted proxy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.settings import Settings
+from tests.conftest import env_for
+from tests.support.fixtures import PIVOT_KEY, sample
+from tests.support.net import free_port
+from tests.support.processes import Stack
+
+pytestmark = pytest.mark.integration
+ALLOWED = "203.0.113.0/24"
+
+
+@pytest.fixture
+def web(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., httpx.Client]]:
+    stacks: list[Stack] = []
+    clients: list[httpx.Client] = []
+
+    def start(**env: str) -> httpx.Client:
+        stack = Stack(env_for(settings.queue_prefix, **env), free_port(), tmp_path)
+        stacks.append(stack)
+        stack.web()
+        client = httpx.Client(base_url=stack.url)
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        client.close()
+    for stack in stacks:
+        stack.stop()
+
+
+def _post(http: httpx.Client, forwarded: str | None = None) -> int:
+    headers = {"X-API-Key": PIVOT_KEY}
+    if forwarded is not None:
+        headers["X-Forwarded-For"] = forwarded
+    return http.post("/callbacks/pivot", content=sample("pivot.payment_paid"), headers=headers).status_code
+
+
+def test_a_source_outside_the_allow_list_is_refused_and_a_forged_forwarding_header_changes_nothing(
+    web: Callable[..., httpx.Client],
+) -> None:
+    http = web(PAYHOOK_PIVOT_ALLOWED_SOURCES=ALLOWED)
+    assert _post(http) == 403
+    assert _post(http, forwarded="203.0.113.7") == 403, "no trusted proxy: X-Forwarded-For is not believed"
+    answer = http.post("/callbacks/pivot", content=b"{}", headers={"X-API-Key": PIVOT_KEY})
+    assert answer.json()["error"] == "forbidden"
+    # Revenue Monster has no allow-list here: its callbacks are judged on their signature alone.
+    assert http.post("/callbacks/revenue-monster", content=b"{}").status_code == 401
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_what_counts(web: Callable[..., httpx.Client]) -> None:
+    http = web(PAYHOOK_PIVOT_ALLOWED_SOURCES=ALLOWED, PAYHOOK_TRUSTED_PROXIES="127.0.0.0/8")
+    assert _post(http, forwarded="203.0.113.7") == 200
+    assert _post(http, forwarded="198.51.100.1, 203.0.113.7") == 200, "the rightmost untrusted hop counts"
+    assert _post(http, forwarded="203.0.113.7, 198.51.100.1") == 403, "a forged left part does not help"
+    assert _post(http, forwarded="not-an-address") == 403
+    assert _post(http) == 403, "the proxy itself is not an allowed source"

@@ -1,0 +1,91 @@
+"""The Procfile's processes, started by tests (and the bench) exactly as its lines say."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+_DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
+def procfile_command(process: str, env: Mapping[str, str], **replace: str) -> list[str]:
+    """The Procfile's line for ``process``, its ``${VAR:-default}`` expanded from ``env``, its program taken
+    from this interpreter's environment. ``replace`` swaps arguments (``app`` for uvicorn's application)."""
+    lines = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if ":" in line)
+    expanded = _DEFAULTED.sub(lambda m: env.get(m.group(1)) or m.group(2), lines[process].strip())
+    words = shlex.split(expanded)
+    if "app" in replace:
+        words = [replace["app"] if word == "ingest.app:app" else word for word in words]
+    program = Path(sys.executable).parent / words[0]
+    return [str(program) if program.exists() else words[0], *words[1:]]
+
+
+class Stack:
+    """Procfile processes of one test, each in a process group of its own, logging to ``logs``."""
+
+    def __init__(self, env: dict[str, str], port: int, logs: Path) -> None:
+        self.env = {**os.environ, **env, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+        self.port = port
+        self.logs = logs
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, process: str, **env: str) -> subprocess.Popen[bytes]:
+        environment = {**self.env, **env}
+        log = (self.logs / f"{process}-{len(self.procs)}.log").open("wb")
+        proc = subprocess.Popen(
+            procfile_command(process, environment),
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def web(self) -> subprocess.Popen[bytes]:
+        proc = self.start("web")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
+                    return proc
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"web did not start: {self.tail('web')}")
+
+    def worker(self, concurrency: int = 2) -> subprocess.Popen[bytes]:
+        return self.start("worker", PAYHOOK_WORKER_CONCURRENCY=str(concurrency), PAYHOOK_LOG_LEVEL="INFO")
+
+    def beat(self) -> subprocess.Popen[bytes]:
+        return self.start("beat", PAYHOOK_BEAT_SCHEDULE=str(self.logs / "beat-schedule"), PAYHOOK_LOG_LEVEL="INFO")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @staticmethod
+    def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+        """Signal the process and every child it forked (a Celery worker's pool)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        proc.wait(10)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                self.kill(proc, signal.SIGTERM)
+
+    def tail(self, name: str) -> str:
+        return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.logs.glob(f"{name}-*.log")))
