@@ -46,6 +46,10 @@ def _headers(scope: Scope) -> dict[str, str]:
     return found
 
 
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 @dataclass
 class CallbackEndpoint:
     """``/callbacks/{provider}``: 200 only after Redis confirmed the append of this very callback."""
@@ -83,8 +87,9 @@ class CallbackEndpoint:
             return "forbidden", error(403, "forbidden", "this source may not send callbacks here")
         limit = settings.max_body_bytes
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            if not declared.isdigit():
+        # ASCII digits only: str.isdigit() also takes "¹", which int() refuses.
+        if declared is not None and (not _digits(declared) or int(declared) > limit):
+            if not _digits(declared):
                 return "bad_request", error(400, "bad_request", "Content-Length is not a number")
             return "too_large", error(413, "too_large", f"body exceeds {limit} bytes")
         try:

@@ -39,6 +39,11 @@ class BadQuery(ValueError):
     pass
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit()`` also takes "¹", which ``int()`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _text(value: str | None, name: str) -> str | None:
     """A query or path value as the database may take it (PostgreSQL text holds no NUL)."""
     if value and "\x00" in value:
@@ -61,7 +66,7 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not _digits(raw) or not low <= int(raw) <= high:
         raise BadQuery(f"{name} must be a whole number from {low} to {high}")
     return int(raw)
 
@@ -162,6 +167,6 @@ class Admin:
 
 def _path_id(request: Request) -> int:
     raw = request.path_params["letter_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not _digits(raw) or len(raw) > 18:
         raise BadQuery("a dead-letter id is a whole number")
     return int(raw)
