@@ -1,0 +1,206 @@
+"""Midtrans (Indonesia): payment notifications that carry their own signature in the body.
+
+``signature_key`` is the hex SHA-512 of ``order_id + status_code + gross_amount + server key``, the three
+values exactly as the body's strings. It covers nothing else: ``transaction_status``, ``fraud_status`` and
+the refunds are unsigned, which is Midtrans's design, not ours (its Get Status API is the authority).
+
+A payment is one ``transaction_id``; ``order_id`` is the merchant's reference, which Midtrans lets a merchant
+reuse after an expiry or a cancellation. A refund sends two notifications, the second once the bank has
+confirmed it; both carry the running total in ``refund_amount``. Times are Jakarta time (UTC+7) without an
+offset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from shared.canonical import CanonicalEvent, Status, UnknownStatus
+from shared.providers import Provider, Signer
+from shared.providers._auth import SecretRing, kept_secret, secret_ring
+from shared.providers._fields import currency, decimal_amount, get, optional_text, parse_object, text
+
+NAME = "midtrans"
+KEY_VARIABLE = "PAYHOOK_MIDTRANS_SERVER_KEY"
+SIGNED_FIELDS = ("order_id", "status_code", "gross_amount")
+_JAKARTA = timezone(timedelta(hours=7))
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+_STATUSES = {
+    "pending": Status.PENDING,
+    "authorize": Status.PROCESSING,
+    "capture": Status.PAID,
+    "settlement": Status.PAID,
+    "deny": Status.FAILED,
+    "failure": Status.FAILED,
+    "cancel": Status.CANCELLED,
+    "expire": Status.EXPIRED,
+    "partial_refund": Status.PARTIALLY_REFUNDED,
+    "refund": Status.REFUNDED,
+    "chargeback": Status.REVERSED,
+}
+# A card capture is paid only once the fraud check accepted it (or did not run); "challenge" waits for the
+# merchant's decision.
+_CAPTURE_BY_FRAUD = {None: Status.PAID, "accept": Status.PAID, "challenge": Status.PROCESSING, "deny": Status.FAILED}
+_REFUNDS = ("partial_refund", "refund")
+
+
+class SignatureKeyAuthenticator:
+    """Recomputes ``signature_key`` with every configured server key (several during a rotation) and compares
+    in constant time. Parsing the body is the only way to read what is signed."""
+
+    def __init__(self, keys: SecretRing) -> None:
+        self._keys = keys
+
+    def refusal(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return "body is not JSON, so its signature_key cannot be checked"
+        if not isinstance(doc, dict):
+            return "body is not a JSON object, so its signature_key cannot be checked"
+        given = doc.get("signature_key")
+        if not isinstance(given, str) or not given:
+            return "signature_key is missing"
+        message = signing_string(doc)
+        if message is None:
+            return "order_id, status_code and gross_amount must be strings"
+        if not self._keys.derives(given, lambda key: _signature(message, key).encode()):
+            return "signature_key does not match"
+        return None
+
+
+def signing_string(doc: Mapping[str, Any]) -> bytes | None:
+    """``order_id + status_code + gross_amount`` as sent, or None when one of them is not a string."""
+    values = [doc.get(field) for field in SIGNED_FIELDS]
+    texts = [value for value in values if isinstance(value, str)]
+    if len(texts) != len(values):
+        return None
+    return "".join(texts).encode("utf-8", errors="surrogatepass")
+
+
+def _signature(message: bytes, key: bytes) -> str:
+    return hashlib.sha512(message + key).hexdigest()
+
+
+def configure(env: Mapping[str, str]) -> SignatureKeyAuthenticator | None:
+    """Server keys separated by commas or whitespace: during a rotation, both the old and the new one."""
+    keys = secret_ring(env, KEY_VARIABLE)
+    return None if keys is None else SignatureKeyAuthenticator(keys)
+
+
+def test_signer(folder: Path) -> Signer:
+    key = kept_secret(folder, "midtrans-test-server-key", lambda: "SB-Mid-server-TEST-" + secrets.token_hex(8))
+    return Signer(key, lambda body: (_signed(body, key), {"Content-Type": "application/json"}))
+
+
+def _signed(body: bytes, key: str) -> bytes:
+    """``body`` with the ``signature_key`` Midtrans would compute with ``key`` (unchanged when it already
+    carries it, or when it has nothing to sign)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    message = signing_string(doc) if isinstance(doc, dict) else None
+    if message is None:
+        return body
+    signature = _signature(message, key.encode())
+    if doc.get("signature_key") == signature:
+        return body
+    doc["signature_key"] = signature
+    return json.dumps(doc, indent=2).encode()
+
+
+def _status(doc: dict[str, Any], transaction_status: str, fraud: str | None) -> Status:
+    if transaction_status == "capture":
+        if fraud not in _CAPTURE_BY_FRAUD:
+            raise UnknownStatus(f"unknown Midtrans fraud_status {fraud!r} on a capture")
+        return _CAPTURE_BY_FRAUD[fraud]
+    if transaction_status == "deny" and get(doc, "settlement_time", required=False) is not None:
+        # A settled payment denied afterwards (Permata VA, Mandiri bill, Indomaret, rarely): the money went back.
+        return Status.REVERSED
+    status = _STATUSES.get(transaction_status)
+    if status is None:
+        raise UnknownStatus(f"unknown Midtrans transaction_status {transaction_status!r}")
+    return status
+
+
+def _jakarta_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=_JAKARTA)
+    except ValueError:
+        return None
+
+
+def _refunds(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    refunds = doc.get("refunds")
+    return [r for r in refunds if isinstance(r, dict)] if isinstance(refunds, list) else []
+
+
+def _occurred(doc: dict[str, Any], transaction_status: str) -> datetime | None:
+    if transaction_status in _REFUNDS:
+        times = [_jakarta_time(r.get("bank_confirmed_at")) or _jakarta_time(r.get("created_at")) for r in _refunds(doc)]
+        return max((t for t in times if t is not None), default=None)
+    if transaction_status == "settlement":
+        return _jakarta_time(doc.get("settlement_time"))
+    return _jakarta_time(doc.get("transaction_time"))
+
+
+def normalize(body: bytes) -> CanonicalEvent:
+    doc = parse_object(body)
+    transaction_id = text(doc, "transaction_id")
+    transaction_status = text(doc, "transaction_status", max_length=64)
+    fraud = optional_text(doc, "fraud_status", max_length=64)
+    status = _status(doc, transaction_status, fraud)
+    refund_amount = None
+    key = f"{transaction_id}:{transaction_status}:{fraud or '-'}"
+    if transaction_status in _REFUNDS:
+        refund_amount = decimal_amount(get(doc, "refund_amount"), "refund_amount")
+        # Two notifications per refund: the bank's confirmation is a notification of its own.
+        confirmed = sum(1 for r in _refunds(doc) if r.get("bank_confirmed_at"))
+        key = f"{transaction_id}:{transaction_status}:{refund_amount}:{confirmed}"
+    return CanonicalEvent(
+        provider=NAME,
+        event_type=transaction_status,
+        event_key=key,
+        payment_key=transaction_id,
+        order_ref=text(doc, "order_id"),
+        status=status,
+        amount=decimal_amount(get(doc, "gross_amount"), "gross_amount"),
+        currency=currency(doc, "currency") if doc.get("currency") is not None else "IDR",
+        provider_payment_id=transaction_id,
+        occurred_at=_occurred(doc, transaction_status),
+        refund_amount=refund_amount,
+    )
+
+
+PROVIDER = Provider(
+    name=NAME,
+    title="Midtrans (Indonesia)",
+    credential=KEY_VARIABLE,
+    configure=configure,
+    normalize=normalize,
+    auth_headers=(),
+    kept_headers=("content-type",),
+    statuses={
+        **{name: status for name, status in _STATUSES.items() if name != "capture"},
+        **{f"capture (fraud_status {fraud or 'absent'})": status for fraud, status in _CAPTURE_BY_FRAUD.items()},
+        "deny (after settlement)": Status.REVERSED,
+    },
+    signature_covers=SIGNED_FIELDS,
+    test_signer=test_signer,
+    example="bank_transfer_settlement",
+    description=(
+        "Midtrans signs inside the body: signature_key = hex SHA-512 of order_id + status_code + gross_amount + "
+        "server key. It retries a 503 four times and a 500 once, so a transient fault is always a 503."
+    ),
+)
