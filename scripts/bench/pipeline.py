@@ -58,7 +58,7 @@ def celery_ceiling(redis: Redis, env: dict[str, str], logs: Path, tasks: int, co
     with apps.peer_celery.producer_or_acquire() as producer:
         for _ in range(tasks):
             apps.process_callback.apply_async(args=[{}], producer=producer)
-    worker = procs.celery_worker("tests.bench.apps:peer_celery", concurrency, env, logs / "ceiling.log")
+    worker = procs.celery_worker("scripts.bench.apps:peer_celery", concurrency, env, logs / "ceiling.log")
     try:
         started = None
         deadline = time.monotonic() + 300

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -70,6 +71,27 @@ def migrate() -> None:
     """Bring the database schema to the latest version (idempotent)."""
     upgrade(Settings.from_env())
     click.echo("schema is at the latest revision")
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="the web process's port")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=Path(".payhook"), show_default=True, help="data and logs"
+)
+@click.option("--postgres-port", type=click.IntRange(1, 65535), default=55432, show_default=True)
+@click.option("--redis-port", type=click.IntRange(1, 65535), default=56379, show_default=True)
+@_reasons
+def dev(port: int, data_dir: Path, postgres_port: int, redis_port: int) -> None:
+    """Run the whole pipeline here: embedded PostgreSQL and Redis (unless their URLs are set), web, worker, beat."""
+    from shared.ops.dev import run  # noqa: PLC0415 - only this command needs it
+    from shared.ops.embedded import EmbeddedError  # noqa: PLC0415
+
+    try:
+        code = run(data_dir, port, postgres_port, redis_port)
+    except EmbeddedError as exc:
+        _fail(str(exc))
+        return
+    sys.exit(code)
 
 
 @main.group()
@@ -259,3 +281,7 @@ def stats(as_json: bool) -> None:
         return
     for key, value in document.items():
         click.echo(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -19,15 +19,16 @@ ROOT = Path(__file__).resolve().parents[2]
 _DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
 
 
-def procfile_command(process: str, env: Mapping[str, str], **replace: str) -> list[str]:
+def procfile_command(process: str, env: Mapping[str, str], *, bin_dir: Path | None = None, **replace: str) -> list[str]:
     """The Procfile's line for ``process``, its ``${VAR:-default}`` expanded from ``env``, its program taken
-    from this interpreter's environment. ``replace`` swaps arguments (``app`` for uvicorn's application)."""
+    from ``bin_dir`` (default: this interpreter's environment). ``replace`` swaps arguments (``app`` for
+    uvicorn's application)."""
     lines = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if ":" in line)
     expanded = _DEFAULTED.sub(lambda m: env.get(m.group(1)) or m.group(2), lines[process].strip())
     words = shlex.split(expanded)
     if "app" in replace:
         words = [replace["app"] if word == "ingest.app:app" else word for word in words]
-    program = Path(sys.executable).parent / words[0]
+    program = (bin_dir or Path(sys.executable).parent) / words[0]
     return [str(program) if program.exists() else words[0], *words[1:]]
 
 
