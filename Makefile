@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install services run test lint typecheck unit bench clean
+.PHONY: install services run test lint typecheck unit bench chaos clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: install services lint typecheck
 
 bench: install services
 	$(BIN)/python -m scripts.bench
+
+# Minutes: the real processes against a private PostgreSQL and Redis, 100,000 callbacks, faults meanwhile.
+chaos: install
+	$(BIN)/python -m scripts.chaos
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

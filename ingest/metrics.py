@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 RESULTS = (
     "queued",
+    "spooled",
     "unauthorized",
     "forbidden",
     "too_large",

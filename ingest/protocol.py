@@ -29,9 +29,15 @@ def _deadline() -> float:
     return Settings.from_env().request_timeout_seconds
 
 
+# On shutdown, an idle keep-alive connection is read for this long before it is closed: a request a client
+# wrote just before is answered rather than cut off.
+IDLE_LINGER_SECONDS = 0.5
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     _timer: asyncio.TimerHandle | None = None
     _head_done = False
+    _shutting_down = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -45,6 +51,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_done = True
         super().on_headers_complete()
+        if self._shutting_down and self.cycle is not None:
+            self.cycle.keep_alive = False
+
+    def shutdown(self) -> None:
+        """uvicorn closes an idle connection at once; linger a moment for a request already on its way."""
+        self._shutting_down = True
+        if self.cycle is None or self.cycle.response_complete:
+            self.loop.call_later(IDLE_LINGER_SECONDS, self._close_if_idle)
+        else:
+            self.cycle.keep_alive = False
+
+    def _close_if_idle(self) -> None:
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.close()
 
     def on_message_complete(self) -> None:
         self._disarm()

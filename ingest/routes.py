@@ -21,7 +21,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ingest.appender import Appender
 from ingest.body import BodyTooLarge, ClientGone, read_limited
 from ingest.metrics import ReceiverMetrics
+from ingest.shutdown import GracefulShutdown
 from ingest.sources import source_allowed
+from ingest.spool import Spool
 from shared.errors import error
 from shared.providers import Configured
 from shared.queue import QueuedCallback
@@ -46,18 +48,24 @@ def _headers(scope: Scope) -> dict[str, str]:
     return found
 
 
+class QueueUnavailable(Exception):
+    """Redis is above its high-water mark of memory, or has just failed an append."""
+
+
 def _digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
 @dataclass
 class CallbackEndpoint:
-    """``/callbacks/{provider}``: 200 only after Redis confirmed the append of this very callback."""
+    """``/callbacks/{provider}``: 200 only after Redis confirmed the append of this very callback, or, while
+    Redis cannot take it, PostgreSQL's spool committed it."""
 
     providers: dict[str, Configured]
     appender: Appender
     settings: Settings
     metrics: ReceiverMetrics
+    spool: Spool | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         name: str = scope["path_params"]["provider"]
@@ -102,14 +110,32 @@ class CallbackEndpoint:
         if refused is not None:
             return "unauthorized", error(401, "unauthorized", f"callback authentication failed: {refused}")
         kept = {h: headers[h] for h in configured.provider.kept_headers if h in headers}
+        callback = QueuedCallback(name, body, kept, time.time())
+        if self.spool is not None and not self.appender.available:
+            return await self._spooled(send, callback, QueueUnavailable())
         try:
-            entry_id = await self.appender.append(QueuedCallback(name, body, kept, time.time()))
-        except (redis.exceptions.RedisError, OSError) as exc:
-            log.warning("queue unavailable: %s", type(exc).__name__)
-            return "unavailable", error(503, "unavailable", "the callback could not be queued; retry later")
+            entry_id = await self.appender.append(callback)
+        except (redis.exceptions.RedisError, OSError, TimeoutError) as exc:
+            return await self._spooled(send, callback, exc)
         self.metrics.by_result[(name, "queued")].inc()
         await _answer(send, 200, b'{"status":"queued","id":"' + entry_id + b'"}')
         return None
+
+    async def _spooled(
+        self, send: Send, callback: QueuedCallback, cause: BaseException
+    ) -> tuple[str, Callable[[Scope, Receive, Send], Awaitable[None]]] | None:
+        """Redis could not take the callback: PostgreSQL's spool, or a 503 when it cannot either."""
+        log.warning("queue unavailable (%s): spooling", type(cause).__name__)
+        if self.spool is not None:
+            try:
+                spool_id = await self.spool.store(callback)
+            except Exception as exc:  # any failure of the second store is a 503, never a 500
+                log.error("spool unavailable: %s", type(exc).__name__)
+            else:
+                self.metrics.by_result[(callback.provider, "spooled")].inc()
+                await _answer(send, 200, b'{"status":"spooled","id":"spool-%d"}' % spool_id)
+                return None
+        return "unavailable", error(503, "unavailable", "the callback could not be queued; retry later")
 
 
 class FastPath:
@@ -121,13 +147,18 @@ class FastPath:
     _BUSY = b'{"error":"busy","message":"too many callbacks in flight; retry later"}'
     _FAILED = b'{"error":"internal_error","message":"the request could not be handled"}'
 
-    def __init__(self, app: ASGIApp, callbacks: CallbackEndpoint, max_in_flight: int) -> None:
+    def __init__(
+        self, app: ASGIApp, callbacks: CallbackEndpoint, max_in_flight: int, shutdown: GracefulShutdown
+    ) -> None:
         self.app = app
         self.callbacks = callbacks
         self.max_in_flight = max_in_flight
         self.in_flight = 0
+        self.shutdown = shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.shutdown.draining:
+            send = self.shutdown.closing(send)
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(self.PREFIX):
             name = scope["path"][len(self.PREFIX) :]
             if name and "/" not in name:
@@ -161,15 +192,21 @@ class Operations:
     redis: Redis
     metrics: ReceiverMetrics
     openapi_document: bytes
+    shutdown: GracefulShutdown
+    spool: Spool | None
 
     async def healthz(self, request: Request) -> Response:
         return Response(_OK, media_type="application/json")
 
     async def readyz(self, request: Request) -> Response:
+        """200 while a callback can be made durable: in Redis, or, while Redis is away, in the spool."""
+        if self.shutdown.draining:
+            return error(503, "shutting_down", "this process is shutting down")
         try:
             await self.redis.ping()
         except (redis.exceptions.RedisError, OSError):
-            return error(503, "unavailable", "the queue is unreachable")
+            if self.spool is None or not await self.spool.reachable():
+                return error(503, "unavailable", "the queue is unreachable")
         return Response(_OK, media_type="application/json")
 
     async def openapi(self, request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,8 @@ from ingest import openapi
 from ingest.appender import Appender
 from ingest.metrics import ReceiverMetrics
 from ingest.routes import CallbackEndpoint, FastPath, Operations
+from ingest.shutdown import GracefulShutdown
+from ingest.spool import Spool
 from shared.celery_app import make_celery
 from shared.connections import receiver_redis
 from shared.doorbell import Doorbell
@@ -40,10 +43,12 @@ def create_app(
     redis = redis or receiver_redis(settings)
     metrics = ReceiverMetrics(CollectorRegistry(), list(providers))
     doorbell = Doorbell(QueueKeys(settings.queue_prefix), celery=make_celery(settings) if ring else None)
-    appender = Appender(redis, doorbell, metrics.observe_append)
-    callbacks = CallbackEndpoint(providers, appender, settings, metrics)
+    appender = Appender(redis, doorbell, metrics.observe_append, settings.append_timeout_seconds)
+    spool = Spool(settings) if settings.fallback_spool else None
+    callbacks = CallbackEndpoint(providers, appender, settings, metrics, spool)
+    shutdown = GracefulShutdown(settings.shutdown_grace_seconds)
     document = openapi.document([c.provider for c in providers.values()])
-    operations = Operations(redis, metrics, orjson.dumps(document))
+    operations = Operations(redis, metrics, orjson.dumps(document), shutdown, spool)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -51,7 +56,12 @@ def create_app(
         # reach, so that full collections stay short and do not show up as latency spikes.
         gc.collect()
         gc.freeze()
+        shutdown.install()
+        watch = asyncio.get_running_loop().create_task(appender.watch_memory(settings.redis_high_water))
         yield
+        watch.cancel()
+        if spool is not None:
+            await spool.close()
         await redis.aclose()
 
     routes = [
@@ -65,4 +75,4 @@ def create_app(
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception, Exception: server_error}
     )
-    return FastPath(app, callbacks, settings.max_concurrent_requests)
+    return FastPath(app, callbacks, settings.max_concurrent_requests, shutdown)

@@ -28,23 +28,25 @@ def group_info(redis: Redis, keys: QueueKeys) -> dict[str, Any] | None:
 
 
 def queue_stats(redis: Redis, keys: QueueKeys) -> QueueStats:
-    """Entries not yet delivered to a worker, entries delivered and not acknowledged, the oldest's age."""
-    group = group_info(redis, keys)
+    """Entries not yet delivered to a worker, entries delivered and not acknowledged, the oldest's age.
+
+    Workers delete what they acknowledge, so the stream holds exactly what waits: its length less what is
+    pending is what is queued. Nothing here trusts the group's ``lag``, which an AOF rewrite and a restart
+    can leave counting entries long gone.
+    """
+    length = int(redis.xlen(keys.stream))
+    group = group_info(redis, keys) if length else None
     if group is None:
-        length = int(redis.xlen(keys.stream)) if redis.exists(keys.stream) else 0
         first = redis.xrange(keys.stream, count=1) if length else []
         return QueueStats(length, 0, _age(text(first[0][0])) if first else None)
-    last = text(group["last-delivered-id"])
-    lag = group.get("lag")
-    following = redis.xrange(keys.stream, min=f"({last}", count=1)
-    queued = int(lag) if lag is not None else int(redis.xlen(keys.stream))
     summary = redis.xpending(keys.stream, keys.group)
     in_flight = int(summary["pending"])
     candidates = [text(summary["min"])] if in_flight else []
+    following = redis.xrange(keys.stream, min=f"({text(group['last-delivered-id'])}", count=1)
     if following:
         candidates.append(text(following[0][0]))
     oldest = min(candidates, key=id_key) if candidates else None
-    return QueueStats(queued, in_flight, _age(oldest) if oldest else None)
+    return QueueStats(max(0, length - in_flight), in_flight, _age(oldest) if oldest else None)
 
 
 def id_key(entry_id: str) -> tuple[int, int]:

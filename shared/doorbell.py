@@ -10,10 +10,12 @@ doorbell left by a drain that died expires after ``TTL_SECONDS``; the periodic t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from celery import Celery
 from redis import Redis
+from redis.exceptions import OutOfMemoryError
 
 from shared.queue import QueuedCallback, QueueKeys, enqueue_sync
 
@@ -43,12 +45,18 @@ class Doorbell:
         return self._redis
 
     def take(self, slot: int) -> bool:
-        """True when the doorbell was free and is now ours: the caller must ring it."""
-        return bool(self.redis.set(self.keys.doorbell(slot), b"1", nx=True, ex=TTL_SECONDS))
+        """True when the doorbell was free and is now ours: the caller must ring it. A Redis at its
+        ``maxmemory`` refuses the write: then nobody takes it (the drain that runs goes on)."""
+        try:
+            return bool(self.redis.set(self.keys.doorbell(slot), b"1", nx=True, ex=TTL_SECONDS))
+        except OutOfMemoryError:
+            return False
 
     def hold(self, slot: int) -> None:
-        """Keep a doorbell we took from expiring while its drain runs."""
-        self.redis.set(self.keys.doorbell(slot), b"1", ex=TTL_SECONDS)
+        """Keep a doorbell we took from expiring while its drain runs (not possible, and not needed, while
+        Redis is at its ``maxmemory``: the drain frees memory as it goes)."""
+        with contextlib.suppress(OutOfMemoryError):
+            self.redis.set(self.keys.doorbell(slot), b"1", ex=TTL_SECONDS)
 
     def release(self, slot: int) -> None:
         self.redis.delete(self.keys.doorbell(slot))

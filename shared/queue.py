@@ -80,6 +80,11 @@ class QueueKeys:
         """The doorbell of drain ``slot``; slot 0 is the one appends ring."""
         return f"{self.prefix}:drain:{slot}"
 
+    @property
+    def spool_mark(self) -> str:
+        """The id of the last spooled callback moved into the stream (moves are exactly once)."""
+        return f"{self.prefix}:spool-moved"
+
 
 def _append_script() -> str:
     pairs = ", ".join(f"'{name.decode()}', ARGV[at + {i}]" for i, name in enumerate(FIELDS))
@@ -95,12 +100,40 @@ return ids
 """
 
 
+def _move_script() -> str:
+    """Like the append script, for spooled callbacks: each comes with its spool id, and one whose id is not
+    above the mark was moved before (by a mover whose delete then failed) and is skipped."""
+    width = len(FIELDS) + 1
+    pairs = ", ".join(f"'{name.decode()}', ARGV[at + {i + 1}]" for i, name in enumerate(FIELDS))
+    return f"""
+local mark = tonumber(redis.call('GET', KEYS[3]) or '0')
+local moved = 0
+local n = (#ARGV - 1) / {width}
+for i = 0, n - 1 do
+  local at = 2 + i * {width}
+  local spool_id = tonumber(ARGV[at])
+  if spool_id > mark then
+    redis.call('XADD', KEYS[1], '*', {pairs})
+    mark = spool_id
+    moved = moved + 1
+  end
+end
+redis.call('SET', KEYS[3], tostring(mark))
+local rang = 0
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then rang = 1 end
+return {{moved, rang}}
+"""
+
+
 # Appends callbacks and then takes the doorbell, atomically, in one round trip: the only way anything is
 # appended. A drain that releases the doorbell and then reads once more is sure to see every entry appended
 # before, or the appender finds the doorbell free and rings. KEYS: the stream, doorbell 0. ARGV: the
 # doorbell's TTL, then each callback's ``values()``. Returns the entry ids, then 1 when the doorbell was
 # free (the caller must ring it).
 APPEND_SCRIPT = _append_script()
+# KEYS: the stream, doorbell 0, the spool mark. ARGV: the doorbell's TTL, then per callback its spool id and
+# ``values()``, in spool order. Returns how many were moved, and 1 when the doorbell was free.
+MOVE_SCRIPT = _move_script()
 
 
 def script_args(callbacks: list[QueuedCallback], doorbell_ttl: int) -> list[bytes | int]:

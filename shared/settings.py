@@ -33,6 +33,19 @@ def _redis_url(name: str, raw: str) -> str:
     return raw
 
 
+def _spool(name: str, raw: str) -> bool:
+    if raw not in {"postgres", "off"}:
+        raise SettingsError(f"{name} must be postgres or off, got {raw!r}")
+    return raw == "postgres"
+
+
+def _fraction(name: str, raw: str) -> float:
+    value = positive_float(name, raw)
+    if value > 1:
+        raise SettingsError(f"{name} must be a fraction of maxmemory, at most 1, got {raw!r}")
+    return value
+
+
 def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str, str], T]) -> T:
     raw = env.get(PREFIX + name)
     if raw is None or raw == "":
@@ -59,6 +72,13 @@ class Settings:
     # The receiver's defences: a deadline for each request's head and body, a bound on callbacks in flight.
     request_timeout_seconds: float = 10.0
     max_concurrent_requests: int = 1024
+    # After SIGTERM, how long the web process keeps answering (readiness already 503) before it stops.
+    shutdown_grace_seconds: float = 5.0
+    # While Redis cannot take a callback (down, hung, above the high-water mark of its maxmemory), store it in
+    # PostgreSQL and answer 200; off: answer 503. A hung Redis holds a request no longer than the timeout.
+    fallback_spool: bool = True
+    append_timeout_seconds: float = 0.25
+    redis_high_water: float = 0.9
     # Proxies whose X-Forwarded-For is believed.
     trusted_proxies: tuple[Network, ...] = ()
     # Fernet keys for encryption at rest of stored raw callbacks; empty: stored as received.
@@ -94,6 +114,14 @@ class Settings:
             max_concurrent_requests=_read(
                 source, "MAX_CONCURRENT_REQUESTS", defaults.max_concurrent_requests, positive_int
             ),
+            shutdown_grace_seconds=_read(
+                source, "SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace_seconds, positive_float
+            ),
+            fallback_spool=_read(source, "FALLBACK_SPOOL", defaults.fallback_spool, _spool),
+            append_timeout_seconds=_read(
+                source, "APPEND_TIMEOUT_SECONDS", defaults.append_timeout_seconds, positive_float
+            ),
+            redis_high_water=_read(source, "REDIS_HIGH_WATER", defaults.redis_high_water, _fraction),
             trusted_proxies=_read(source, "TRUSTED_PROXIES", (), networks),
             encryption_keys=_read(source, "ENCRYPTION_KEYS", (), parse_keys),
             environ=source,

@@ -86,4 +86,4 @@ def web(settings: Settings) -> Iterator[TestClient]:
 
 def _truncate(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE payment_events, payments, dead_letters RESTART IDENTITY"))
+        conn.execute(text("TRUNCATE payment_events, payments, dead_letters, spooled_callbacks RESTART IDENTITY"))

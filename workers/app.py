@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import signal
+from types import FrameType
+from typing import Any, ClassVar
 
+from billiard.process import current_process
+from celery import bootsteps
 from celery.signals import worker_process_shutdown
+from redis.exceptions import RedisError
 
 from shared.celery_app import make_celery
 from shared.doorbell import DRAIN_TASK, TICK_TASK
 from shared.settings import Settings
 from workers import context, maintenance
-from workers.drain import Drain, ensure_group
+from workers.drain import Drain
 
 log = logging.getLogger(__name__)
 
 settings = Settings.from_env()
 app = make_celery(settings)
+app.conf.worker_consumer = "workers.consumer:QuickReconnectConsumer"
 app.conf.beat_schedule = {
-    # Backstop for a doorbell that was lost (a crashed drain, a failed publish) and for reclaiming.
+    # A backstop: every worker runs the tick itself (TickStep below).
     "payhook-tick": {"task": TICK_TASK, "schedule": 1.0, "options": {"expires": 2.0}},
 }
+TICK_SECONDS = 1.0
 
 
 @app.task(name=DRAIN_TASK, ignore_result=True)
 def drain(slot: int = 0) -> dict[str, Any]:
+    _stop_gracefully()
     report = Drain(context.current(settings, app)).run(slot)
     return {
         "outcomes": {str(k): v for k, v in report.outcomes.items()},
@@ -35,13 +43,62 @@ def drain(slot: int = 0) -> dict[str, Any]:
 
 @app.task(name=TICK_TASK, ignore_result=True)
 def tick() -> None:
-    ctx = context.current(settings, app)
-    ensure_group(ctx)
-    maintenance.ring_if_needed(ctx.doorbell, int(settings.claim_timeout_seconds * 1000))
-    maintenance.trim(ctx.redis, ctx.keys)
-    maintenance.forget_idle_consumers(ctx.redis, ctx.keys)
+    maintenance.tick(context.current(settings, app))
+
+
+class TickStep(bootsteps.StartStopStep):  # type: ignore[misc]
+    """The tick in every worker's main process, on Celery's own timer: with beat down, a crashed peer's
+    entries are still reclaimed, the spool still moved and the stream still trimmed."""
+
+    requires: ClassVar[set[str]] = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        self.timer: Any = None
+
+    def start(self, worker: Any) -> None:
+        self.timer = worker.timer.call_repeatedly(TICK_SECONDS, self._tick, priority=10)
+
+    def stop(self, worker: Any) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def _tick(self) -> None:
+        try:
+            maintenance.tick(context.current(settings, app))
+        except Exception as exc:  # the timer must keep running whatever one round meets
+            log.warning("tick failed: %s", type(exc).__name__)
+
+
+app.steps["worker"].add(TickStep)
+
+
+def _stop_gracefully() -> None:
+    """SIGTERM to the whole process group (Kubernetes, Heroku, ``kill -TERM -PGID``) reaches the pool's
+    children too, which billiard would end mid-batch. In a child, the first SIGTERM only asks the drain to
+    finish (commit or hand back) the batch in hand; the main process's warm shutdown waits for it, and a
+    second SIGTERM ends the child as before. Installed when a child runs its first task: billiard resets
+    signal handlers after ``worker_process_init``."""
+    if context.STOPPING_HANDLER_INSTALLED.is_set() or current_process().name == "MainProcess":
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        if context.STOPPING.is_set() and callable(previous):
+            previous(signum, frame)
+            return
+        context.STOPPING.set()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    context.STOPPING_HANDLER_INSTALLED.set()
 
 
 @worker_process_shutdown.connect
 def _close(**_: Any) -> None:
-    context.current(settings, app).close()
+    """Leave the consumer group (when nothing is pending) and close the connections."""
+    ctx = context.current(settings, app)
+    try:
+        if "consumer" in ctx.__dict__:
+            maintenance.forget_consumer(ctx.redis, ctx.keys, ctx.consumer)
+    except RedisError:
+        pass  # the tick of another worker forgets it later
+    ctx.close()

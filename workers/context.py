@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,6 +24,9 @@ from shared.settings import Settings
 
 # A drain's blocking read waits up to a few tens of milliseconds; everything else answers at once.
 SOCKET_TIMEOUT_SECONDS = 10.0
+# Set when this process was asked to stop (SIGTERM): a drain commits the batch in hand and hands over.
+STOPPING = threading.Event()
+STOPPING_HANDLER_INSTALLED = threading.Event()
 
 
 @dataclass

@@ -17,10 +17,10 @@ from typing import Any, TypeVar, cast
 import redis.exceptions
 from tenacity import RetryCallState
 
-from shared.backlog import text
+from shared.backlog import group_info, text
 from shared.db import dead_letters as dlq
 from shared.queue import QueuedCallback
-from workers.context import WorkerContext
+from workers.context import STOPPING, WorkerContext
 from workers.pipeline import Entry, Prepared, Report, commit, prepare
 from workers.retry import retrying
 
@@ -61,9 +61,10 @@ class Drain:
             elif len(entries) >= self.settings.batch_size:
                 self._retry(self._call_for_help)
             report.add(self._process(entries))
-            if time.monotonic() >= deadline:
-                # Hand over to a fresh task (keeping the doorbell) so this process can serve other messages.
-                self.doorbell.ring(slot)
+            if (time.monotonic() >= deadline or STOPPING.is_set()) and self.doorbell.ring(slot):
+                # Handed over to a fresh task (keeping the doorbell) so this process can serve other messages,
+                # or, when it is shutting down, so that another worker goes on at once. A ring that fails (a
+                # Redis at its maxmemory refuses the message) keeps this drain going: it frees the memory.
                 return report
 
     def _read(self, block_ms: int | None) -> list[Entry]:
@@ -114,8 +115,14 @@ class Drain:
         return report
 
     def _ack(self, ids: Sequence[str]) -> None:
+        """Acknowledge and delete, in one round trip: a processed entry frees its memory at once (a Redis at
+        its ``maxmemory`` drains), and the stream holds only what waits, so its length counts the backlog. Not
+        a MULTI: Redis refuses every command of a transaction while it is out of memory."""
         if ids:
-            self.redis.xack(self.keys.stream, self.keys.group, *ids)
+            with self.redis.pipeline(transaction=False) as pipe:
+                pipe.xack(self.keys.stream, self.keys.group, *ids)
+                pipe.xdel(self.keys.stream, *ids)
+                pipe.execute()
 
     def _reclaim(self) -> Report:
         pending: Any = self._retry(
@@ -167,9 +174,13 @@ class Drain:
         return retrying(self.settings, before_sleep=self._keep_claims)(fn, *args, **kwargs)
 
     def _keep_claims(self, state: RetryCallState) -> None:
-        """While a transient failure is retried, keep this worker's entries and lease from being reclaimed."""
+        """While a transient failure is retried, keep this worker's entries and lease from being reclaimed;
+        when the worker is shutting down, hand them back instead."""
         error = state.outcome.exception() if state.outcome else None
         log.warning("transient failure, retry %d: %s", state.attempt_number, type(error).__name__)
+        if STOPPING.is_set():
+            self._hand_back()
+            raise ShuttingDown("the worker is shutting down; its entries are handed back") from error
         try:
             self._hold()
             if self._held_ids:
@@ -179,11 +190,37 @@ class Drain:
         except redis.exceptions.RedisError:
             pass  # Redis itself is away: nobody can reclaim anything meanwhile.
 
+    def _hand_back(self) -> None:
+        """Make the entries in hand look abandoned (idle for a whole claim timeout), so the next drain of any
+        worker reclaims them at once; and ring for one."""
+        try:
+            if self._held_ids:
+                self.redis.xclaim(
+                    self.keys.stream,
+                    self.keys.group,
+                    self.ctx.consumer,
+                    0,
+                    cast(Any, self._held_ids),
+                    idle=self._claim_ms,
+                    justid=True,
+                )
+            self.doorbell.ring(self._slot)
+        except redis.exceptions.RedisError:
+            pass  # Redis away: the claim timeout hands them over instead.
+
+
+class ShuttingDown(RuntimeError):
+    """A drain gave up retrying because its worker is stopping; its entries were handed back."""
+
 
 def ensure_group(ctx: WorkerContext) -> None:
-    """Create the stream and its consumer group if missing; from id 0, so nothing queued earlier is skipped."""
+    """Create the stream and its consumer group if missing; from id 0, so nothing queued earlier is skipped.
+    A Redis at its ``maxmemory`` refuses even that: then the group must be there already."""
     try:
         ctx.redis.xgroup_create(ctx.keys.stream, ctx.keys.group, id="0", mkstream=True)
+    except redis.exceptions.OutOfMemoryError:
+        if group_info(ctx.redis, ctx.keys) is None:
+            raise
     except redis.exceptions.ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise

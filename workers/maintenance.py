@@ -1,14 +1,60 @@
-"""The periodic tick's work: ring a lost doorbell, trim acknowledged entries, forget dead consumers."""
+"""The periodic tick's work: move the spool into the stream, ring a lost doorbell, trim what was
+acknowledged, forget dead consumers. Every worker runs it each second (``workers.app``); beat is a backstop."""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from shared.backlog import group_info, queue_stats, text
-from shared.doorbell import Doorbell
-from shared.queue import QueueKeys
+from shared.db import spool
+from shared.doorbell import TTL_SECONDS, Doorbell
+from shared.queue import MOVE_SCRIPT, QueueKeys
+from workers.context import WorkerContext
+from workers.drain import ensure_group
 
-IDLE_CONSUMER_MS = 3_600_000
+log = logging.getLogger(__name__)
+SPOOL_BATCH = 500
+
+
+def tick(ctx: WorkerContext) -> None:
+    """One round of upkeep; a failing step (Redis or PostgreSQL away) is logged and left for the next round."""
+    claim_ms = int(ctx.settings.claim_timeout_seconds * 1000)
+    for step in (
+        lambda: ensure_group(ctx),
+        lambda: move_spool(ctx),
+        lambda: ring_if_needed(ctx.doorbell, claim_ms),
+        lambda: trim(ctx.redis, ctx.keys),
+        lambda: forget_idle_consumers(ctx.redis, ctx.keys, idle_ms=2 * claim_ms),
+    ):
+        try:
+            step()
+        except (RedisError, SQLAlchemyError, OSError) as exc:
+            log.warning("tick step failed: %s", type(exc).__name__)
+
+
+def move_spool(ctx: WorkerContext) -> int:
+    """Move spooled callbacks into the stream, oldest first, each exactly once; delete them from the spool."""
+    moved = 0
+    script = ctx.redis.register_script(MOVE_SCRIPT)
+    while True:
+        with ctx.sessions.begin() as session:
+            rows = spool.take_oldest(session, SPOOL_BATCH)
+            if not rows:
+                return moved
+            args: list[Any] = [TTL_SECONDS]
+            for row in rows:
+                args += [row.id, *spool.as_queued(row, ctx.sealer).values()]
+            # A move whose delete then fails is not repeated: the script skips ids at or below its mark.
+            count, rang = script(keys=[ctx.keys.stream, ctx.keys.doorbell(0), ctx.keys.spool_mark], args=args)
+            spool.remove(session, [row.id for row in rows])
+        moved += int(count)
+        if rang:
+            ctx.doorbell.ring(0)
 
 
 def needs_drain(redis: Redis, keys: QueueKeys, claim_timeout_ms: int) -> bool:
@@ -51,11 +97,16 @@ return -1
 """
 
 
-def forget_idle_consumers(redis: Redis, keys: QueueKeys) -> None:
-    """Consumers of processes long gone, with nothing pending, are removed from the group."""
+def forget_idle_consumers(redis: Redis, keys: QueueKeys, idle_ms: int) -> None:
+    """Consumers with nothing pending and idle for ``idle_ms`` are removed from the group: a live one is made
+    again by its next read, one of a process long gone would pile up, one per restart."""
     if group_info(redis, keys) is None:
         return
-    forget = redis.register_script(_FORGET_IF_EMPTY)
     for consumer in redis.xinfo_consumers(keys.stream, keys.group):
-        if int(consumer["pending"]) == 0 and int(consumer["idle"]) > IDLE_CONSUMER_MS:
-            forget(keys=[keys.stream], args=[keys.group, consumer["name"]])
+        if int(consumer["pending"]) == 0 and int(consumer["idle"]) > idle_ms:
+            forget_consumer(redis, keys, text(consumer["name"]))
+
+
+def forget_consumer(redis: Redis, keys: QueueKeys, name: str) -> None:
+    """Remove ``name`` from the group if, at that very moment, it holds nothing pending."""
+    redis.register_script(_FORGET_IF_EMPTY)(keys=[keys.stream], args=[keys.group, name])

@@ -12,6 +12,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_e
 from shared.settings import Settings
 from workers.apply import DedupInvariantBroken
 
+MAX_WAIT_SECONDS = 2.0
+
 
 def is_transient(error: BaseException) -> bool:
     """PostgreSQL down, restarting, a deadlock or serialization failure, a timeout; a Redis hiccup.
@@ -42,12 +44,13 @@ def is_permanent_db_error(error: BaseException) -> bool:
 def retrying(settings: Settings, before_sleep: Callable[[RetryCallState], Any] | None = None) -> Retrying:
     """Retry transient failures for as long as it takes, with exponential backoff and full jitter.
 
-    The longest wait stays at a sixth of the claim timeout, and ``before_sleep`` refreshes this worker's
-    claims, so no other worker reclaims entries that are still being retried here.
+    The longest wait is two seconds (so a service that comes back is used at once) and stays below a sixth
+    of the claim timeout; ``before_sleep`` refreshes this worker's claims, so no other worker reclaims
+    entries that are still being retried here.
     """
     return Retrying(
         retry=retry_if_exception(is_transient),
-        wait=wait_random_exponential(multiplier=0.05, max=settings.claim_timeout_seconds / 6),
+        wait=wait_random_exponential(multiplier=0.05, max=min(MAX_WAIT_SECONDS, settings.claim_timeout_seconds / 6)),
         before_sleep=before_sleep,
         reraise=True,
     )

@@ -63,7 +63,7 @@ class Run:
         self.redis.delete(PREFIX)
         engine = create_engine(DATABASE)
         with engine.begin() as conn:
-            conn.execute(text("TRUNCATE payment_events, payments, dead_letters RESTART IDENTITY"))
+            conn.execute(text("TRUNCATE payment_events, payments, dead_letters, spooled_callbacks RESTART IDENTITY"))
         engine.dispose()
 
 

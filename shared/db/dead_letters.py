@@ -102,12 +102,19 @@ def matching_ids(session: Session, filters: Filters) -> list[int]:
 
 
 def mark_replayed(session: Session, letter_ids: Sequence[int]) -> list[DeadLetter]:
-    """Lock the letters (in id order), mark them replayed and return them, to be appended again before the
+    """Take the letters still waiting, mark them replayed and return them, to be appended again before the
     caller commits: if the append fails nothing is marked, and if the commit fails the callback may be
-    replayed twice, which deduplication absorbs."""
+    replayed twice, which deduplication absorbs.
+
+    A letter another replay holds (locked) or has replayed is not taken: two replays of one filter at once
+    share the letters between them, and never replay one twice.
+    """
     letters = list(
         session.execute(
-            select(DeadLetter).where(DeadLetter.id.in_(letter_ids)).order_by(DeadLetter.id).with_for_update()
+            select(DeadLetter)
+            .where(DeadLetter.id.in_(letter_ids), DeadLetter.replayed_at.is_(None))
+            .order_by(DeadLetter.id)
+            .with_for_update(skip_locked=True)
         ).scalars()
     )
     if letters:

@@ -149,7 +149,7 @@ class Admin:
 
     async def replay_one(self, request: Request) -> Response:
         done = await run_in_threadpool(self.ops.replay, [_path_id(request)])
-        return _json({"replayed": done}) if done else error(404, "not_found", "no such dead letter")
+        return _json({"replayed": done}) if done else error(404, "not_found", "no such dead letter waiting")
 
     async def replay_matching(self, request: Request) -> Response:
         filters = _filters(request)

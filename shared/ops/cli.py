@@ -237,7 +237,7 @@ def dlq_replay(
     missing = sorted(set(chosen) - set(done))
     click.echo(f"replayed {len(done)} dead letters")
     if missing:
-        _fail(f"no dead letter with id {' '.join(map(str, missing))}")
+        _fail(f"not waiting (no such dead letter, or replayed already): {' '.join(map(str, missing))}")
 
 
 @dlq_group.command("purge")
@@ -264,23 +264,27 @@ def dlq_purge(
 @click.option("--json", "as_json", is_flag=True)
 @_reasons
 def stats(as_json: bool) -> None:
-    """Queue depth, callbacks in flight, dead letters and the oldest waiting callback."""
+    """Queue depth, callbacks in flight, spooled and dead letters, the oldest waiting callback. While Redis is
+    unreachable, queued and in_flight are null and the rest still answers."""
     with _operations() as ops:
         numbers = ops.queue()
         dead = ops.waiting_letters()
+        spooled = ops.spooled()
+    oldest = None if numbers is None else numbers.oldest_waiting_seconds
     document = {
-        "queued": numbers.queued,
-        "in_flight": numbers.in_flight,
+        "queued": None if numbers is None else numbers.queued,
+        "in_flight": None if numbers is None else numbers.in_flight,
+        "spooled": spooled,
         "dead_letters": dead,
-        "oldest_waiting_seconds": None
-        if numbers.oldest_waiting_seconds is None
-        else round(numbers.oldest_waiting_seconds, 3),
+        "oldest_waiting_seconds": None if oldest is None else round(oldest, 3),
     }
     if as_json:
         _emit(document)
         return
     for key, value in document.items():
-        click.echo(f"{key}: {value}")
+        click.echo(
+            f"{key}: {'unknown (Redis unreachable)' if value is None and key != 'oldest_waiting_seconds' else value}"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from functools import cached_property
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +18,7 @@ from shared.backlog import QueueStats, queue_stats
 from shared.celery_app import make_celery
 from shared.connections import sync_redis
 from shared.db import dead_letters as dlq
+from shared.db import spool
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.payments import find_payment, history
 from shared.doorbell import Doorbell
@@ -69,8 +72,16 @@ class Operations:
 
     # -- the queue --------------------------------------------------------------------------------------
 
-    def queue(self) -> QueueStats:
-        return queue_stats(self.redis, self.keys)
+    def queue(self) -> QueueStats | None:
+        """The stream's numbers; None while Redis is unreachable."""
+        try:
+            return queue_stats(self.redis, self.keys)
+        except (RedisConnectionError, RedisTimeoutError):
+            return None
+
+    def spooled(self) -> int:
+        with self.session() as session:
+            return spool.count(session)
 
     def waiting_letters(self) -> int:
         with self.session() as session:

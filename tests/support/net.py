@@ -22,8 +22,8 @@ class TcpProxy:
     def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
         self.target = (target_host, target_port)
         self.port = free_port()
-        self._up = threading.Event()
-        self._up.set()
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._closing = False
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -60,14 +60,18 @@ class TcpProxy:
                 continue
             upstream.settimeout(None)
             with self._lock:
+                if listener is not self._listener:  # cut while this one was being connected: it must not live
+                    client.close()
+                    upstream.close()
+                    return
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass
@@ -78,18 +82,25 @@ class TcpProxy:
 
     def cut(self) -> None:
         """Every open connection is reset and the port refuses connections."""
-        if self._listener is not None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            conns, self._conns = self._conns, []
+        if listener is not None:
             # shutdown() wakes the thread blocked in accept(); close() alone would not on Linux.
             with contextlib.suppress(OSError):
-                self._listener.shutdown(socket.SHUT_RDWR)
-            self._listener.close()
-            self._listener = None
-        with self._lock:
-            conns, self._conns = self._conns, []
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
         for s in conns:
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
             s.close()
+
+    def freeze(self) -> None:
+        """Connections stay open and nothing passes: a peer that hangs."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
 
     def restore(self) -> None:
         if self._listener is None and not self._closing:

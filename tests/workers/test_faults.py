@@ -103,9 +103,12 @@ def test_connections_cut_mid_drain_then_back_lose_nothing(
     assert scalar(engine, "SELECT count(*) FROM payment_events WHERE outcome = 'applied'") == n
 
 
-def test_receiver_answers_503_never_200_while_redis_is_cut(settings: Settings, redis: Redis) -> None:
+def test_without_the_spool_the_receiver_answers_503_never_200_while_redis_is_cut(
+    settings: Settings, redis: Redis
+) -> None:
+    """(With the spool on, the default, PostgreSQL takes the callback instead: tests/ingest/test_spool.py.)"""
     with TcpProxy(make_url(settings.redis_url).port or 6379) as proxy:
-        faulty = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{proxy.port}/0")
+        faulty = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{proxy.port}/0", fallback_spool=False)
         with TestClient(create_app(faulty, ring=False)) as web:
             body = sample("pivot.payment_paid")
             assert web.post("/callbacks/pivot", content=body, headers={"X-API-Key": PIVOT_KEY}).status_code == 200
