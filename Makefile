@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install services run test lint typecheck unit bench chaos clean
+.PHONY: install services tools run test lint typecheck unit bench chaos clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ install: $(BIN)/.installed
 
 services:
 	./scripts/services.sh
+
+# What the test stage needs from Debian's packages: kubectl (for `kubectl kustomize`) when it is missing.
+tools:
+	./scripts/test-tools.sh
 
 # Everything on this machine, no system service and no root needed: embedded PostgreSQL and Redis under
 # .payhook/, the schema migrated, web (port 8000), worker and beat. Ctrl-C stops it all.
@@ -31,7 +35,7 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -q -m "not integration"
 
-test: install services lint typecheck
+test: install services tools lint typecheck
 	$(BIN)/pytest -q
 
 bench: install services
