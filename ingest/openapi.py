@@ -52,8 +52,25 @@ def _callback_paths(provider: Provider) -> dict[str, Any]:
     }
 
 
-def document(providers: list[Provider]) -> dict[str, Any]:
-    names = [p.name for p in providers]
+def _operations() -> dict[str, Any]:
+    return {
+        "/healthz": {"get": {"summary": "Liveness", "responses": _ok({"$ref": "#/components/schemas/Status"})}},
+        "/readyz": {
+            "get": {
+                "summary": "Readiness: the queue is reachable",
+                "responses": {**_ok({"$ref": "#/components/schemas/Status"}), **_errors(503)},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {"200": {"description": "Prometheus text", "content": {"text/plain": {}}}},
+            }
+        },
+    }
+
+
+def _admin(names: list[str]) -> dict[str, Any]:
     provider = {"name": "provider", "in": "path", "required": True, "schema": {"type": "string", "enum": names}}
     letter_id = {"name": "letter_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
     filters = [
@@ -64,91 +81,88 @@ def document(providers: list[Provider]) -> dict[str, Any]:
     ]
     admin: dict[str, Any] = {"security": [{"bearer": []}]}
     return {
+        "/admin/payments/{provider}/{order_ref}": {
+            "get": {
+                **admin,
+                "summary": "A payment with its events in arrival order",
+                "parameters": [
+                    provider,
+                    {"name": "order_ref", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "responses": {**_ok({"type": "object"}), **_errors(401, 404)},
+            }
+        },
+        "/admin/dead-letters": {
+            "get": {
+                **admin,
+                "summary": "Dead letters waiting, oldest first, paginated",
+                "parameters": [
+                    *filters,
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                ],
+                "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
+            }
+        },
+        "/admin/dead-letters/replay": {
+            "post": {
+                **admin,
+                "summary": "Replay every dead letter matching the filters (dry_run reports what would be)",
+                "parameters": [*filters, {"name": "dry_run", "in": "query", "schema": {"type": "boolean"}}],
+                "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
+            }
+        },
+        "/admin/dead-letters/{letter_id}": {
+            "get": {
+                **admin,
+                "summary": "One dead letter with its raw body, headers, reason and traceback",
+                "parameters": [letter_id],
+                "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
+            },
+            "delete": {
+                **admin,
+                "summary": "Delete a dead letter",
+                "parameters": [letter_id],
+                "responses": {"204": {"description": "Deleted"}, **_errors(400, 401, 404)},
+            },
+        },
+        "/admin/dead-letters/{letter_id}/replay": {
+            "post": {
+                **admin,
+                "summary": "Send a dead letter's original callback through the pipeline again",
+                "parameters": [letter_id],
+                "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
+            }
+        },
+    }
+
+
+_COMPONENTS: dict[str, Any] = {
+    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    "schemas": {
+        "Error": {
+            "type": "object",
+            "required": ["error", "message"],
+            "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+        },
+        "Queued": {
+            "type": "object",
+            "required": ["status", "id"],
+            "properties": {"status": {"type": "string", "enum": ["queued", "spooled"]}, "id": {"type": "string"}},
+        },
+        "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+    },
+}
+
+
+def document(providers: list[Provider]) -> dict[str, Any]:
+    return {
         "openapi": "3.0.3",
         "info": {"title": "payhook", "version": "1", "description": "Payment-callback ingestion."},
         "paths": {
             **{f"/callbacks/{p.name}": _callback_paths(p) for p in providers},
-            "/healthz": {"get": {"summary": "Liveness", "responses": _ok({"$ref": "#/components/schemas/Status"})}},
-            "/readyz": {
-                "get": {
-                    "summary": "Readiness: the queue is reachable",
-                    "responses": {**_ok({"$ref": "#/components/schemas/Status"}), **_errors(503)},
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics",
-                    "responses": {"200": {"description": "Prometheus text", "content": {"text/plain": {}}}},
-                }
-            },
-            "/admin/payments/{provider}/{order_ref}": {
-                "get": {
-                    **admin,
-                    "summary": "A payment with its events in arrival order",
-                    "parameters": [
-                        provider,
-                        {"name": "order_ref", "in": "path", "required": True, "schema": {"type": "string"}},
-                    ],
-                    "responses": {**_ok({"type": "object"}), **_errors(401, 404)},
-                }
-            },
-            "/admin/dead-letters": {
-                "get": {
-                    **admin,
-                    "summary": "Dead letters waiting, oldest first, paginated",
-                    "parameters": [
-                        *filters,
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                    ],
-                    "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
-                }
-            },
-            "/admin/dead-letters/replay": {
-                "post": {
-                    **admin,
-                    "summary": "Replay every dead letter matching the filters (dry_run reports what would be)",
-                    "parameters": [*filters, {"name": "dry_run", "in": "query", "schema": {"type": "boolean"}}],
-                    "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
-                }
-            },
-            "/admin/dead-letters/{letter_id}": {
-                "get": {
-                    **admin,
-                    "summary": "One dead letter with its raw body, headers, reason and traceback",
-                    "parameters": [letter_id],
-                    "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
-                },
-                "delete": {
-                    **admin,
-                    "summary": "Delete a dead letter",
-                    "parameters": [letter_id],
-                    "responses": {"204": {"description": "Deleted"}, **_errors(400, 401, 404)},
-                },
-            },
-            "/admin/dead-letters/{letter_id}/replay": {
-                "post": {
-                    **admin,
-                    "summary": "Send a dead letter's original callback through the pipeline again",
-                    "parameters": [letter_id],
-                    "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
-                }
-            },
+            **_operations(),
+            **_admin([p.name for p in providers]),
         },
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error", "message"],
-                    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
-                },
-                "Queued": {
-                    "type": "object",
-                    "required": ["status", "id"],
-                    "properties": {"status": {"type": "string", "enum": ["queued"]}, "id": {"type": "string"}},
-                },
-                "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
-            },
-        },
+        "components": _COMPONENTS,
     }

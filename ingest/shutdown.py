@@ -1,7 +1,7 @@
 """Graceful shutdown of the web process.
 
 On SIGTERM a load balancer may go on sending requests for a while, and a client may already have written a
-request on an idle keep-alive connection; a provider that never retries (Revenue Monster) loses a callback
+request on an idle keep-alive connection; a provider that never retries loses a callback
 that is cut off. So: ``/readyz`` turns 503 at once, every request that still arrives is answered, with
 ``Connection: close``, for ``PAYHOOK_SHUTDOWN_GRACE_SECONDS``; only then is uvicorn told to stop (it stops
 accepting and finishes what is in flight). A second SIGTERM stops at once.
