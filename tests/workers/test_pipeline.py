@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from decimal import Decimal
 from typing import Any, cast
@@ -16,6 +17,8 @@ from shared.queue import QueuedCallback, QueueKeys
 from shared.settings import Settings
 from tests.support.fixtures import sample
 from tests.support.pipeline import drain_all, payment, pivot_event, pivot_refund, post, rows, scalar
+from workers.context import WorkerContext
+from workers.pipeline import commit, prepare
 
 pytestmark = pytest.mark.integration
 
@@ -163,15 +166,19 @@ def test_an_entry_redelivered_after_its_commit_changes_nothing(
     keys = QueueKeys(settings.queue_prefix)
     body = pivot_event("PAYMENT.PAID", "sess-x", "order-x", "PAID")
     enqueue(redis, keys, QueuedCallback("pivot", body, {}, 1.0))
-    drain_all(settings)
-    # Put the same entry back as pending, as if the worker died between COMMIT and XACK.
-    [(entry_id, _)] = cast(Any, redis.xrange(keys.stream))
-    redis.xgroup_setid(keys.stream, keys.group, "0")
-    redis.xreadgroup(keys.group, "ghost", {keys.stream: ">"}, count=10)
+    redis.xgroup_create(keys.stream, keys.group, id="0")
+    # A worker reads the entry and commits its effect, then dies before XACK: the entry stays pending.
+    [[_, [(entry_id, fields)]]] = cast(Any, redis.xreadgroup(keys.group, "ghost", {keys.stream: ">"}, count=1))
+    ctx = WorkerContext(settings=settings, pid=os.getpid())
+    try:
+        commit(ctx.sessions, prepare([(entry_id.decode(), fields)], ctx.providers), ctx.sealer)
+    finally:
+        ctx.close()
     assert redis.xpending(keys.stream, keys.group)["pending"] == 1
-    drain_all(settings)
+    drain_all(settings)  # reclaims it after the claim timeout, and processes it again
     assert scalar(engine, "SELECT count(*) FROM payment_events") == 1
     assert rows(engine, "SELECT entry_id FROM payment_events")[0].entry_id == entry_id.decode()
+    assert redis.xlen(keys.stream) == 0
 
 
 def test_an_entry_that_keeps_killing_workers_is_dead_lettered(settings: Settings, redis: Redis, engine: Engine) -> None:
