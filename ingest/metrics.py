@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+import math
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from shared.backlog import QueueStats
 
 RESULTS = (
     "queued",
@@ -37,9 +41,33 @@ class ReceiverMetrics:
             registry=registry,
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
         )
+        # The queue, read from Redis and PostgreSQL when scraped (never on the callback path).
+        self.queue_depth = Gauge(
+            "payhook_queue_depth", "Callbacks queued, not yet delivered to a worker", registry=registry
+        )
+        self.queue_in_flight = Gauge(
+            "payhook_queue_in_flight", "Callbacks delivered, not yet committed", registry=registry
+        )
+        self.queue_oldest = Gauge(
+            "payhook_queue_oldest_seconds", "Age of the oldest callback waiting (0 when none)", registry=registry
+        )
+        self.spooled = Gauge("payhook_spooled_callbacks", "Callbacks in PostgreSQL's fallback spool", registry=registry)
+        self.dead_letters_waiting = Gauge(
+            "payhook_dead_letters_waiting", "Dead letters waiting for an operator", registry=registry
+        )
         # Children bound once: no label lookup per request.
         self.by_result = {(p, r): self.callbacks.labels(p, r) for p in providers for r in RESULTS}
 
     def observe_append(self, seconds: float, size: int) -> None:
         self.append_seconds.observe(seconds)
         self.append_batch.observe(size)
+
+    def observe_queue(self, stats: QueueStats | None, spooled: int | None, waiting: int | None) -> None:
+        """The queue's gauges; NaN for what could not be read (Redis or PostgreSQL away)."""
+        nan = math.nan
+        self.queue_depth.set(nan if stats is None else stats.queued)
+        self.queue_in_flight.set(nan if stats is None else stats.in_flight)
+        oldest = None if stats is None else (stats.oldest_waiting_seconds or 0.0)
+        self.queue_oldest.set(nan if oldest is None else oldest)
+        self.spooled.set(nan if spooled is None else spooled)
+        self.dead_letters_waiting.set(nan if waiting is None else waiting)

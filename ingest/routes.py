@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import redis.exceptions
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -24,6 +25,7 @@ from ingest.metrics import ReceiverMetrics
 from ingest.shutdown import GracefulShutdown
 from ingest.sources import source_allowed
 from ingest.spool import Spool
+from shared.backlog import QueueStats
 from shared.errors import error
 from shared.providers import Configured
 from shared.queue import QueuedCallback
@@ -194,6 +196,8 @@ class Operations:
     openapi_document: bytes
     shutdown: GracefulShutdown
     spool: Spool | None
+    # Reads the queue's numbers for the gauges (blocking: run in the thread pool at scrape time).
+    queue_reader: Callable[[], tuple[QueueStats | None, int | None, int | None]] | None = None
 
     async def healthz(self, request: Request) -> Response:
         return Response(_OK, media_type="application/json")
@@ -213,4 +217,6 @@ class Operations:
         return Response(self.openapi_document, media_type="application/json")
 
     async def metrics_text(self, request: Request) -> Response:
+        if self.queue_reader is not None:
+            self.metrics.observe_queue(*await run_in_threadpool(self.queue_reader))
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import orjson
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
@@ -20,14 +21,31 @@ from ingest.metrics import ReceiverMetrics
 from ingest.routes import CallbackEndpoint, FastPath, Operations
 from ingest.shutdown import GracefulShutdown
 from ingest.spool import Spool
+from shared.backlog import QueueStats
 from shared.celery_app import make_celery
 from shared.connections import receiver_redis
 from shared.doorbell import Doorbell
 from shared.errors import http_exception, server_error
 from shared.ops.admin import Admin
+from shared.ops.service import Operations as OpsService
 from shared.providers import Configured, load_providers
 from shared.queue import QueueKeys
 from shared.settings import Settings
+
+
+def queue_reader(settings: Settings) -> Callable[[], tuple[QueueStats | None, int | None, int | None]]:
+    """The queue's numbers for the scrape: the stream's (None while Redis is away), the spool's and the dead
+    letters waiting (None while PostgreSQL is away). Its connections open at the first scrape."""
+    ops = OpsService(settings, pool_size=1)
+
+    def read() -> tuple[QueueStats | None, int | None, int | None]:
+        stats = ops.queue()
+        try:
+            return stats, ops.spooled(), ops.waiting_letters()
+        except SQLAlchemyError:
+            return stats, None, None
+
+    return read
 
 
 def create_app(
@@ -48,7 +66,7 @@ def create_app(
     callbacks = CallbackEndpoint(providers, appender, settings, metrics, spool)
     shutdown = GracefulShutdown(settings.shutdown_grace_seconds)
     document = openapi.document([c.provider for c in providers.values()])
-    operations = Operations(redis, metrics, orjson.dumps(document), shutdown, spool)
+    operations = Operations(redis, metrics, orjson.dumps(document), shutdown, spool, queue_reader(settings))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

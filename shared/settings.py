@@ -77,6 +77,8 @@ class Settings:
     # While Redis cannot take a callback (down, hung, above the high-water mark of its maxmemory), store it in
     # PostgreSQL and answer 200; off: answer 503. A hung Redis holds a request no longer than the timeout.
     fallback_spool: bool = True
+    # The worker's Prometheus endpoint (one per worker, covering its whole pool).
+    worker_metrics_port: int = 9108
     append_timeout_seconds: float = 0.25
     redis_high_water: float = 0.9
     # Proxies whose X-Forwarded-For is believed.
@@ -118,6 +120,7 @@ class Settings:
                 source, "SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace_seconds, positive_float
             ),
             fallback_spool=_read(source, "FALLBACK_SPOOL", defaults.fallback_spool, _spool),
+            worker_metrics_port=_read(source, "WORKER_METRICS_PORT", defaults.worker_metrics_port, positive_int),
             append_timeout_seconds=_read(
                 source, "APPEND_TIMEOUT_SECONDS", defaults.append_timeout_seconds, positive_float
             ),

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+
+# The pool's metrics go through files (``workers.metrics``): their folder must be set before prometheus-client
+# is first imported, and be this worker's own.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ and "prometheus_client" not in sys.modules:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="payhook-worker-metrics-")
+
 import logging
 import signal
 from types import FrameType
@@ -9,13 +18,13 @@ from typing import Any, ClassVar
 
 from billiard.process import current_process
 from celery import bootsteps
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_init, worker_process_shutdown
 from redis.exceptions import RedisError
 
 from shared.celery_app import make_celery
 from shared.doorbell import DRAIN_TASK, TICK_TASK
 from shared.settings import Settings
-from workers import context, maintenance
+from workers import context, maintenance, metrics
 from workers.drain import Drain
 
 log = logging.getLogger(__name__)
@@ -92,9 +101,15 @@ def _stop_gracefully() -> None:
     context.STOPPING_HANDLER_INSTALLED.set()
 
 
+@worker_init.connect
+def _serve_metrics(**_: Any) -> None:
+    metrics.serve(settings.worker_metrics_port)
+
+
 @worker_process_shutdown.connect
 def _close(**_: Any) -> None:
     """Leave the consumer group (when nothing is pending) and close the connections."""
+    metrics.forget(os.getpid())
     ctx = context.current(settings, app)
     try:
         if "consumer" in ctx.__dict__:

@@ -92,8 +92,8 @@ class _PaymentState:
     changed: bool = False
 
 
-def apply_events(session: Session, items: list[Item], sealer: Sealer) -> Counter[Outcome]:
-    """Apply ``items`` (in arrival order) and return how many ended with each outcome."""
+def apply_events(session: Session, items: list[Item], sealer: Sealer) -> Counter[tuple[str, Outcome]]:
+    """Apply ``items`` (in arrival order) and return how many of each provider ended with each outcome."""
     if not items:
         return Counter()
     payments = _lock_payments(session, items)
@@ -101,7 +101,7 @@ def apply_events(session: Session, items: list[Item], sealer: Sealer) -> Counter
     outcomes = _run_state_machine(items, payments, first_of_key)
     _record_outcomes(session, items, payments, first_of_key, outcomes, sealer)
     _update_payments(session, payments)
-    return Counter(outcomes.values())
+    return Counter((item.event.provider, outcomes[item.entry_id]) for item in items)
 
 
 def _lock_payments(session: Session, items: list[Item]) -> dict[tuple[str, str], _PaymentState]:

@@ -20,6 +20,7 @@ from tenacity import RetryCallState
 from shared.backlog import group_info, text
 from shared.db import dead_letters as dlq
 from shared.queue import QueuedCallback
+from workers import metrics
 from workers.context import STOPPING, WorkerContext
 from workers.pipeline import Entry, Prepared, Report, commit, prepare
 from workers.retry import retrying
@@ -109,7 +110,11 @@ class Drain:
         ids = [entry_id for entry_id, _ in entries]
         self._held_ids = ids
         prepared = prepare(entries, self.ctx.providers)
+        started = time.perf_counter()
         report = self._retry(commit, self.ctx.sessions, prepared, self.ctx.sealer)
+        metrics.observe_commit(
+            report, [item.callback.received_at for item in prepared.items], time.perf_counter() - started
+        )
         self._retry(self._ack, ids)
         self._held_ids = []
         return report
@@ -142,6 +147,7 @@ class Drain:
             claimed = self._retry(self._claim, [entry_id])
             if not claimed:
                 continue  # another drain took it, or it was trimmed
+            metrics.RECLAIMED.inc()
             if deliveries >= self.settings.max_deliveries:
                 report.add(self._dead_letter_poisoned(claimed, deliveries))
             else:
@@ -164,6 +170,7 @@ class Drain:
             rejected.append(dlq.Rejected(entry_id, callback, "crashed_worker", detail))
         self._held_ids = [entry_id for entry_id, _ in entries]
         report = self._retry(commit, self.ctx.sessions, Prepared(rejected=rejected), self.ctx.sealer)
+        metrics.observe_commit(report, [], 0.0)
         self._retry(self._ack, self._held_ids)
         self._held_ids = []
         return report
@@ -178,6 +185,7 @@ class Drain:
         when the worker is shutting down, hand them back instead."""
         error = state.outcome.exception() if state.outcome else None
         log.warning("transient failure, retry %d: %s", state.attempt_number, type(error).__name__)
+        metrics.RETRIES.inc()
         if STOPPING.is_set():
             self._hand_back()
             raise ShuttingDown("the worker is shutting down; its entries are handed back") from error

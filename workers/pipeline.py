@@ -33,13 +33,25 @@ class Prepared:
 
 @dataclass(slots=True)
 class Report:
-    outcomes: Counter[Outcome] = field(default_factory=Counter)
-    dead_lettered: int = 0
+    # Events committed, by provider and outcome; dead letters, by provider and reason.
+    events: Counter[tuple[str, Outcome]] = field(default_factory=Counter)
+    dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
     ignored: int = 0
 
+    @property
+    def outcomes(self) -> Counter[Outcome]:
+        totals: Counter[Outcome] = Counter()
+        for (_provider, outcome), count in self.events.items():
+            totals[outcome] += count
+        return totals
+
+    @property
+    def dead_lettered(self) -> int:
+        return sum(self.dead_letters.values())
+
     def add(self, other: Report) -> None:
-        self.outcomes.update(other.outcomes)
-        self.dead_lettered += other.dead_lettered
+        self.events.update(other.events)
+        self.dead_letters.update(other.dead_letters)
         self.ignored += other.ignored
 
 
@@ -90,9 +102,9 @@ def _commit_isolating(
 ) -> Report:
     try:
         with sessions.begin() as session:
-            outcomes = apply_events(session, items, sealer)
+            events = apply_events(session, items, sealer)
             dlq.record(session, rejected, sealer)
-        return Report(outcomes=outcomes, dead_lettered=len(rejected))
+        return Report(events=events, dead_letters=Counter((r.callback.provider, r.reason) for r in rejected))
     except Exception as exc:
         if not is_permanent_db_error(exc) or (not items and rejected):
             raise

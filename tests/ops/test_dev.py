@@ -3,6 +3,7 @@ data kept across restarts; and its process lines are the Procfile's."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import signal
@@ -20,7 +21,7 @@ import pytest
 from shared.ops.dev import process_commands
 from shared.providers import all_providers
 from tests.support.net import free_port
-from tests.support.processes import procfile_command
+from tests.support.processes import procfile_command, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -108,13 +109,8 @@ def dev(tmp_path: Path) -> Iterator[Dev]:
         runner.stop()
 
 
-def _wait_for(check: object, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
+def _is_paid(dev: Dev, provider: str, order_ref: str) -> bool:
+    return dev.status(provider, order_ref) == "paid"
 
 
 def test_one_command_runs_everything_applies_a_callback_per_provider_and_stops_cleanly(dev: Dev) -> None:
@@ -131,7 +127,8 @@ def test_one_command_runs_everything_applies_a_callback_per_provider_and_stops_c
     for provider in all_providers().values():
         event = provider.normalize(provider.samples()[provider.example])
         assert event is not None and event.order_ref is not None
-        _wait_for(lambda p=provider.name, ref=event.order_ref: dev.status(p, ref) == "paid")
+        name, ref = provider.name, event.order_ref
+        wait_for(functools.partial(_is_paid, dev, name, ref), 60, f"{name} paid")
 
     assert dev.stop() == 0
     assert _processes_using(dev.folder) == [], "no orphaned postgres, redis-server, uvicorn or celery"

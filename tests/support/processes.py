@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
@@ -32,11 +32,22 @@ def procfile_command(process: str, env: Mapping[str, str], *, bin_dir: Path | No
     return [str(program) if program.exists() else words[0], *words[1:]]
 
 
+def wait_for(check: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll ``check`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 class Stack:
     """Procfile processes of one test, each in a process group of its own, logging to ``logs``."""
 
     def __init__(self, env: dict[str, str], port: int, logs: Path) -> None:
-        self.env = {**os.environ, **env, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+        inherited = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+        self.env = {**inherited, **env, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
         self.port = port
         self.logs = logs
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -82,6 +93,11 @@ class Stack:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
         proc.wait(10)
+
+    @staticmethod
+    def kill_pid(pid: int, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
     def stop(self) -> None:
         for proc in self.procs:

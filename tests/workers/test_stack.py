@@ -18,7 +18,7 @@ from tests.conftest import env_for
 from tests.support.fixtures import PIVOT_KEY, sample, signed
 from tests.support.net import free_port
 from tests.support.pipeline import payment, pivot_event, scalar
-from tests.support.processes import Stack
+from tests.support.processes import Stack, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -35,15 +35,6 @@ def stack(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     yield start
     for s in started:
         s.stop()
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_samples_sent_over_http_end_as_the_right_statuses(stack: Callable[..., Stack], engine: Engine) -> None:

@@ -22,7 +22,7 @@ from shared.settings import Settings
 from tests.conftest import env_for
 from tests.support.net import free_port
 from tests.support.pipeline import drain_all, pivot_event, scalar
-from tests.support.processes import Stack
+from tests.support.processes import Stack, wait_for
 from tests.support.redis_server import PrivateRedis
 from workers.consumer import RECONNECT, QuickReconnectConsumer
 
@@ -31,15 +31,6 @@ pytestmark = pytest.mark.integration
 
 def _events(engine: Engine) -> int:
     return int(scalar(engine, "SELECT count(*) FROM payment_events"))
-
-
-def _wait(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_without_beat_a_crashed_workers_entries_are_recovered_and_the_stream_emptied(
@@ -54,16 +45,16 @@ def test_without_beat_a_crashed_workers_entries_are_recovered_and_the_stream_emp
     stack = Stack(env_for(settings.queue_prefix, PAYHOOK_BATCH_SIZE="200"), free_port(), tmp_path)
     try:
         victim = stack.worker(concurrency=1)  # no beat anywhere in this test
-        _wait(lambda: _events(engine) > 0, 60, "a first batch")
+        wait_for(lambda: _events(engine) > 0, 60, "a first batch")
         Stack.kill(victim)  # SIGKILL: its entries stay pending, its consumer stays in the group
         assert _events(engine) < total
         stack.worker(concurrency=1)
         # Nothing new arrives: only the worker's own tick can ring for the entries left behind.
-        _wait(lambda: _events(engine) == total, 90, "every entry after the crash")
+        wait_for(lambda: _events(engine) == total, 90, "every entry after the crash")
         assert scalar(engine, "SELECT count(*) FROM payment_events WHERE outcome = 'applied'") == total
-        _wait(lambda: redis.xlen(keys.stream) == 0, 30, "an empty stream")
+        wait_for(lambda: redis.xlen(keys.stream) == 0, 30, "an empty stream")
         # The dead worker's consumer (nothing pending any more) is forgotten within two claim timeouts.
-        _wait(lambda: len(cast(Any, redis.xinfo_consumers(keys.stream, keys.group))) <= 1, 30, "one consumer left")
+        wait_for(lambda: len(cast(Any, redis.xinfo_consumers(keys.stream, keys.group))) <= 1, 30, "one consumer left")
     finally:
         stack.stop()
     # The last worker left the group when it stopped.

@@ -1,0 +1,62 @@
+"""The worker's Prometheus metrics, from its whole prefork pool on one port.
+
+prometheus-client's multiprocess mode: every process of the pool writes its samples to files in one folder
+(``PROMETHEUS_MULTIPROC_DIR``, which ``workers.app`` makes fresh for each worker before prometheus-client is
+first imported), and the worker's main process serves them all on ``PAYHOOK_WORKER_METRICS_PORT``. A pool
+child that is replaced leaves its counts behind for the next scrape. Run in-process (tests), the same
+metrics simply live in that process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
+
+from workers.pipeline import Report
+
+_LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+EVENTS = Counter("payhook_events_total", "Events committed, by provider and outcome", ["provider", "outcome"])
+DEAD_LETTERS = Counter(
+    "payhook_dead_letters_total", "Callbacks dead-lettered, by provider and reason", ["provider", "reason"]
+)
+BATCH_SIZE = Histogram(
+    "payhook_batch_size", "Callbacks per committed batch", buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000)
+)
+COMMIT_SECONDS = Histogram("payhook_commit_seconds", "Time to commit one batch to PostgreSQL", buckets=_LATENCY)
+END_TO_END_SECONDS = Histogram(
+    "payhook_end_to_end_seconds", "From the receiver's 200 to the committed event", buckets=_LATENCY
+)
+RECLAIMED = Counter("payhook_reclaimed_total", "Entries reclaimed from crashed consumers")
+RETRIES = Counter("payhook_transient_retries_total", "Retries of transient failures (PostgreSQL, Redis)")
+DELIVERIES = Counter("payhook_deliveries_total", "Outbox deliveries, by result", ["result"])
+for _result in ("delivered", "retried", "failed"):
+    DELIVERIES.labels(_result)  # present from the start, at 0
+
+
+def observe_commit(report: Report, received_at: Iterable[float], seconds: float) -> None:
+    """One committed batch: its events and dead letters, its size, how long it took, how long each waited."""
+    now = time.time()
+    for (provider, outcome), count in report.events.items():
+        EVENTS.labels(provider, str(outcome)).inc(count)
+    for (provider, reason), count in report.dead_letters.items():
+        DEAD_LETTERS.labels(provider, reason).inc(count)
+    size = sum(report.events.values()) + report.dead_lettered + report.ignored
+    if size:
+        BATCH_SIZE.observe(size)
+        COMMIT_SECONDS.observe(seconds)
+    for at in received_at:
+        END_TO_END_SECONDS.observe(max(0.0, now - at))
+
+
+def serve(port: int) -> None:
+    """The whole pool's metrics on ``port`` (the worker's main process calls this before forking)."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104 - scraped from other hosts
+
+
+def forget(pid: int) -> None:
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
