@@ -39,6 +39,18 @@ def _spool(name: str, raw: str) -> bool:
     return raw == "postgres"
 
 
+def _log_format(name: str, raw: str) -> str:
+    if raw not in {"text", "json"}:
+        raise SettingsError(f"{name} must be text or json, got {raw!r}")
+    return raw
+
+
+def _log_level(name: str, raw: str) -> str:
+    if raw.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise SettingsError(f"{name} must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {raw!r}")
+    return raw.upper()
+
+
 def _fraction(name: str, raw: str) -> float:
     value = positive_float(name, raw)
     if value > 1:
@@ -77,6 +89,9 @@ class Settings:
     # While Redis cannot take a callback (down, hung, above the high-water mark of its maxmemory), store it in
     # PostgreSQL and answer 200; off: answer 503. A hung Redis holds a request no longer than the timeout.
     fallback_spool: bool = True
+    # Log lines for people (text) or one JSON object each (json); the level every process logs at.
+    log_format: str = "text"
+    log_level: str = "WARNING"
     # The worker's Prometheus endpoint (one per worker, covering its whole pool).
     worker_metrics_port: int = 9108
     append_timeout_seconds: float = 0.25
@@ -120,6 +135,8 @@ class Settings:
                 source, "SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace_seconds, positive_float
             ),
             fallback_spool=_read(source, "FALLBACK_SPOOL", defaults.fallback_spool, _spool),
+            log_format=_read(source, "LOG_FORMAT", defaults.log_format, _log_format),
+            log_level=_read(source, "LOG_LEVEL", defaults.log_level, _log_level),
             worker_metrics_port=_read(source, "WORKER_METRICS_PORT", defaults.worker_metrics_port, positive_int),
             append_timeout_seconds=_read(
                 source, "APPEND_TIMEOUT_SECONDS", defaults.append_timeout_seconds, positive_float

@@ -21,6 +21,7 @@ from celery import bootsteps
 from celery.signals import worker_init, worker_process_shutdown
 from redis.exceptions import RedisError
 
+from shared import logs
 from shared.celery_app import make_celery
 from shared.doorbell import DRAIN_TASK, TICK_TASK
 from shared.settings import Settings
@@ -30,6 +31,7 @@ from workers.drain import Drain
 log = logging.getLogger(__name__)
 
 settings = Settings.from_env()
+logs.configure(settings.log_format, settings.log_level)
 app = make_celery(settings)
 app.conf.worker_consumer = "workers.consumer:QuickReconnectConsumer"
 app.conf.beat_schedule = {

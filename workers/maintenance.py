@@ -52,6 +52,7 @@ def move_spool(ctx: WorkerContext) -> int:
             # A move whose delete then fails is not repeated: the script skips ids at or below its mark.
             count, rang = script(keys=[ctx.keys.stream, ctx.keys.doorbell(0), ctx.keys.spool_mark], args=args)
             spool.remove(session, [row.id for row in rows])
+        log.info("moved %d spooled callbacks into the stream (spool-%d to spool-%d)", count, rows[0].id, rows[-1].id)
         moved += int(count)
         if rang:
             ctx.doorbell.ring(0)

@@ -104,6 +104,7 @@ def _commit_isolating(
         with sessions.begin() as session:
             events = apply_events(session, items, sealer)
             dlq.record(session, rejected, sealer)
+        _log_committed(items, rejected)
         return Report(events=events, dead_letters=Counter((r.callback.provider, r.reason) for r in rejected))
     except Exception as exc:
         if not is_permanent_db_error(exc) or (not items and rejected):
@@ -117,6 +118,18 @@ def _commit_isolating(
         log.warning("PostgreSQL refused entry %s: %s", item.entry_id, type(exc).__name__)
         bad = dlq.Rejected(item.entry_id, item.callback, "database_rejected", _first_line(exc), traceback.format_exc())
         return _commit_isolating(sessions, [], [*rejected, bad], sealer)
+
+
+def _log_committed(items: list[Item], rejected: list[dlq.Rejected]) -> None:
+    """One line per dead letter; one per committed event at DEBUG. The entry id is the 200's ``id``."""
+    for r in rejected:
+        log.warning(
+            "dead-lettered", extra={"entry_id": r.entry_id, "provider": r.callback.provider, "reason": r.reason}
+        )
+    if log.isEnabledFor(logging.DEBUG):
+        for item in items:
+            extra = {"entry_id": item.entry_id, "provider": item.event.provider, "event_type": item.event.event_type}
+            log.debug("committed", extra=extra)
 
 
 def _first_line(exc: BaseException) -> str:
