@@ -51,6 +51,12 @@ class ReceiverMetrics:
         self.queue_oldest = Gauge(
             "payhook_queue_oldest_seconds", "Age of the oldest callback waiting (0 when none)", registry=registry
         )
+        self.pending = Gauge(
+            "payhook_queue_pending",
+            "Callbacks delivered to a consumer and not yet committed",
+            ["consumer"],
+            registry=registry,
+        )
         self.spooled = Gauge("payhook_spooled_callbacks", "Callbacks in PostgreSQL's fallback spool", registry=registry)
         self.dead_letters_waiting = Gauge(
             "payhook_dead_letters_waiting", "Dead letters waiting for an operator", registry=registry
@@ -71,3 +77,6 @@ class ReceiverMetrics:
         self.queue_oldest.set(nan if oldest is None else oldest)
         self.spooled.set(nan if spooled is None else spooled)
         self.dead_letters_waiting.set(nan if waiting is None else waiting)
+        self.pending.clear()  # consumers come and go: only those holding entries now
+        for consumer, count in (stats.pending_by_consumer if stats else {}).items():
+            self.pending.labels(consumer).set(count)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
@@ -16,6 +16,8 @@ class QueueStats:
     queued: int
     in_flight: int
     oldest_waiting_seconds: float | None
+    # Entries delivered and not yet acknowledged, by consumer (a worker process).
+    pending_by_consumer: dict[str, int] = field(default_factory=dict)
 
 
 def group_info(redis: Redis, keys: QueueKeys) -> dict[str, Any] | None:
@@ -46,7 +48,8 @@ def queue_stats(redis: Redis, keys: QueueKeys) -> QueueStats:
     if following:
         candidates.append(text(following[0][0]))
     oldest = min(candidates, key=id_key) if candidates else None
-    return QueueStats(max(0, length - in_flight), in_flight, _age(oldest) if oldest else None)
+    by_consumer = {text(c["name"]): int(c["pending"]) for c in summary.get("consumers") or []}
+    return QueueStats(max(0, length - in_flight), in_flight, _age(oldest) if oldest else None, by_consumer)
 
 
 def id_key(entry_id: str) -> tuple[int, int]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from redis import Redis
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from shared.queue import QueueKeys
 from shared.settings import Settings
 from tests.support.fixtures import sample
 from tests.support.pipeline import drain_all, post
@@ -24,7 +26,7 @@ def _samples(web: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 
 
 def test_queue_gauges_follow_the_queue_and_the_counters_the_callbacks(
-    settings: Settings, web: TestClient, engine: Engine
+    settings: Settings, web: TestClient, engine: Engine, redis: Redis
 ) -> None:
     empty = _samples(web)
     assert empty[("payhook_queue_depth", ())] == 0
@@ -33,9 +35,13 @@ def test_queue_gauges_follow_the_queue_and_the_counters_the_callbacks(
         post(web, "pivot", sample(f"pivot.{name}"))
     post(web, "midtrans", sample("midtrans.bank_transfer_settlement"))
     post(web, "pivot", b"garbage")
+    redis.xgroup_create(QueueKeys(settings.queue_prefix).stream, QueueKeys(settings.queue_prefix).group, id="0")
+    keys = QueueKeys(settings.queue_prefix)
+    redis.xreadgroup(keys.group, "a-worker", {keys.stream: ">"}, count=2)
     waiting = _samples(web)
-    assert waiting[("payhook_queue_depth", ())] == 5
-    assert waiting[("payhook_queue_in_flight", ())] == 0
+    assert waiting[("payhook_queue_depth", ())] == 3
+    assert waiting[("payhook_queue_in_flight", ())] == 2
+    assert waiting[("payhook_queue_pending", (("consumer", "a-worker"),))] == 2
     assert waiting[("payhook_queue_oldest_seconds", ())] > 0
     assert waiting[("payhook_callbacks_total", (("provider", "pivot"), ("result", "queued")))] == 4
     assert waiting[("payhook_callbacks_total", (("provider", "midtrans"), ("result", "queued")))] == 1
