@@ -40,6 +40,10 @@ class GracefulShutdown:
 
         def on_sigterm(signum: int, frame: FrameType | None) -> None:
             if self.draining:
+                # A second SIGTERM: stop now, without waiting for what is in flight.
+                server = getattr(uvicorn_handler, "__self__", None)
+                if server is not None and hasattr(server, "force_exit"):
+                    server.force_exit = True
                 uvicorn_handler(signum, frame)
                 return
             self.draining = True

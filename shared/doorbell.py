@@ -17,7 +17,7 @@ from celery import Celery
 from redis import Redis
 from redis.exceptions import OutOfMemoryError
 
-from shared.queue import QueuedCallback, QueueKeys, enqueue_sync
+from shared.queue import APPEND_SCRIPT, QueuedCallback, QueueKeys, script_args
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,22 @@ class Doorbell:
         return True
 
     def append(self, callback: QueuedCallback) -> bytes:
-        """Append one callback from synchronous code (an operator's replay), ringing when it took the
-        doorbell; the entry id."""
-        entry_id, rang = enqueue_sync(self.redis, self.keys, callback, TTL_SECONDS)
+        """Append one callback from synchronous code, ringing when it took the doorbell; the entry id."""
+        return self.append_all([callback])[0]
+
+    def append_all(self, callbacks: list[QueuedCallback], chunk: int = 256) -> list[bytes]:
+        """Append callbacks in order from synchronous code (an operator's replay), a chunk per round trip,
+        ringing once if an append took the doorbell; their entry ids."""
+        script = self.redis.register_script(APPEND_SCRIPT)
+        ids: list[bytes] = []
+        rang = False
+        for start in range(0, len(callbacks), chunk):
+            *chunk_ids, took = script(
+                keys=[self.keys.stream, self.keys.doorbell(0)],
+                args=script_args(callbacks[start : start + chunk], TTL_SECONDS),
+            )
+            ids.extend(chunk_ids)
+            rang = rang or bool(took)
         if rang:
             self.ring(0)
-        return entry_id
+        return ids

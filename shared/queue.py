@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import orjson
-from redis import Redis
 
 # The entry's field names, in the order of ``QueuedCallback.values()``: the one definition of the layout.
 FIELDS = (b"p", b"b", b"h", b"t")
@@ -81,8 +80,8 @@ class QueueKeys:
         return f"{self.prefix}:drain:{slot}"
 
     @property
-    def spool_mark(self) -> str:
-        """The id of the last spooled callback moved into the stream (moves are exactly once)."""
+    def spool_moved(self) -> str:
+        """Ids of spooled callbacks appended to the stream whose spool rows may not be deleted yet."""
         return f"{self.prefix}:spool-moved"
 
 
@@ -101,24 +100,21 @@ return ids
 
 
 def _move_script() -> str:
-    """Like the append script, for spooled callbacks: each comes with its spool id, and one whose id is not
-    above the mark was moved before (by a mover whose delete then failed) and is skipped."""
+    """Like the append script, for spooled callbacks: each comes with its spool id, and one whose id is in the
+    set of moved ids was appended before (by a mover whose delete then failed) and is skipped. Ids, not a
+    rising mark: concurrent receivers commit spool rows out of id order."""
     width = len(FIELDS) + 1
     pairs = ", ".join(f"'{name.decode()}', ARGV[at + {i + 1}]" for i, name in enumerate(FIELDS))
     return f"""
-local mark = tonumber(redis.call('GET', KEYS[3]) or '0')
 local moved = 0
 local n = (#ARGV - 1) / {width}
 for i = 0, n - 1 do
   local at = 2 + i * {width}
-  local spool_id = tonumber(ARGV[at])
-  if spool_id > mark then
+  if redis.call('SADD', KEYS[3], ARGV[at]) == 1 then
     redis.call('XADD', KEYS[1], '*', {pairs})
-    mark = spool_id
     moved = moved + 1
   end
 end
-redis.call('SET', KEYS[3], tostring(mark))
 local rang = 0
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then rang = 1 end
 return {{moved, rang}}
@@ -131,8 +127,8 @@ return {{moved, rang}}
 # doorbell's TTL, then each callback's ``values()``. Returns the entry ids, then 1 when the doorbell was
 # free (the caller must ring it).
 APPEND_SCRIPT = _append_script()
-# KEYS: the stream, doorbell 0, the spool mark. ARGV: the doorbell's TTL, then per callback its spool id and
-# ``values()``, in spool order. Returns how many were moved, and 1 when the doorbell was free.
+# KEYS: the stream, doorbell 0, the set of moved spool ids. ARGV: the doorbell's TTL, then per callback its
+# spool id and ``values()``, in spool order. Returns how many were moved, and 1 when the doorbell was free.
 MOVE_SCRIPT = _move_script()
 
 
@@ -143,9 +139,9 @@ def script_args(callbacks: list[QueuedCallback], doorbell_ttl: int) -> list[byte
     return args
 
 
-def enqueue_sync(redis: Redis, keys: QueueKeys, callback: QueuedCallback, doorbell_ttl: int) -> tuple[bytes, bool]:
-    """``APPEND_SCRIPT`` for one callback, from synchronous code; the entry id, and whether to ring."""
-    *ids, rang = redis.register_script(APPEND_SCRIPT)(
-        keys=[keys.stream, keys.doorbell(0)], args=script_args([callback], doorbell_ttl)
-    )
-    return ids[0], bool(rang)
+def move_args(spooled: list[tuple[int, QueuedCallback]], doorbell_ttl: int) -> list[bytes | int]:
+    """``MOVE_SCRIPT``'s arguments: each spooled callback with its spool id before its values."""
+    args: list[bytes | int] = [doorbell_ttl]
+    for spool_id, callback in spooled:
+        args += [spool_id, *callback.values()]
+    return args

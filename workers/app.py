@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import threading
 
 # The pool's metrics go through files (``workers.metrics``): their folder must be set before prometheus-client
 # is first imported, and be this worker's own.
@@ -58,26 +59,27 @@ def tick() -> None:
 
 
 class TickStep(bootsteps.StartStopStep):  # type: ignore[misc]
-    """The tick in every worker's main process, on Celery's own timer: with beat down, a crashed peer's
-    entries are still reclaimed, the spool still moved and the stream still trimmed."""
+    """The tick in every worker's main process, in a thread of its own (its Redis and PostgreSQL calls may
+    wait; Celery's consumer must not): with beat down, a crashed peer's entries are still reclaimed, the spool
+    still moved and the stream still trimmed. Started after the pool has forked."""
 
-    requires: ClassVar[set[str]] = {"celery.worker.components:Timer"}
+    requires: ClassVar[set[str]] = {"celery.worker.components:Pool"}
 
     def __init__(self, worker: Any, **kwargs: Any) -> None:
-        self.timer: Any = None
+        self.stopping = threading.Event()
 
     def start(self, worker: Any) -> None:
-        self.timer = worker.timer.call_repeatedly(TICK_SECONDS, self._tick, priority=10)
+        threading.Thread(target=self._run, name="payhook-tick", daemon=True).start()
 
     def stop(self, worker: Any) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
+        self.stopping.set()
 
-    def _tick(self) -> None:
-        try:
-            maintenance.tick(context.current(settings, app))
-        except Exception as exc:  # the timer must keep running whatever one round meets
-            log.warning("tick failed: %s", type(exc).__name__)
+    def _run(self) -> None:
+        while not self.stopping.wait(TICK_SECONDS):
+            try:
+                maintenance.tick(context.current(settings, app))
+            except Exception as exc:  # the thread must keep ticking whatever one round meets
+                log.warning("tick failed: %s", type(exc).__name__)
 
 
 app.steps["worker"].add(TickStep)

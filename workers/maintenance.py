@@ -4,16 +4,13 @@ acknowledged, forget dead consumers. Every worker runs it each second (``workers
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from redis import Redis
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from shared.backlog import group_info, queue_stats, text
 from shared.db import spool
 from shared.doorbell import TTL_SECONDS, Doorbell
-from shared.queue import MOVE_SCRIPT, QueueKeys
+from shared.queue import MOVE_SCRIPT, QueueKeys, move_args
 from workers.context import WorkerContext
 from workers.drain import ensure_group
 
@@ -22,7 +19,8 @@ SPOOL_BATCH = 500
 
 
 def tick(ctx: WorkerContext) -> None:
-    """One round of upkeep; a failing step (Redis or PostgreSQL away) is logged and left for the next round."""
+    """One round of upkeep; a failing step is logged (by its type) and left for the next round, and never
+    keeps the others from running."""
     claim_ms = int(ctx.settings.claim_timeout_seconds * 1000)
     for step in (
         lambda: ensure_group(ctx),
@@ -33,29 +31,35 @@ def tick(ctx: WorkerContext) -> None:
     ):
         try:
             step()
-        except (RedisError, SQLAlchemyError, OSError) as exc:
+        except Exception as exc:
             log.warning("tick step failed: %s", type(exc).__name__)
 
 
-def move_spool(ctx: WorkerContext) -> int:
-    """Move spooled callbacks into the stream, oldest first, each exactly once; delete them from the spool."""
+def move_spool(ctx: WorkerContext, max_batches: int = 10) -> int:
+    """Move spooled callbacks into the stream, oldest first, each exactly once, and delete them from the
+    spool; at most ``max_batches`` batches per call (the next tick goes on)."""
     moved = 0
     script = ctx.redis.register_script(MOVE_SCRIPT)
-    while True:
+    keys = [ctx.keys.stream, ctx.keys.doorbell(0), ctx.keys.spool_moved]
+    for _ in range(max_batches):
         with ctx.sessions.begin() as session:
             rows = spool.take_oldest(session, SPOOL_BATCH)
             if not rows:
-                return moved
-            args: list[Any] = [TTL_SECONDS]
-            for row in rows:
-                args += [row.id, *spool.as_queued(row, ctx.sealer).values()]
-            # A move whose delete then fails is not repeated: the script skips ids at or below its mark.
-            count, rang = script(keys=[ctx.keys.stream, ctx.keys.doorbell(0), ctx.keys.spool_mark], args=args)
+                break
+            spooled = [(row.id, spool.as_queued(row, ctx.sealer)) for row in rows]
+            # An id appended before (by a mover whose delete then failed) is skipped by the script.
+            count, rang = script(keys=keys, args=move_args(spooled, TTL_SECONDS))
             spool.remove(session, [row.id for row in rows])
-        log.info("moved %d spooled callbacks into the stream (spool-%d to spool-%d)", count, rows[0].id, rows[-1].id)
+        # The rows are gone: their ids need not be remembered (if this fails, they stay, harmlessly).
+        ctx.redis.srem(ctx.keys.spool_moved, *[row.id for row in rows])
+        if count:
+            log.info(
+                "moved %d spooled callbacks into the stream (spool-%d to spool-%d)", count, rows[0].id, rows[-1].id
+            )
         moved += int(count)
         if rang:
             ctx.doorbell.ring(0)
+    return moved
 
 
 def needs_drain(redis: Redis, keys: QueueKeys, claim_timeout_ms: int) -> bool:

@@ -109,8 +109,8 @@ class Operations:
             return []
         with self.session() as session:
             letters = dlq.mark_replayed(session, letter_ids)
-            for letter in letters:
-                self.doorbell.append(dlq.original(letter, self.sealer))
+            # Appended before the mark commits: a failed append marks nothing (see mark_replayed).
+            self.doorbell.append_all([dlq.original(letter, self.sealer) for letter in letters])
             return [x.id for x in letters]
 
     def purge(self, letter_ids: Sequence[int]) -> int:

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from ingest.server import create_app
 from shared.ops.cli import main
-from shared.queue import MOVE_SCRIPT, QueuedCallback, QueueKeys
+from shared.queue import MOVE_SCRIPT, QueuedCallback, QueueKeys, move_args
 from shared.settings import Settings
 from tests.conftest import env_for
 from tests.support.fixtures import sample, signed
@@ -121,22 +121,46 @@ def test_with_the_spool_off_a_cut_redis_is_a_503(settings: Settings, redis_proxy
     assert scalar(engine, "SELECT count(*) FROM spooled_callbacks") == 0
 
 
+def _spool_row(engine: Engine, spool_id: int | None, body: bytes) -> None:
+    with engine.begin() as conn:
+        if spool_id is None:
+            conn.exec_driver_sql(
+                "INSERT INTO spooled_callbacks (provider, body, headers, received_at) VALUES ('pivot', %s, '{}', 1.0)",
+                (body,),
+            )
+        else:
+            conn.exec_driver_sql(
+                "INSERT INTO spooled_callbacks (id, provider, body, headers, received_at) "
+                "VALUES (%s, 'pivot', %s, '{}', 1.0)",
+                (spool_id, body),
+            )
+
+
 def test_a_move_whose_delete_failed_is_not_repeated(settings: Settings, redis: Redis, engine: Engine) -> None:
     keys = QueueKeys(settings.queue_prefix)
-    with engine.begin() as conn:
-        for i in range(3):
-            body = pivot_event("PAYMENT.PAID", f"s-{i}", f"o-{i}", "PAID")
-            conn.exec_driver_sql(
-                "INSERT INTO spooled_callbacks (provider, body, headers, received_at) VALUES (%s, %s, '{}', 1.0)",
-                ("pivot", body),
-            )
+    for i in range(3):
+        _spool_row(engine, None, pivot_event("PAYMENT.PAID", f"s-{i}", f"o-{i}", "PAID"))
     ids = [r.id for r in rows(engine, "SELECT id FROM spooled_callbacks ORDER BY id")]
     # A mover appended them, then died before its delete committed.
-    args: list[Any] = [5]
-    for spool_id in ids:
-        args += [spool_id, *QueuedCallback("pivot", b"x", {}, 1.0).values()]
-    redis.register_script(MOVE_SCRIPT)(keys=[keys.stream, keys.doorbell(0), keys.spool_mark], args=args)
+    spooled = [(spool_id, QueuedCallback("pivot", b"x", {}, 1.0)) for spool_id in ids]
+    redis.register_script(MOVE_SCRIPT)(
+        keys=[keys.stream, keys.doorbell(0), keys.spool_moved], args=move_args(spooled, 5)
+    )
     assert redis.xlen(keys.stream) == 3
     assert _move(settings) == 0
     assert redis.xlen(keys.stream) == 3, "nothing appended twice"
     assert scalar(engine, "SELECT count(*) FROM spooled_callbacks") == 0
+    assert redis.scard(keys.spool_moved) == 0, "the moved ids are forgotten with their rows"
+
+
+def test_a_spool_row_committed_after_a_later_one_is_still_moved(
+    settings: Settings, redis: Redis, engine: Engine
+) -> None:
+    """Receivers insert concurrently: id 10 may commit after id 11 was moved. It must not be skipped."""
+    _spool_row(engine, 11, pivot_event("PAYMENT.PAID", "s-11", "o-11", "PAID"))
+    assert _move(settings) == 1
+    _spool_row(engine, 10, pivot_event("PAYMENT.PAID", "s-10", "o-10", "PAID"))
+    assert _move(settings) == 1
+    assert redis.xlen(QueueKeys(settings.queue_prefix).stream) == 2
+    drain_all(settings)
+    assert scalar(engine, "SELECT count(*) FROM payments WHERE status = 'paid'") == 2
