@@ -26,7 +26,7 @@ from ingest.shutdown import GracefulShutdown
 from ingest.sources import source_allowed
 from ingest.spool import Spool
 from shared.backlog import QueueStats
-from shared.errors import error
+from shared.errors import ascii_digits, error
 from shared.providers import Configured
 from shared.queue import QueuedCallback
 from shared.settings import Settings
@@ -52,10 +52,6 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 class QueueUnavailable(Exception):
     """Redis is above its high-water mark of memory, or has just failed an append."""
-
-
-def _digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()
 
 
 @dataclass
@@ -97,9 +93,8 @@ class CallbackEndpoint:
             return "forbidden", error(403, "forbidden", "this source may not send callbacks here")
         limit = settings.max_body_bytes
         declared = headers.get("content-length")
-        # ASCII digits only: str.isdigit() also takes "¹", which int() refuses.
-        if declared is not None and (not _digits(declared) or int(declared) > limit):
-            if not _digits(declared):
+        if declared is not None and (not ascii_digits(declared) or int(declared) > limit):
+            if not ascii_digits(declared):
                 return "bad_request", error(400, "bad_request", "Content-Length is not a number")
             return "too_large", error(413, "too_large", f"body exceeds {limit} bytes")
         try:

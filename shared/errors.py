@@ -33,3 +33,9 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _CODES.get(exc.status_code, "error")
     return error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+
+def ascii_digits(text: str) -> bool:
+    """A whole number as a request may carry it: ASCII digits only (``str.isdigit()`` also takes "¹", which
+    ``int()`` refuses)."""
+    return text.isascii() and text.isdigit()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import random
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -103,9 +102,8 @@ def send_all(url: str, traffic: list[Sent], folder: Path, rate: float, stop: thr
 
 
 class Chaos:
-    def __init__(self, folder: Path, args: argparse.Namespace) -> None:
+    def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.args = args
         self.pg_port = free_port()
         self.postgres: Server = start_postgres(folder, self.pg_port)
         self.redis = PrivateRedis(folder / "redis", maxmemory="64mb").start()
@@ -295,7 +293,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="payhook-chaos-"))
     print(f"chaos: private PostgreSQL and Redis, logs in {folder}", flush=True)
     traffic = build_traffic(args.callbacks)
-    chaos = Chaos(folder, args)
+    chaos = Chaos(folder)
     stop = threading.Event()
     try:
         sender = threading.Thread(target=send_all, args=(chaos.stack.url, traffic, folder / "keys", args.rate, stop))
@@ -307,7 +305,6 @@ def main() -> None:
     finally:
         stop.set()
         chaos.stop()
-        subprocess.run(["sync"], check=False)
 
 
 if __name__ == "__main__":

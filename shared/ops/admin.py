@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from shared.db import dead_letters as dlq
-from shared.errors import error
+from shared.errors import ascii_digits, error
 from shared.ops.service import Operations
 from shared.settings import Settings
 
@@ -37,11 +37,6 @@ def _json(document: Any, status: int = 200) -> Response:
 
 class BadQuery(ValueError):
     pass
-
-
-def _digits(text: str) -> bool:
-    """ASCII digits only: ``str.isdigit()`` also takes "¹", which ``int()`` refuses."""
-    return text.isascii() and text.isdigit()
 
 
 def _text(value: str | None, name: str) -> str | None:
@@ -66,7 +61,7 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not _digits(raw) or not low <= int(raw) <= high:
+    if not ascii_digits(raw) or not low <= int(raw) <= high:
         raise BadQuery(f"{name} must be a whole number from {low} to {high}")
     return int(raw)
 
@@ -167,6 +162,6 @@ class Admin:
 
 def _path_id(request: Request) -> int:
     raw = request.path_params["letter_id"]
-    if not _digits(raw) or len(raw) > 18:
+    if not ascii_digits(raw) or len(raw) > 18:
         raise BadQuery("a dead-letter id is a whole number")
     return int(raw)
