@@ -27,6 +27,11 @@ class Outcome(enum.StrEnum):
     CONFLICT = "conflict"
 
 
+# The outbox's event types: one per status a change sets, and one for a conflict that changes nothing.
+CONFLICT_EVENT = "payment.conflict"
+EVENT_TYPES = (*(f"payment.{status}" for status in Status), CONFLICT_EVENT)
+
+
 @dataclass(frozen=True, slots=True)
 class CanonicalEvent:
     """One provider callback, normalized. After this point no code touches provider dicts."""

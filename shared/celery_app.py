@@ -1,10 +1,21 @@
-"""The Celery app both sides share: the receiver only publishes drain messages by name, workers run them."""
+"""The Celery app both sides share: the receiver only publishes drain messages by name, workers run them.
+
+Two queues per deployment prefix: ``<prefix>`` for drains and the tick, ``<prefix>.deliveries`` for the
+outbox's delivery loops. A worker started as the Procfile says consumes both; ``-Q <prefix>.deliveries`` (or
+``-Q <prefix>``) makes a worker of one kind, scaled and limited apart from the other.
+"""
 
 from __future__ import annotations
 
 from celery import Celery
+from kombu.entity import Queue
 
+from shared.doorbell import DELIVER_TASK
 from shared.settings import Settings
+
+
+def deliveries_queue(settings: Settings) -> str:
+    return f"{settings.queue_prefix}.deliveries"
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -12,6 +23,8 @@ def make_celery(settings: Settings) -> Celery:
     app.conf.update(
         # One queue per deployment prefix: test runs and a developer's stack never take each other's tasks.
         task_default_queue=settings.queue_prefix,
+        task_queues=[Queue(settings.queue_prefix), Queue(deliveries_queue(settings))],  # type: ignore[no-untyped-call]
+        task_routes={DELIVER_TASK: {"queue": deliveries_queue(settings)}},
         task_serializer="json",
         accept_content=["json"],
         # Drains are cheap to re-ring and idempotent by construction: ack on receipt, never redeliver.

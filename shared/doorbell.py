@@ -22,6 +22,7 @@ from shared.queue import APPEND_SCRIPT, QueuedCallback, QueueKeys, script_args
 log = logging.getLogger(__name__)
 
 DRAIN_TASK = "payhook.drain"
+DELIVER_TASK = "payhook.deliver"
 TICK_TASK = "payhook.tick"
 TTL_SECONDS = 5
 
@@ -33,10 +34,23 @@ class Doorbell:
     (its append script takes doorbell 0); workers and operators have both.
     """
 
-    def __init__(self, keys: QueueKeys, *, redis: Redis | None = None, celery: Celery | None = None) -> None:
+    def __init__(
+        self,
+        keys: QueueKeys,
+        *,
+        redis: Redis | None = None,
+        celery: Celery | None = None,
+        task: str = DRAIN_TASK,
+    ) -> None:
         self.keys = keys
         self._redis = redis
         self._celery = celery
+        # The same bells call the outbox's delivery loops (``for_deliveries``).
+        self.task = task
+        self._key = keys.doorbell if task == DRAIN_TASK else keys.delivery_bell
+
+    def for_deliveries(self) -> Doorbell:
+        return Doorbell(self.keys, redis=self._redis, celery=self._celery, task=DELIVER_TASK)
 
     @property
     def redis(self) -> Redis:
@@ -48,7 +62,7 @@ class Doorbell:
         """True when the doorbell was free and is now ours: the caller must ring it. A Redis at its
         ``maxmemory`` refuses the write: then nobody takes it (the drain that runs goes on)."""
         try:
-            return bool(self.redis.set(self.keys.doorbell(slot), b"1", nx=True, ex=TTL_SECONDS))
+            return bool(self.redis.set(self._key(slot), b"1", nx=True, ex=TTL_SECONDS))
         except OutOfMemoryError:
             return False
 
@@ -56,19 +70,20 @@ class Doorbell:
         """Keep a doorbell we took from expiring while its drain runs (not possible, and not needed, while
         Redis is at its ``maxmemory``: the drain frees memory as it goes)."""
         with contextlib.suppress(OutOfMemoryError):
-            self.redis.set(self.keys.doorbell(slot), b"1", ex=TTL_SECONDS)
+            self.redis.set(self._key(slot), b"1", ex=TTL_SECONDS)
 
     def release(self, slot: int) -> None:
-        self.redis.delete(self.keys.doorbell(slot))
+        self.redis.delete(self._key(slot))
 
     def ring(self, slot: int = 0) -> bool:
-        """Publish a drain for ``slot``. Never raises: a ring that fails is repeated by the periodic tick."""
+        """Publish a drain (or delivery loop) for ``slot``. Never raises: a ring that fails is repeated by the
+        periodic tick."""
         if self._celery is None:
             return False
         try:
-            self._celery.send_task(DRAIN_TASK, kwargs={"slot": slot}, retry=False)
+            self._celery.send_task(self.task, kwargs={"slot": slot}, retry=False)
         except Exception as exc:
-            log.warning("could not publish a drain for slot %d: %s", slot, type(exc).__name__)
+            log.warning("could not publish %s for slot %d: %s", self.task, slot, type(exc).__name__)
             return False
         return True
 

@@ -79,6 +79,10 @@ class QueueKeys:
         """The doorbell of drain ``slot``; slot 0 is the one appends ring."""
         return f"{self.prefix}:drain:{slot}"
 
+    def delivery_bell(self, slot: int) -> str:
+        """The doorbell of delivery loop ``slot``; slot 0 is the one committed batches ring."""
+        return f"{self.prefix}:deliver:{slot}"
+
     @property
     def spool_moved(self) -> str:
         """Ids of spooled callbacks appended to the stream whose spool rows may not be deleted yet."""

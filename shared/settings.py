@@ -58,6 +58,21 @@ def _fraction(name: str, raw: str) -> float:
     return value
 
 
+def _schedule(name: str, raw: str) -> tuple[float, ...]:
+    parts = [part for part in raw.replace(",", " ").split() if part]
+    if not parts:
+        raise SettingsError(f"{name} must list seconds between attempts, such as 5,300,1800")
+    return tuple(positive_float(name, part) for part in parts)
+
+
+def _host_patterns(name: str, raw: str) -> tuple[str, ...]:
+    patterns = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for pattern in patterns:
+        if any(c in pattern for c in "/@?# "):
+            raise SettingsError(f"{name} holds host patterns such as *.example.com, got {pattern!r}")
+    return patterns
+
+
 def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str, str], T]) -> T:
     raw = env.get(PREFIX + name)
     if raw is None or raw == "":
@@ -98,6 +113,17 @@ class Settings:
     redis_high_water: float = 0.9
     # Proxies whose X-Forwarded-For is believed.
     trusted_proxies: tuple[Network, ...] = ()
+    # The outbox: seconds between delivery attempts (each with up to 10 % jitter), the hosts endpoints may
+    # point at (empty: any), an attempt's connect and read timeouts, how many attempts one endpoint may have in
+    # flight at once (across every worker), how many delivery loops may run at once, and how long delivered
+    # events are kept.
+    delivery_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+    endpoint_allowed_hosts: tuple[str, ...] = ()
+    delivery_connect_timeout_seconds: float = 5.0
+    delivery_timeout_seconds: float = 15.0
+    delivery_concurrency: int = 16
+    max_delivery_loops: int = 2
+    outbox_retention_seconds: float = 7 * 86400.0
     # Fernet keys for encryption at rest of stored raw callbacks; empty: stored as received.
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     # The environment these were read from: each process entry point hands it to ``load_providers``.
@@ -143,6 +169,21 @@ class Settings:
             ),
             redis_high_water=_read(source, "REDIS_HIGH_WATER", defaults.redis_high_water, _fraction),
             trusted_proxies=_read(source, "TRUSTED_PROXIES", (), networks),
+            delivery_retry_schedule=_read(
+                source, "DELIVERY_RETRY_SCHEDULE", defaults.delivery_retry_schedule, _schedule
+            ),
+            endpoint_allowed_hosts=_read(source, "ENDPOINT_ALLOWED_HOSTS", (), _host_patterns),
+            delivery_connect_timeout_seconds=_read(
+                source, "DELIVERY_CONNECT_TIMEOUT_SECONDS", defaults.delivery_connect_timeout_seconds, positive_float
+            ),
+            delivery_timeout_seconds=_read(
+                source, "DELIVERY_TIMEOUT_SECONDS", defaults.delivery_timeout_seconds, positive_float
+            ),
+            delivery_concurrency=_read(source, "DELIVERY_CONCURRENCY", defaults.delivery_concurrency, positive_int),
+            max_delivery_loops=_read(source, "MAX_DELIVERY_LOOPS", defaults.max_delivery_loops, positive_int),
+            outbox_retention_seconds=_read(
+                source, "OUTBOX_RETENTION_SECONDS", defaults.outbox_retention_seconds, positive_float
+            ),
             encryption_keys=_read(source, "ENCRYPTION_KEYS", (), parse_keys),
             environ=source,
         )

@@ -84,6 +84,18 @@ def web(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
+TABLES = (
+    "payment_events",
+    "payments",
+    "dead_letters",
+    "spooled_callbacks",
+    "delivery_attempts",
+    "deliveries",
+    "endpoints",
+    "outbox_events",
+)
+
+
 def _truncate(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE payment_events, payments, dead_letters, spooled_callbacks RESTART IDENTITY"))
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY"))

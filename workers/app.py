@@ -24,9 +24,11 @@ from redis.exceptions import RedisError
 
 from shared import logs
 from shared.celery_app import make_celery
-from shared.doorbell import DRAIN_TASK, TICK_TASK
+from shared.doorbell import DELIVER_TASK, DRAIN_TASK, TICK_TASK
 from shared.settings import Settings
 from workers import context, maintenance, metrics
+from workers.delivery import handlers
+from workers.delivery.loop import DeliveryLoop
 from workers.drain import Drain
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,12 @@ def drain(slot: int = 0) -> dict[str, Any]:
         "dead_lettered": report.dead_lettered,
         "ignored": report.ignored,
     }
+
+
+@app.task(name=DELIVER_TASK, ignore_result=True)
+def deliver(slot: int = 0) -> dict[str, int]:
+    _stop_gracefully()
+    return dict(DeliveryLoop(context.current(settings, app)).run(slot))
 
 
 @app.task(name=TICK_TASK, ignore_result=True)
@@ -108,6 +116,23 @@ def _stop_gracefully() -> None:
 @worker_init.connect
 def _serve_metrics(**_: Any) -> None:
     metrics.serve(settings.worker_metrics_port)
+
+
+@worker_init.connect
+def _register_handlers(**_: Any) -> None:
+    """The Python handlers installed here become consumers of the events written from now on."""
+    names = sorted(handlers.installed())
+    if not names:
+        return
+    ctx = context.WorkerContext(settings=settings, pid=os.getpid())
+    try:
+        with ctx.sessions.begin() as session:
+            handlers.register(session, names)
+        log.info("handlers registered: %s", ", ".join(names))
+    except Exception as exc:  # the database may be down at start: the next worker start registers them
+        log.warning("could not register handlers %s: %s", ", ".join(names), type(exc).__name__)
+    finally:
+        ctx.close()
 
 
 @worker_process_shutdown.connect

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from shared.canonical import CanonicalEvent, Outcome, Status
 from shared.queue import QueuedCallback
 from shared.sealing import Sealer
+from workers import outbox
 from workers.transitions import decide
 
 _CREATE_PAYMENTS = text("""
@@ -92,16 +93,25 @@ class _PaymentState:
     changed: bool = False
 
 
-def apply_events(session: Session, items: list[Item], sealer: Sealer) -> Counter[tuple[str, Outcome]]:
-    """Apply ``items`` (in arrival order) and return how many of each provider ended with each outcome."""
+@dataclass(frozen=True, slots=True)
+class Applied:
+    # How many events of each provider ended with each outcome; how many outbox deliveries were made.
+    outcomes: Counter[tuple[str, Outcome]]
+    deliveries: int = 0
+
+
+def apply_events(session: Session, items: list[Item], sealer: Sealer) -> Applied:
+    """Apply ``items`` (in arrival order): outcomes recorded, payments updated, and an outbox event written
+    for every status change and every conflict, all in the caller's transaction."""
     if not items:
-        return Counter()
+        return Applied(Counter())
     payments = _lock_payments(session, items)
     first_of_key = _insert_first_of_each_key(session, items, payments, sealer)
-    outcomes = _run_state_machine(items, payments, first_of_key)
+    outcomes, changes = _run_state_machine(items, payments, first_of_key)
     _record_outcomes(session, items, payments, first_of_key, outcomes, sealer)
     _update_payments(session, payments)
-    return Counter((item.event.provider, outcomes[item.entry_id]) for item in items)
+    deliveries = outbox.write(session, changes)
+    return Applied(Counter((item.event.provider, outcomes[item.entry_id]) for item in items), deliveries)
 
 
 def _lock_payments(session: Session, items: list[Item]) -> dict[tuple[str, str], _PaymentState]:
@@ -178,8 +188,10 @@ def _insert_first_of_each_key(
 
 def _run_state_machine(
     items: list[Item], payments: dict[tuple[str, str], _PaymentState], first_of_key: set[str]
-) -> dict[str, Outcome]:
+) -> tuple[dict[str, Outcome], list[outbox.Change]]:
+    """Each event's outcome, and the changes and conflicts the outbox tells the merchant about, in order."""
     outcomes: dict[str, Outcome] = {}
+    changes: list[outbox.Change] = []
     for item in items:
         event = item.event
         payment = payments[(event.provider, event.payment_key)]
@@ -191,11 +203,20 @@ def _run_state_machine(
         decision = decide(
             payment.status, event.status, current_arrived=payment.status_arrived, incoming_arrived=arrived
         )
+        previous = payment.status
         if decision.status != payment.status:
             payment.status, payment.status_arrived = decision.status, arrived
             payment.changed = True
         outcomes[item.entry_id] = decision.outcome
-    return outcomes
+        if decision.outcome in (Outcome.APPLIED, Outcome.CONFLICT):
+            changes.append(outbox.Change(event, arrived, _view(payment), previous, decision.status, decision.outcome))
+    return outcomes, changes
+
+
+def _view(payment: _PaymentState) -> outbox.PaymentView:
+    return outbox.PaymentView(
+        payment.id, payment.order_ref, payment.provider_payment_id, payment.amount, payment.currency
+    )
 
 
 def _learn_attributes(payment: _PaymentState, event: CanonicalEvent) -> None:

@@ -4,6 +4,7 @@ acknowledged, forget dead consumers. Every worker runs it each second (``workers
 from __future__ import annotations
 
 import logging
+import time
 
 from redis import Redis
 
@@ -12,10 +13,13 @@ from shared.db import spool
 from shared.doorbell import TTL_SECONDS, Doorbell
 from shared.queue import MOVE_SCRIPT, QueueKeys, move_args
 from workers.context import WorkerContext
+from workers.delivery import store as deliveries
 from workers.drain import ensure_group
 
 log = logging.getLogger(__name__)
 SPOOL_BATCH = 500
+PRUNE_EVERY_SECONDS = 60.0
+_last_prune = 0.0
 
 
 def tick(ctx: WorkerContext) -> None:
@@ -28,6 +32,8 @@ def tick(ctx: WorkerContext) -> None:
         lambda: ring_if_needed(ctx.doorbell, claim_ms),
         lambda: trim(ctx.redis, ctx.keys),
         lambda: forget_idle_consumers(ctx.redis, ctx.keys, idle_ms=2 * claim_ms),
+        lambda: ring_deliveries_if_due(ctx),
+        lambda: prune_outbox(ctx),
     ):
         try:
             step()
@@ -76,6 +82,25 @@ def ring_if_needed(doorbell: Doorbell, claim_timeout_ms: int) -> bool:
     if not needs_drain(doorbell.redis, doorbell.keys, claim_timeout_ms) or not doorbell.take(0):
         return False
     return doorbell.ring(0)
+
+
+def ring_deliveries_if_due(ctx: WorkerContext) -> bool:
+    """Ring a delivery loop when a delivery is due (a retry whose time came, a lease that ran out, an endpoint
+    enabled again) and no loop holds doorbell 0."""
+    with ctx.sessions.begin() as session:
+        due = deliveries.any_due(session)
+    bell = ctx.doorbell.for_deliveries()
+    return due and bell.take(0) and bell.ring(0)
+
+
+def prune_outbox(ctx: WorkerContext, *, force: bool = False) -> int:
+    """Once a minute per worker: delete events delivered to every consumer and older than the retention."""
+    global _last_prune  # noqa: PLW0603 - a per-process pace
+    if not force and time.monotonic() - _last_prune < PRUNE_EVERY_SECONDS:
+        return 0
+    _last_prune = time.monotonic()
+    with ctx.sessions.begin() as session:
+        return deliveries.prune(session, ctx.settings.outbox_retention_seconds)
 
 
 def trim(redis: Redis, keys: QueueKeys) -> None:

@@ -10,7 +10,7 @@ metrics simply live in that process.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
 
@@ -31,9 +31,13 @@ END_TO_END_SECONDS = Histogram(
 )
 RECLAIMED = Counter("payhook_reclaimed_total", "Entries reclaimed from crashed consumers")
 RETRIES = Counter("payhook_transient_retries_total", "Retries of transient failures (PostgreSQL, Redis)")
-DELIVERIES = Counter("payhook_deliveries_total", "Outbox deliveries, by result", ["result"])
-for _result in ("delivered", "retried", "failed"):
+DELIVERIES = Counter("payhook_deliveries_total", "Outbox delivery attempts, by result", ["result"])
+for _result in ("delivered", "retried", "failed", "disabled"):
     DELIVERIES.labels(_result)  # present from the start, at 0
+DELIVERY_SECONDS = Histogram("payhook_delivery_seconds", "One delivery attempt (HTTP or handler)", buckets=_LATENCY)
+DELIVERY_LAG_SECONDS = Histogram(
+    "payhook_delivery_lag_seconds", "From the committed payment change to its delivery", buckets=_LATENCY
+)
 
 
 def observe_commit(report: Report, received_at: Iterable[float], seconds: float) -> None:
@@ -49,6 +53,15 @@ def observe_commit(report: Report, received_at: Iterable[float], seconds: float)
         COMMIT_SECONDS.observe(seconds)
     for at in received_at:
         END_TO_END_SECONDS.observe(max(0.0, now - at))
+
+
+def observe_deliveries(results: Mapping[str, int], lags: Iterable[float], durations: Iterable[float]) -> None:
+    for result, count in results.items():
+        DELIVERIES.labels(result).inc(count)
+    for lag in lags:
+        DELIVERY_LAG_SECONDS.observe(max(0.0, lag))
+    for seconds in durations:
+        DELIVERY_SECONDS.observe(seconds)
 
 
 def serve(port: int) -> None:

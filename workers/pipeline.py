@@ -37,6 +37,8 @@ class Report:
     events: Counter[tuple[str, Outcome]] = field(default_factory=Counter)
     dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
     ignored: int = 0
+    # Outbox deliveries made: the delivery loop has work.
+    deliveries: int = 0
 
     @property
     def outcomes(self) -> Counter[Outcome]:
@@ -53,6 +55,7 @@ class Report:
         self.events.update(other.events)
         self.dead_letters.update(other.dead_letters)
         self.ignored += other.ignored
+        self.deliveries += other.deliveries
 
 
 def prepare(entries: list[Entry], providers: Mapping[str, Provider]) -> Prepared:
@@ -102,10 +105,14 @@ def _commit_isolating(
 ) -> Report:
     try:
         with sessions.begin() as session:
-            events = apply_events(session, items, sealer)
+            applied = apply_events(session, items, sealer)
             dlq.record(session, rejected, sealer)
         _log_committed(items, rejected)
-        return Report(events=events, dead_letters=Counter((r.callback.provider, r.reason) for r in rejected))
+        return Report(
+            events=applied.outcomes,
+            dead_letters=Counter((r.callback.provider, r.reason) for r in rejected),
+            deliveries=applied.deliveries,
+        )
     except Exception as exc:
         if not is_permanent_db_error(exc) or (not items and rejected):
             raise

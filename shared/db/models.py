@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 models: payments, every event each payment received (with its outcome), dead letters."""
+"""SQLAlchemy 2 models: payments, every event each payment received (with its outcome), dead letters, the spool,
+and the outbox (payment events, their consumers, deliveries and attempts)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    CheckConstraint,
     DateTime,
     Enum,
     Float,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     Numeric,
     String,
@@ -21,7 +25,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.canonical import Outcome, Status
@@ -131,3 +135,97 @@ class SpooledCallback(Base):
     # Unix seconds, exactly as the queue entry carries them.
     received_at: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+_UNFINISHED = text("status IN ('pending', 'sending')")
+
+
+class OutboxEvent(Base):
+    """One payment change for the merchant's systems, written in the transaction that made the change. ``id``
+    orders a payment's events as they were applied; ``body`` is the exact JSON every attempt sends."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        Index("ix_outbox_events_created_at", "created_at"),
+        Index("ix_outbox_events_payment", "payment_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(64))
+    payment_id: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Endpoint(Base):
+    """A consumer of the outbox: a merchant's HTTP endpoint (``webhook``) or a Python ``handler`` registered
+    under the entry-point group ``payhook.handlers``. Secrets are stored sealed (``shared.sealing``)."""
+
+    __tablename__ = "endpoints"
+    __table_args__ = (
+        CheckConstraint(
+            "(kind = 'webhook' AND url IS NOT NULL AND secret IS NOT NULL)"
+            " OR (kind = 'handler' AND handler IS NOT NULL)",
+            name="ck_endpoints_kind",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str | None] = mapped_column(Text)
+    handler: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # None: every event type, every provider.
+    event_types: Mapped[list[str] | None] = mapped_column(ARRAY(String(64)))
+    provider: Mapped[str | None] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Delivery(Base):
+    """One event for one consumer. ``pending``: due at ``next_attempt_at``; ``sending``: claimed by a worker
+    until ``next_attempt_at`` (its lease); ``delivered``; ``failed``: the schedule is spent (the outbound
+    dead-letter queue, retryable)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id", name="uq_deliveries_event_endpoint"),
+        CheckConstraint("status IN ('pending', 'sending', 'delivered', 'failed')", name="ck_deliveries_status"),
+        Index("ix_deliveries_due", "endpoint_id", "next_attempt_at", postgresql_where=_UNFINISHED),
+        Index("ix_deliveries_order", "endpoint_id", "payment_id", "event_id", postgresql_where=_UNFINISHED),
+        Index("ix_deliveries_endpoint_status", "endpoint_id", "status", "id"),
+        Index("ix_deliveries_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"))
+    payment_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    duration_ms: Mapped[float] = mapped_column(Float)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    # The first KB of the answer, or what went wrong before there was one.
+    response: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,4 +1,4 @@
-"""The admin API (``/admin/*``): payments and the dead-letter queue, behind a bearer token.
+"""The admin API (``/admin/*``): payments, the dead-letter queue and the outbox, behind a bearer token.
 
 Served by the web process, off the callback path: its connections are made on first use, and its blocking
 calls run in the thread pool. Unset ``PAYHOOK_ADMIN_TOKEN`` and every admin path answers 404; set it, and a
@@ -10,11 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -23,55 +20,22 @@ from starlette.routing import Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from shared.db import dead_letters as dlq
-from shared.errors import ascii_digits, error
-from shared.ops.service import Operations
+from shared.errors import error
+from shared.ops import admin_outbox
+from shared.ops.http import BadQuery, as_id, as_int, as_json, as_text, as_time
+from shared.ops.service import Operations, Refused
 from shared.settings import Settings
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_PAGE = 1000
 
 
-def _json(document: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(document, default=str), status_code=status, media_type="application/json")
-
-
-class BadQuery(ValueError):
-    pass
-
-
-def _text(value: str | None, name: str) -> str | None:
-    """A query or path value as the database may take it (PostgreSQL text holds no NUL)."""
-    if value and "\x00" in value:
-        raise BadQuery(f"{name} holds a NUL character")
-    return value or None
-
-
-def _time(request: Request, name: str) -> datetime | None:
-    raw = _text(request.query_params.get(name), name)
-    if not raw:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        raise BadQuery(f"{name} is not an ISO 8601 time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not ascii_digits(raw) or not low <= int(raw) <= high:
-        raise BadQuery(f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
-
-
 def _filters(request: Request) -> dlq.Filters:
     return dlq.Filters(
-        provider=_text(request.query_params.get("provider"), "provider"),
-        reason=_text(request.query_params.get("reason"), "reason"),
-        since=_time(request, "since"),
-        until=_time(request, "until"),
+        provider=as_text(request.query_params.get("provider"), "provider"),
+        reason=as_text(request.query_params.get("reason"), "reason"),
+        since=as_time(request, "since"),
+        until=as_time(request, "until"),
     )
 
 
@@ -103,6 +67,8 @@ class Admin:
                     return await handler(request)
                 except BadQuery as exc:
                     return error(400, "bad_request", str(exc))
+                except Refused as exc:
+                    return error(422, "refused", str(exc))
 
             return endpoint
 
@@ -113,6 +79,10 @@ class Admin:
                 Route("/dead-letters/replay", handled(self.replay_matching), methods=["POST"]),
                 Route("/dead-letters/{letter_id}", handled(self.letter_or_delete), methods=["GET", "DELETE"]),
                 Route("/dead-letters/{letter_id}/replay", handled(self.replay_one), methods=["POST"]),
+                *(
+                    Route(path, handled(handler), methods=methods)
+                    for path, handler, methods in admin_outbox.OutboxAdmin(self.ops).routes()
+                ),
             ]
         )
 
@@ -123,28 +93,28 @@ class Admin:
         return await (self.delete(request) if request.method == "DELETE" else self.letter(request))
 
     async def payment(self, request: Request) -> Response:
-        provider = _text(request.path_params["provider"], "provider") or ""
-        order_ref = _text(request.path_params["order_ref"], "order_ref") or ""
+        provider = as_text(request.path_params["provider"], "provider") or ""
+        order_ref = as_text(request.path_params["order_ref"], "order_ref") or ""
 
         document = await run_in_threadpool(self.ops.payment, provider, order_ref)
-        return _json(document) if document else error(404, "not_found", "no such payment")
+        return as_json(document) if document else error(404, "not_found", "no such payment")
 
     async def letters(self, request: Request) -> Response:
         filters = _filters(request)
-        limit = _int(request, "limit", 50, 1, MAX_PAGE)
-        offset = _int(request, "offset", 0, 0, 10**12)
+        limit = as_int(request, "limit", 50, 1, MAX_PAGE)
+        offset = as_int(request, "offset", 0, 0, 10**12)
 
         items = await run_in_threadpool(lambda: self.ops.letters(filters, limit=limit + 1, offset=offset))
         more = len(items) > limit
-        return _json({"items": items[:limit], "next_offset": offset + limit if more else None})
+        return as_json({"items": items[:limit], "next_offset": offset + limit if more else None})
 
     async def letter(self, request: Request) -> Response:
         document = await run_in_threadpool(self.ops.letter, _path_id(request))
-        return _json(document) if document else error(404, "not_found", "no such dead letter")
+        return as_json(document) if document else error(404, "not_found", "no such dead letter")
 
     async def replay_one(self, request: Request) -> Response:
         done = await run_in_threadpool(self.ops.replay, [_path_id(request)])
-        return _json({"replayed": done}) if done else error(404, "not_found", "no such dead letter waiting")
+        return as_json({"replayed": done}) if done else error(404, "not_found", "no such dead letter waiting")
 
     async def replay_matching(self, request: Request) -> Response:
         filters = _filters(request)
@@ -152,8 +122,8 @@ class Admin:
 
         ids = await run_in_threadpool(self.ops.matching, filters)
         if dry_run:
-            return _json({"dry_run": True, "would_replay": ids})
-        return _json({"dry_run": False, "replayed": await run_in_threadpool(self.ops.replay, ids)})
+            return as_json({"dry_run": True, "would_replay": ids})
+        return as_json({"dry_run": False, "replayed": await run_in_threadpool(self.ops.replay, ids)})
 
     async def delete(self, request: Request) -> Response:
         removed = await run_in_threadpool(self.ops.purge, [_path_id(request)])
@@ -161,7 +131,4 @@ class Admin:
 
 
 def _path_id(request: Request) -> int:
-    raw = request.path_params["letter_id"]
-    if not ascii_digits(raw) or len(raw) > 18:
-        raise BadQuery("a dead-letter id is a whole number")
-    return int(raw)
+    return as_id(request.path_params["letter_id"], "a dead-letter")

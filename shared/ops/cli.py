@@ -4,60 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import orjson
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from shared.db import dead_letters as dlq
 from shared.db.migrate import upgrade
+from shared.ops.cli_outbox import deliveries, endpoints
+from shared.ops.cli_support import _emit, _fail, _operations, _reasons
 from shared.ops.service import Operations
-from shared.settings import Settings, SettingsError
+from shared.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _fail(message: str) -> None:
-    click.echo(f"payhook: {message}", err=True)
-    sys.exit(1)
-
-
-def _reasons(fn: F) -> F:
-    """Every failure ends as one line on stderr and a non-zero exit."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SettingsError as exc:
-            _fail(str(exc))
-        except SQLAlchemyError as exc:
-            _fail(f"database error: {str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}")
-        except RedisError as exc:
-            _fail(f"redis error: {exc}")
-        return None
-
-    return wrapper  # type: ignore[return-value]
-
-
-@contextmanager
-def _operations() -> Iterator[Operations]:
-    ops = Operations(Settings.from_env(), pool_size=1)
-    try:
-        yield ops
-    finally:
-        ops.close()
-
-
-def _emit(document: Any) -> None:
-    click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2, default=str).decode())
 
 
 @click.group()
@@ -286,6 +247,9 @@ def stats(as_json: bool) -> None:
             f"{key}: {'unknown (Redis unreachable)' if value is None and key != 'oldest_waiting_seconds' else value}"
         )
 
+
+main.add_command(endpoints)
+main.add_command(deliveries)
 
 if __name__ == "__main__":
     main()

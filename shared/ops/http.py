@@ -1,0 +1,67 @@
+"""Reading admin requests and writing their answers: shared by the admin API's modules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from shared.errors import ascii_digits
+
+
+def as_json(document: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(document, default=str), status_code=status, media_type="application/json")
+
+
+class BadQuery(ValueError):
+    pass
+
+
+def as_text(value: str | None, name: str) -> str | None:
+    """A query or path value as the database may take it (PostgreSQL text holds no NUL)."""
+    if value and "\x00" in value:
+        raise BadQuery(f"{name} holds a NUL character")
+    return value or None
+
+
+def as_time(request: Request, name: str) -> datetime | None:
+    raw = as_text(request.query_params.get(name), name)
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadQuery(f"{name} is not an ISO 8601 time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def as_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not ascii_digits(raw) or not low <= int(raw) <= high:
+        raise BadQuery(f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def as_id(raw: str, what: str) -> int:
+    if not ascii_digits(raw) or len(raw) > 18:
+        raise BadQuery(f"{what} id is a whole number")
+    return int(raw)
+
+
+async def body_object(request: Request) -> dict[str, Any]:
+    """The request's JSON object (an empty body is an empty object)."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadQuery(f"the body is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise BadQuery("the body must be a JSON object")
+    return document

@@ -1,0 +1,94 @@
+"""One attempt: POST the event to an HTTP endpoint, signed per Standard Webhooks, or call a Python handler.
+
+Never raises: whatever happens becomes a ``Result`` (status code, the first KB of the answer, or the error).
+Redirects are not followed (a 3xx is a failed attempt); connect and read timeouts bound every attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import orjson
+
+from shared import webhooks
+from workers.delivery.schedule import retry_after_seconds
+from workers.delivery.store import RESPONSE_BYTES, Job, Result
+
+USER_AGENT = "payhook-webhooks/1"
+Handler = Callable[[dict[str, Any]], Any]
+
+
+class Sender:
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        handlers: Mapping[str, Callable[[], Handler]],
+        *,
+        allowed_hosts: tuple[str, ...],
+        timeout_seconds: float,
+    ) -> None:
+        self.http = http
+        self.handlers = handlers
+        self.allowed_hosts = allowed_hosts
+        self.timeout_seconds = timeout_seconds
+
+    async def attempt(self, job: Job) -> Result:
+        started = time.perf_counter()
+        result = Result(job, datetime.now(UTC), 0.0)
+        try:
+            if job.kind == "handler":
+                await self._call(job, result)
+            else:
+                await self._post(job, result)
+        except Exception as exc:  # an attempt must always end in a recorded result
+            result.error = f"{type(exc).__name__}: {exc}"
+        result.duration_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    async def _post(self, job: Job, result: Result) -> None:
+        assert job.url is not None
+        try:
+            webhooks.check_url(job.url, self.allowed_hosts)
+        except webhooks.EndpointRefused as exc:
+            result.error, result.permanent = str(exc), True
+            return
+        headers = webhooks.headers(job.secrets, job.event_id, int(time.time()), job.body)
+        headers["user-agent"] = USER_AGENT
+        try:
+            async with self.http.post(job.url, data=job.body, headers=headers, allow_redirects=False) as answer:
+                result.status_code = answer.status
+                result.retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
+                first = await answer.content.read(RESPONSE_BYTES)
+                result.response = first.decode("utf-8", errors="replace")
+        except TimeoutError:
+            result.error = "timed out (connect or read)"
+        except aiohttp.ClientConnectorError as exc:
+            result.error = f"could not connect: {exc.os_error or exc}"
+        except aiohttp.ClientError as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+
+    async def _call(self, job: Job, result: Result) -> None:
+        assert job.handler is not None
+        load = self.handlers.get(job.handler)
+        if load is None:
+            result.error = f"no handler named {job.handler!r} is installed here (entry-point group payhook.handlers)"
+            return
+        event = orjson.loads(job.body)
+        try:
+            handler = load()
+            if inspect.iscoroutinefunction(handler):
+                await asyncio.wait_for(handler(event), self.timeout_seconds)
+            else:
+                await asyncio.wait_for(asyncio.to_thread(handler, event), self.timeout_seconds)
+        except TimeoutError:
+            result.error = f"handler {job.handler!r} did not return within {self.timeout_seconds:g} s"
+        except Exception as exc:
+            lines = traceback.format_exception(exc)
+            result.error = f"{type(exc).__name__}: {exc}\n{''.join(lines[-6:])}"
