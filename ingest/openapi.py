@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.canonical import EVENT_TYPES
 from shared.providers import Provider
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -16,7 +17,9 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "Source not allowed",
         404: "Not found",
         408: "Body not received in time",
+        409: "The delivery is being sent right now",
         413: "Body over the size limit",
+        422: "Refused: the message says why (a host not allowed, an unknown event type or provider)",
         503: "Cannot queue now, or provider not configured; retry later",
     }
     return {
@@ -137,6 +140,102 @@ def _admin(names: list[str]) -> dict[str, Any]:
     }
 
 
+def _outbox_admin(names: list[str]) -> dict[str, Any]:
+    admin: dict[str, Any] = {"security": [{"bearer": []}]}
+    endpoint_id = {"name": "endpoint_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    delivery_id = {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    statuses = {"type": "string", "enum": ["pending", "sending", "delivered", "failed"]}
+    filters = [
+        {"name": "endpoint", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        {"name": "status", "in": "query", "schema": statuses},
+    ]
+    fields = {
+        "url": {"type": "string", "format": "uri"},
+        "events": {"type": "array", "items": {"type": "string", "enum": list(EVENT_TYPES)}},
+        "provider": {"type": "string", "enum": names},
+        "enabled": {"type": "boolean"},
+    }
+
+    def body(required: list[str]) -> dict[str, Any]:
+        schema = {"type": "object", "properties": fields, "required": required, "additionalProperties": False}
+        return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
+
+    created = {"201": {"description": "Created, with its secret", "content": {"application/json": {}}}}
+    return {
+        "/admin/endpoints": {
+            "get": {
+                **admin,
+                "summary": "Endpoints and handlers",
+                "responses": {**_ok({"type": "object"}), **_errors(401)},
+            },
+            "post": {
+                **admin,
+                "summary": "Add an endpoint; the answer holds its signing secret",
+                "requestBody": body(["url"]),
+                "responses": {**created, **_errors(400, 401, 422)},
+            },
+        },
+        "/admin/endpoints/{endpoint_id}": {
+            method: {
+                **admin,
+                "summary": summary,
+                "parameters": [endpoint_id],
+                **extra,
+                "responses": {**answer, **_errors(400, 401, 404, 422)},
+            }
+            for method, summary, extra, answer in (
+                ("get", "One endpoint", {}, _ok({"type": "object"})),
+                ("patch", "Change url, events, provider, enabled", {"requestBody": body([])}, _ok({"type": "object"})),
+                ("delete", "Remove an endpoint with its deliveries", {}, {"204": {"description": "Removed"}}),
+            )
+        },
+        "/admin/endpoints/{endpoint_id}/rotate-secret": {
+            "post": {
+                **admin,
+                "summary": "A new secret; the previous one signs too for keep_previous_seconds (default a day)",
+                "parameters": [endpoint_id],
+                "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404, 422)},
+            }
+        },
+        "/admin/deliveries": {
+            "get": {
+                **admin,
+                "summary": "Deliveries, newest first; page with before=<next_before>",
+                "parameters": [
+                    *filters,
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                ],
+                "responses": {**_ok({"type": "object"}), **_errors(400, 401)},
+            }
+        },
+        "/admin/deliveries/retry": {
+            "post": {
+                **admin,
+                "summary": "Send every delivery matching endpoint and status again, now",
+                "parameters": filters,
+                "responses": {**_ok({"type": "object"}), **_errors(400, 401)},
+            }
+        },
+        "/admin/deliveries/{delivery_id}": {
+            "get": {
+                **admin,
+                "summary": "One delivery with its event and every attempt (status, duration, first KB of the answer)",
+                "parameters": [delivery_id],
+                "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
+            }
+        },
+        "/admin/deliveries/{delivery_id}/retry": {
+            "post": {
+                **admin,
+                "summary": "Send one delivery again, now, with a fresh schedule",
+                "parameters": [delivery_id],
+                "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404, 409)},
+            }
+        },
+    }
+
+
 _COMPONENTS: dict[str, Any] = {
     "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
     "schemas": {
@@ -163,6 +262,7 @@ def document(providers: list[Provider]) -> dict[str, Any]:
             **{f"/callbacks/{p.name}": _callback_paths(p) for p in providers},
             **_operations(),
             **_admin([p.name for p in providers]),
+            **_outbox_admin([p.name for p in providers]),
         },
         "components": _COMPONENTS,
     }

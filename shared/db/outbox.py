@@ -91,7 +91,7 @@ def deliveries(
         query = query.where(Delivery.status == filters.status)
     if before is not None:
         query = query.where(Delivery.id < before)
-    return [(d, e) for d, e in session.execute(query.order_by(Delivery.id.desc()).limit(limit)).tuples()]
+    return [(d, e) for d, e in session.execute(query.order_by(Delivery.id.desc()).limit(limit)).all()]
 
 
 def delivery(session: Session, delivery_id: int) -> tuple[Delivery, OutboxEvent, list[DeliveryAttempt]] | None:
@@ -132,5 +132,5 @@ def retry(session: Session, delivery_ids: Sequence[int]) -> list[int]:
 
 
 def count_by_status(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).tuples()
+    rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
     return {status: count for status, count in rows}

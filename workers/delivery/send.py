@@ -90,5 +90,6 @@ class Sender:
         except TimeoutError:
             result.error = f"handler {job.handler!r} did not return within {self.timeout_seconds:g} s"
         except Exception as exc:
-            lines = traceback.format_exception(exc)
-            result.error = f"{type(exc).__name__}: {exc}\n{''.join(lines[-6:])}"
+            # The summary first (what lists show), then the traceback's end (what the handler's author needs).
+            trace = "".join(traceback.format_exception(exc))
+            result.error = f"{type(exc).__name__}: {exc}\n{trace[-1500:]}"

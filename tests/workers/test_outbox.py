@@ -1,0 +1,130 @@
+"""Writing the outbox: one event per applied change or conflict, in the transaction that makes it; nothing for
+duplicates and stale events."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import Engine
+from starlette.testclient import TestClient
+
+from shared.settings import Settings
+from tests.support.outbox import add_endpoint
+from tests.support.pipeline import drain_all, pivot_event, pivot_refund, post, rows, scalar
+
+pytestmark = pytest.mark.integration
+
+
+def _events(engine: Engine) -> list[dict[str, Any]]:
+    return [orjson.loads(r.body) for r in rows(engine, "SELECT body FROM outbox_events ORDER BY id")]
+
+
+def test_changes_make_events_and_duplicates_and_stale_ones_do_not(
+    settings: Settings, engine: Engine, web: TestClient
+) -> None:
+    processing = pivot_event("PAYMENT.PROCESSING", "ps-1", "order-1", "PROCESSING")
+    paid = pivot_event("PAYMENT.PAID", "ps-1", "order-1", "PAID")
+    for body in (processing, paid, paid, processing):  # a duplicate, then a late (stale) processing
+        post(web, "pivot", body)
+    drain_all(settings)
+    events = _events(engine)
+    assert [e["type"] for e in events] == ["payment.processing", "payment.paid"]
+    first, second = events
+    assert first["data"]["previous_status"] is None
+    assert second["data"]["previous_status"] == "processing"
+    assert second["data"] | {"received_at": None, "occurred_at": None} == {
+        "provider": "pivot",
+        "order_ref": "order-1",
+        "provider_payment_id": second["data"]["provider_payment_id"],
+        "payment_key": "ps-1",
+        "status": "paid",
+        "previous_status": "processing",
+        "amount": second["data"]["amount"],
+        "currency": "IDR",
+        "conflict": False,
+        "provider_event_type": "PAYMENT.PAID",
+        "received_at": None,
+        "occurred_at": None,
+    }
+    assert second["id"].startswith("evt_") and second["timestamp"].endswith("Z")
+    assert "refund_amount" not in second["data"]
+    assert scalar(engine, "SELECT count(*) FROM payment_events") == 4
+
+
+def test_a_late_paid_is_a_paid_event_marked_conflict_and_a_lost_clash_is_a_conflict_event(
+    settings: Settings, engine: Engine, web: TestClient
+) -> None:
+    post(web, "pivot", pivot_event("PAYMENT.CANCELLED", "ps-a", "order-a", "CANCELLED"))
+    post(web, "pivot", pivot_event("PAYMENT.PAID", "ps-a", "order-a", "PAID"))
+    post(web, "pivot", pivot_event("PAYMENT.PAID", "ps-b", "order-b", "PAID"))
+    post(web, "pivot", pivot_event("PAYMENT.CANCELLED", "ps-b", "order-b", "CANCELLED"))
+    drain_all(settings)
+    by_order: dict[str, list[dict[str, Any]]] = {}
+    for event in _events(engine):
+        by_order.setdefault(event["data"]["order_ref"], []).append(event)
+    a_cancelled, a_paid = by_order["order-a"]
+    assert (a_cancelled["type"], a_paid["type"]) == ("payment.cancelled", "payment.paid")
+    assert a_paid["data"]["conflict"] is True
+    assert a_paid["data"]["previous_status"] == "cancelled"
+    b_paid, b_conflict = by_order["order-b"]
+    assert (b_paid["type"], b_conflict["type"]) == ("payment.paid", "payment.conflict")
+    assert b_conflict["data"]["status"] == "paid"
+    assert b_conflict["data"]["conflicting_status"] == "cancelled"
+
+
+def test_a_refund_before_its_payment_has_no_order_ref_and_carries_the_refund_amount(
+    settings: Settings, engine: Engine, web: TestClient
+) -> None:
+    post(web, "pivot", pivot_refund("ps-r", "rf-1", full=False, value="500.00"))
+    drain_all(settings)
+    post(web, "pivot", pivot_event("PAYMENT.PAID", "ps-r", "order-r", "PAID"))
+    drain_all(settings)
+    events = _events(engine)
+    assert [e["type"] for e in events] == ["payment.partially_refunded"]
+    assert events[0]["data"]["order_ref"] is None
+    assert events[0]["data"]["refund_amount"] == "500.00"
+
+
+def test_the_event_and_its_delivery_are_in_the_changes_transaction(settings: Settings, engine: Engine) -> None:
+    """No event without its change, no change without its event: a batch that rolls back leaves neither."""
+    from shared.providers import all_providers
+    from shared.queue import QueuedCallback
+    from workers.apply import Item, apply_events
+    from workers.context import WorkerContext
+
+    add_endpoint(settings, "http://127.0.0.1:9/hooks")
+    body = pivot_event("PAYMENT.PAID", "ps-t", "order-t", "PAID")
+    event = all_providers()["pivot"].normalize(body)
+    assert event is not None
+    item = Item("1-0", event, QueuedCallback("pivot", body, {}, 1.0))
+    ctx = WorkerContext(settings=settings, pid=os.getpid())
+    try:
+        session = ctx.sessions()
+        with session.begin():
+            applied = apply_events(session, [item], ctx.sealer)
+            assert applied.deliveries == 1
+            assert scalar_in(session, "SELECT count(*) FROM outbox_events") == 1
+            session.rollback()  # the batch's commit fails
+        session.close()
+        assert scalar(engine, "SELECT count(*) FROM payments") == 0
+        assert scalar(engine, "SELECT count(*) FROM outbox_events") == 0
+        assert scalar(engine, "SELECT count(*) FROM deliveries") == 0
+        with ctx.sessions.begin() as session:
+            apply_events(session, [item], ctx.sealer)
+        assert scalar(engine, "SELECT count(*) FROM outbox_events") == 1
+        assert scalar(engine, "SELECT count(*) FROM deliveries") == 1
+        # The same entry again (a redelivery after a crash between commit and acknowledgement): nothing new.
+        with ctx.sessions.begin() as session:
+            assert apply_events(session, [item], ctx.sealer).deliveries == 0
+        assert scalar(engine, "SELECT count(*) FROM outbox_events") == 1
+    finally:
+        ctx.close()
+
+
+def scalar_in(session: Any, sql: str) -> Any:
+    from sqlalchemy import text
+
+    return session.execute(text(sql)).scalar_one()
