@@ -48,6 +48,8 @@ HISTOGRAMS = frozenset(
         "payhook_batch_size",
         "payhook_commit_seconds",
         "payhook_end_to_end_seconds",
+        "payhook_delivery_seconds",
+        "payhook_delivery_lag_seconds",
     }
 )
 # A classic histogram is only ever queried through its series: NAME_bucket, NAME_sum, NAME_count.
@@ -57,6 +59,9 @@ KNOWN_SERIES = (
 REQUIRED_ALERTS = frozenset(
     {
         "PayhookDeadLettersGrowing",
+        "PayhookDeliveryFailures",
+        "PayhookDeliveryLagging",
+        "PayhookEndpointDisabled",
         "PayhookBacklogOld",
         "PayhookProviderSilent",
         "PayhookReceiver503Ratio",

@@ -18,6 +18,8 @@ VARIABLE = "${datasource}"
 # Every metric the brief's list has; the dashboard shows them all.
 SHOWN = {
     "payhook_callbacks_total",
+    "payhook_deliveries_total",
+    "payhook_delivery_lag_seconds_bucket",
     "payhook_append_seconds_bucket",
     "payhook_append_batch_size_bucket",
     "payhook_queue_depth",

@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from shared.db.outbox import DeliveryFilters
+from shared.ops.service import Operations
 from shared.settings import Settings
 from tests.conftest import env_for
 from tests.support.hooks import Answer, Endpoint, Received
@@ -129,8 +131,6 @@ def test_retry_after_sets_the_earliest_next_attempt(
 def test_410_disables_the_endpoint_and_enabling_it_sends_what_waited(
     settings: Settings, engine: Engine, web: TestClient, prefix: str
 ) -> None:
-    from shared.ops.service import Operations
-
     fast = _fast(prefix)
     gone = True
     with Endpoint(lambda _r, _n: Answer(410) if gone else Answer()) as hook:
@@ -159,8 +159,6 @@ def test_410_disables_the_endpoint_and_enabling_it_sends_what_waited(
 def test_a_spent_schedule_fails_the_delivery_and_a_retry_sends_it(
     settings: Settings, engine: Engine, web: TestClient, prefix: str
 ) -> None:
-    from shared.ops.service import Operations
-
     fast = _fast(prefix, PAYHOOK_DELIVERY_RETRY_SCHEDULE="0.1,0.1")
     healthy = False
     with Endpoint(lambda _r, _n: Answer() if healthy else Answer(302, {"Location": "http://127.0.0.1:9/"})) as hook:
@@ -176,9 +174,7 @@ def test_a_spent_schedule_fails_the_delivery_and_a_retry_sends_it(
         healthy = True
         ops = Operations(fast, pool_size=1)
         try:
-            failed = ops.matching_deliveries(
-                __import__("shared.db.outbox", fromlist=["x"]).DeliveryFilters(status="failed")
-            )
+            failed = ops.matching_deliveries(DeliveryFilters(status="failed"))
             assert ops.retry_deliveries(failed) == failed
         finally:
             ops.close()

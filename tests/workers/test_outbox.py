@@ -8,12 +8,18 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
+from shared.providers import all_providers
+from shared.queue import QueuedCallback
 from shared.settings import Settings
-from tests.support.outbox import add_endpoint
+from tests.support.hooks import Answer, Endpoint
+from tests.support.outbox import add_endpoint, deliver_until
 from tests.support.pipeline import drain_all, pivot_event, pivot_refund, post, rows, scalar
+from workers import maintenance
+from workers.apply import Item, apply_events
+from workers.context import WorkerContext
 
 pytestmark = pytest.mark.integration
 
@@ -90,10 +96,6 @@ def test_a_refund_before_its_payment_has_no_order_ref_and_carries_the_refund_amo
 
 def test_the_event_and_its_delivery_are_in_the_changes_transaction(settings: Settings, engine: Engine) -> None:
     """No event without its change, no change without its event: a batch that rolls back leaves neither."""
-    from shared.providers import all_providers
-    from shared.queue import QueuedCallback
-    from workers.apply import Item, apply_events
-    from workers.context import WorkerContext
 
     add_endpoint(settings, "http://127.0.0.1:9/hooks")
     body = pivot_event("PAYMENT.PAID", "ps-t", "order-t", "PAID")
@@ -125,6 +127,32 @@ def test_the_event_and_its_delivery_are_in_the_changes_transaction(settings: Set
 
 
 def scalar_in(session: Any, sql: str) -> Any:
-    from sqlalchemy import text
-
     return session.execute(text(sql)).scalar_one()
+
+
+def test_the_log_is_pruned_after_delivery_to_every_consumer_and_the_retention(
+    settings: Settings, engine: Engine, web: TestClient
+) -> None:
+
+    with Endpoint() as good, Endpoint(lambda _r, _n: Answer(500)) as bad:
+        add_endpoint(settings, good.url)
+        add_endpoint(settings, bad.url, events=["payment.paid"])
+        post(web, "pivot", pivot_event("PAYMENT.PROCESSING", "ps-p", "order-p", "PROCESSING"))
+        post(web, "pivot", pivot_event("PAYMENT.PAID", "ps-p", "order-p", "PAID"))
+        drain_all(settings)
+        fast = Settings.from_env({**settings.environ, "PAYHOOK_DELIVERY_RETRY_SCHEDULE": "0.1"})
+        deliver_until(fast, lambda: scalar(engine, "SELECT count(*) FROM deliveries WHERE status = 'pending'") == 0)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE outbox_events SET created_at = now() - interval '8 days'")
+    ctx = WorkerContext(settings=settings, pid=os.getpid())
+    try:
+        # processing: delivered to its only consumer, pruned; paid: failed at one consumer, kept (retryable).
+        assert maintenance.prune_outbox(ctx, force=True) == 1
+    finally:
+        ctx.close()
+    assert [r.type for r in rows(engine, "SELECT type FROM outbox_events")] == ["payment.paid"]
+    assert scalar(engine, "SELECT count(*) FROM deliveries") == 2
+    assert (
+        scalar(engine, "SELECT count(*) FROM delivery_attempts WHERE delivery_id NOT IN (SELECT id FROM deliveries)")
+        == 0
+    )
