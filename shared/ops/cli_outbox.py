@@ -141,6 +141,28 @@ def deliveries_list(endpoint_id: int | None, status: str | None, limit: int, as_
         )
 
 
+@deliveries.command("show")
+@click.argument("delivery_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@_reasons
+def deliveries_show(delivery_id: int, as_json: bool) -> None:
+    """One delivery: its event and every attempt (time, duration, status code, the first KB of the answer)."""
+    with _operations() as ops:
+        found = ops.delivery(delivery_id)
+    if found is None:
+        _fail(f"no delivery {delivery_id}")
+        return
+    if as_json:
+        _emit(found)
+        return
+    for key in ("id", "endpoint_id", "event_id", "type", "status", "attempts", "next_attempt_at", "delivered_at"):
+        click.echo(f"{key}: {found[key]}")
+    click.echo("attempts:")
+    for a in found["attempt_log"]:
+        answer = a["status_code"] if a["status_code"] is not None else a["error"].splitlines()[0]
+        click.echo(f"  {a['attempted_at']}  {a['duration_ms']:>8.1f} ms  {answer}  {(a['response'] or '')[:80]!r}")
+
+
 @deliveries.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--endpoint", "endpoint_id", type=int, help="every delivery of this endpoint (with --status)")

@@ -67,7 +67,6 @@ REQUIRED_ALERTS = frozenset(
         "PayhookReceiver503Ratio",
         "PayhookNoWorker",
         "PayhookSpoolInUse",
-        "PayhookDeliveryFailures",
         "PayhookReceiverDown",
     }
 )

@@ -34,7 +34,6 @@ SHOWN = {
     "payhook_end_to_end_seconds_bucket",
     "payhook_reclaimed_total",
     "payhook_transient_retries_total",
-    "payhook_deliveries_total",
     "up",
 }
 

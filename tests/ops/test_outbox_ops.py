@@ -130,6 +130,10 @@ def test_rotation_signs_with_both_secrets_and_the_cli_manages_endpoints_and_deli
     assert listed.exit_code == 0
     [delivery] = json.loads(listed.stdout)
     assert (delivery["status"], delivery["attempts"], delivery["type"]) == ("delivered", 2, "payment.paid")
+    shown_one = cli(settings, "deliveries", "show", str(delivery["id"]))
+    assert shown_one.exit_code == 0 and " 500 " in shown_one.stdout and " 200 " in shown_one.stdout
+    assert json.loads(cli(settings, "deliveries", "show", str(delivery["id"]), "--json").stdout)["attempts"] == 2
+    assert cli(settings, "deliveries", "show", "999999").exit_code != 0
     text_list = cli(settings, "deliveries", "list")
     assert "payment.paid" in text_list.stdout and "delivered" in text_list.stdout
     shown = json.loads(cli(settings, "endpoints", "list", "--json").stdout)

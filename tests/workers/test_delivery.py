@@ -86,7 +86,10 @@ def test_failures_timeouts_and_an_endpoint_that_goes_away_lose_nothing_and_keep_
     hook = Endpoint(flaky)
     made = add_endpoint(fast, hook.url)
     _story(web, 15)
+    for i in range(15):  # duplicates: they make no event
+        post(web, "pivot", pivot_event("PAYMENT.PAID", f"ps-{i}", f"order-{i}", "PAID"))
     drain_all(fast)
+    assert scalar(engine, "SELECT count(*) FROM payment_events WHERE outcome = 'duplicate'") == 15
     # Away for a while: every attempt is refused, and retried until it comes back.
     comes_back = threading.Timer(1.5, hook.start)
     comes_back.start()
@@ -106,6 +109,7 @@ def test_failures_timeouts_and_an_endpoint_that_goes_away_lose_nothing_and_keep_
         bodies[r.headers["webhook-id"]].add(r.body)
     assert all(len(b) == 1 for b in bodies.values())
     assert len(events) >= 30
+    assert scalar(engine, "SELECT count(*) FROM outbox_events") == 30
     errors = {
         r.error.split(" ")[0] for r in rows(engine, "SELECT error FROM delivery_attempts WHERE error IS NOT NULL")
     }
