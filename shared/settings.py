@@ -73,6 +73,23 @@ def _host_patterns(name: str, raw: str) -> tuple[str, ...]:
     return patterns
 
 
+def _named_tokens(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    """``name:token`` pairs separated by commas; the name is the actor the audit trail records."""
+    pairs: list[tuple[str, str]] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        actor, sep, token = part.partition(":")
+        if not sep or not actor.strip() or not token.strip():
+            raise SettingsError(f"{name} holds name:token pairs separated by commas, got {actor.strip()!r}...")
+        if not all(c.isalnum() or c in "-_.@" for c in actor.strip()):
+            raise SettingsError(f"{name}: a token's name is letters, digits and -_.@, got {actor.strip()!r}")
+        pairs.append((actor.strip(), token.strip()))
+    if len({token for _, token in pairs}) != len(pairs):
+        raise SettingsError(f"{name} gives the same token two names")
+    return tuple(pairs)
+
+
 def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str, str], T]) -> T:
     raw = env.get(PREFIX + name)
     if raw is None or raw == "":
@@ -88,6 +105,8 @@ class Settings:
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/payhook"
     redis_url: str = "redis://127.0.0.1:6379/0"
     admin_token: str | None = None
+    # Named admin tokens (``PAYHOOK_ADMIN_TOKENS``): (actor, token). ``admin_token`` is the actor ``admin``.
+    admin_tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     max_body_bytes: int = 1_048_576
     # Names of the Redis keys; tests give each run its own prefix.
     queue_prefix: str = "payhook"
@@ -130,6 +149,14 @@ class Settings:
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
+    def actors(self) -> dict[str, str]:
+        """Every admin token, with the actor the audit trail records for it."""
+        named = dict((token, actor) for actor, token in self.admin_tokens)
+        if self.admin_token and self.admin_token not in named:
+            named[self.admin_token] = "admin"
+        return named
+
+    @property
     def sealer(self) -> Sealer:
         return Sealer(self.encryption_keys)
 
@@ -142,6 +169,7 @@ class Settings:
             database_url=_read(source, "DATABASE_URL", defaults.database_url, _database_url),
             redis_url=_read(source, "REDIS_URL", defaults.redis_url, _redis_url),
             admin_token=source.get(PREFIX + "ADMIN_TOKEN") or None,
+            admin_tokens=_read(source, "ADMIN_TOKENS", (), _named_tokens),
             max_body_bytes=_read(source, "MAX_BODY_BYTES", defaults.max_body_bytes, positive_int),
             queue_prefix=_read(source, "QUEUE_PREFIX", defaults.queue_prefix, lambda _n, raw: raw),
             batch_size=_read(source, "BATCH_SIZE", defaults.batch_size, positive_int),

@@ -93,6 +93,7 @@ TABLES = (
     "deliveries",
     "endpoints",
     "outbox_events",
+    "audit_log",
 )
 
 

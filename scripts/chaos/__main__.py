@@ -174,7 +174,7 @@ class Chaos:
         def replay() -> None:
             ops = Operations(settings)
             try:
-                ops.replay(ops.matching(Filters()))
+                ops.replay(ops.matching(Filters()), actor="chaos")
             finally:
                 ops.close()
 

@@ -229,3 +229,21 @@ class DeliveryAttempt(Base):
     # The first KB of the answer, or what went wrong before there was one.
     response: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """One operator action: who (the admin token's name, or ``cli:<login>``), what, on which filter or target,
+    how many, and how it ended."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(Text)
+    filters: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    count: Mapped[int | None] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(Text)
+    dry_run: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))

@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from shared.db import dead_letters as dlq
 from shared.errors import error
 from shared.ops import admin_outbox
-from shared.ops.http import BadQuery, as_id, as_int, as_json, as_text, as_time
+from shared.ops.http import BadQuery, actor_of, as_id, as_int, as_json, as_text, as_time
 from shared.ops.service import Operations, Refused
 from shared.settings import Settings
 
@@ -42,21 +42,30 @@ def _filters(request: Request) -> dlq.Filters:
 class Admin:
     def __init__(self, settings: Settings) -> None:
         self.ops = Operations(settings)
-        token = settings.admin_token
-        self._digest = hashlib.sha256(f"Bearer {token}".encode()).digest() if token else None
+        self._digests = [(_digest(f"Bearer {token}"), actor) for token, actor in settings.actors.items()]
+
+    def actor(self, authorization: str) -> str | None:
+        """The named token's actor, or None. Every token is compared, in constant time each, whatever
+        matched: the time taken says nothing about which token, or which part of one, was close."""
+        given = _digest(authorization)
+        found = None
+        for digest, actor in self._digests:
+            if hmac.compare_digest(given, digest):
+                found = actor
+        return found
 
     async def gate(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Token first, before any routing: without it nothing about the admin API shows, not even which
         paths or methods exist."""
-        if self._digest is None:
+        if not self._digests:
             await error(404, "not_found", "not found")(scope, receive, send)
             return
-        given = hashlib.sha256(Headers(scope=scope).get("authorization", "").encode("latin-1")).digest()
-        # Digests of equal length: the comparison's time says nothing about the token, not even its length.
-        if not hmac.compare_digest(given, self._digest):
+        actor = self.actor(Headers(scope=scope).get("authorization", ""))
+        if actor is None:
             denied = error(401, "unauthorized", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
             await denied(scope, receive, send)
             return
+        scope.setdefault("state", {})["actor"] = actor
         await self._router(scope, receive, send)
 
     @cached_property
@@ -79,6 +88,7 @@ class Admin:
                 Route("/dead-letters/replay", handled(self.replay_matching), methods=["POST"]),
                 Route("/dead-letters/{letter_id}", handled(self.letter_or_delete), methods=["GET", "DELETE"]),
                 Route("/dead-letters/{letter_id}/replay", handled(self.replay_one), methods=["POST"]),
+                Route("/audit", handled(self.audit), methods=["GET"]),
                 *(
                     Route(path, handled(handler), methods=methods)
                     for path, handler, methods in admin_outbox.OutboxAdmin(self.ops).routes()
@@ -113,7 +123,7 @@ class Admin:
         return as_json(document) if document else error(404, "not_found", "no such dead letter")
 
     async def replay_one(self, request: Request) -> Response:
-        done = await run_in_threadpool(self.ops.replay, [_path_id(request)])
+        done = await run_in_threadpool(lambda: self.ops.replay([_path_id(request)], actor=actor_of(request)))
         return as_json({"replayed": done}) if done else error(404, "not_found", "no such dead letter waiting")
 
     async def replay_matching(self, request: Request) -> Response:
@@ -123,11 +133,24 @@ class Admin:
         ids = await run_in_threadpool(self.ops.matching, filters)
         if dry_run:
             return as_json({"dry_run": True, "would_replay": ids})
-        return as_json({"dry_run": False, "replayed": await run_in_threadpool(self.ops.replay, ids)})
+        done = await run_in_threadpool(lambda: self.ops.replay(ids, actor=actor_of(request), filters=filters))
+        return as_json({"dry_run": False, "replayed": done})
 
     async def delete(self, request: Request) -> Response:
-        removed = await run_in_threadpool(self.ops.purge, [_path_id(request)])
+        removed = await run_in_threadpool(lambda: self.ops.purge([_path_id(request)], actor=actor_of(request)))
         return Response(status_code=204) if removed else error(404, "not_found", "no such dead letter")
+
+    async def audit(self, request: Request) -> Response:
+        limit = as_int(request, "limit", 50, 1, MAX_PAGE)
+        before = as_int(request, "before", 0, 0, 10**18) or None
+        items = await run_in_threadpool(lambda: self.ops.audit(limit=limit + 1, before=before))
+        more = len(items) > limit
+        return as_json({"items": items[:limit], "next_before": items[limit - 1]["id"] if more else None})
+
+
+def _digest(text: str) -> bytes:
+    # Digests of equal length: comparing them says nothing about a token's length.
+    return hashlib.sha256(text.encode("latin-1", errors="replace")).digest()
 
 
 def _path_id(request: Request) -> int:

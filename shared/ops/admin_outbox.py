@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from shared.db.outbox import DELIVERY_STATUSES, DeliveryFilters
 from shared.errors import error
-from shared.ops.http import BadQuery, as_id, as_int, as_json, as_text, body_object
+from shared.ops.http import BadQuery, actor_of, as_id, as_int, as_json, as_text, body_object
 from shared.ops.service import ROTATION_OVERLAP_SECONDS, Operations
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -82,18 +82,22 @@ class OutboxAdmin:
         if "url" not in changes:
             raise BadQuery("url is required")
         made = await run_in_threadpool(
-            self.ops.add_endpoint, changes["url"], changes.get("event_types"), changes.get("provider")
+            lambda: self.ops.add_endpoint(
+                changes["url"], changes.get("event_types"), changes.get("provider"), actor=actor_of(request)
+            )
         )
         return as_json(made, status=201)
 
     async def endpoint(self, request: Request) -> Response:
         endpoint_id = as_id(request.path_params["endpoint_id"], "an endpoint")
         if request.method == "DELETE":
-            removed = await run_in_threadpool(self.ops.remove_endpoint, endpoint_id)
+            removed = await run_in_threadpool(lambda: self.ops.remove_endpoint(endpoint_id, actor=actor_of(request)))
             return Response(status_code=204) if removed else error(404, "not_found", _NO_ENDPOINT)
         if request.method == "PATCH":
             changes = _changes(await body_object(request))
-            found = await run_in_threadpool(self.ops.change_endpoint, endpoint_id, changes)
+            found = await run_in_threadpool(
+                lambda: self.ops.change_endpoint(endpoint_id, changes, actor=actor_of(request))
+            )
         else:
             found = await run_in_threadpool(self.ops.endpoint, endpoint_id)
         return as_json(found) if found else error(404, "not_found", _NO_ENDPOINT)
@@ -103,7 +107,9 @@ class OutboxAdmin:
         keep = (await body_object(request)).get("keep_previous_seconds", ROTATION_OVERLAP_SECONDS)
         if isinstance(keep, bool) or not isinstance(keep, int | float) or not 0 <= keep <= 30 * 86400:
             raise BadQuery("keep_previous_seconds must be a number of seconds from 0 to 2592000")
-        rotated = await run_in_threadpool(self.ops.rotate_secret, endpoint_id, float(keep))
+        rotated = await run_in_threadpool(
+            lambda: self.ops.rotate_secret(endpoint_id, float(keep), actor=actor_of(request))
+        )
         return as_json(rotated) if rotated else error(404, "not_found", _NO_ENDPOINT)
 
     async def deliveries(self, request: Request) -> Response:
@@ -120,7 +126,7 @@ class OutboxAdmin:
 
     async def retry_one(self, request: Request) -> Response:
         delivery_id = as_id(request.path_params["delivery_id"], "a delivery")
-        done = await run_in_threadpool(self.ops.retry_deliveries, [delivery_id])
+        done = await run_in_threadpool(lambda: self.ops.retry_deliveries([delivery_id], actor=actor_of(request)))
         if done:
             return as_json({"retried": done})
         exists = await run_in_threadpool(self.ops.delivery, delivery_id)
@@ -133,7 +139,8 @@ class OutboxAdmin:
         if filters.endpoint_id is None and filters.status is None:
             raise BadQuery("give endpoint or status (or both) to choose the deliveries to retry")
         ids = await run_in_threadpool(self.ops.matching_deliveries, filters)
-        return as_json({"retried": await run_in_threadpool(self.ops.retry_deliveries, ids)})
+        done = await run_in_threadpool(lambda: self.ops.retry_deliveries(ids, actor=actor_of(request), filters=filters))
+        return as_json({"retried": done})
 
 
 def _delivery_filters(request: Request) -> DeliveryFilters:

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import orjson
 
 from shared.db import dead_letters as dlq
 from shared.db.migrate import upgrade
 from shared.ops.cli_outbox import deliveries, endpoints
-from shared.ops.cli_support import _emit, _fail, _operations, _reasons
+from shared.ops.cli_support import _actor, _actor_name, _emit, _fail, _operations, _reasons
 from shared.ops.service import Operations
 from shared.settings import Settings
 
@@ -178,6 +179,7 @@ def _selected(ops: Operations, ids: tuple[int, ...], select_all: bool, filters: 
 @click.option("--all", "select_all", is_flag=True, help="every dead letter matching the filters")
 @_filters
 @click.option("--dry-run", is_flag=True, help="say what would be replayed, change nothing")
+@_actor
 @_reasons
 def dlq_replay(
     ids: tuple[int, ...],
@@ -187,14 +189,16 @@ def dlq_replay(
     since: datetime | None,
     until: datetime | None,
     dry_run: bool,
+    actor: str | None,
 ) -> None:
     """Send dead letters' original callbacks through the pipeline again."""
     with _operations() as ops:
-        chosen = _selected(ops, ids, select_all, _make_filters(provider, reason, since, until))
+        filters = _make_filters(provider, reason, since, until)
+        chosen = _selected(ops, ids, select_all, filters)
         if dry_run:
             click.echo(f"would replay {len(chosen)} dead letters: {' '.join(map(str, chosen))}")
             return
-        done = ops.replay(chosen)
+        done = ops.replay(chosen, actor=_actor_name(actor), filters=filters if select_all else None)
     missing = sorted(set(chosen) - set(done))
     click.echo(f"replayed {len(done)} dead letters")
     if missing:
@@ -205,6 +209,7 @@ def dlq_replay(
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all", "select_all", is_flag=True, help="every dead letter matching the filters")
 @_filters
+@_actor
 @_reasons
 def dlq_purge(
     ids: tuple[int, ...],
@@ -213,11 +218,13 @@ def dlq_purge(
     reason: str | None,
     since: datetime | None,
     until: datetime | None,
+    actor: str | None,
 ) -> None:
     """Delete dead letters for good."""
     with _operations() as ops:
         filters = dataclasses.replace(_make_filters(provider, reason, since, until), include_replayed=True)
-        removed = ops.purge(_selected(ops, ids, select_all, filters))
+        chosen = _selected(ops, ids, select_all, filters)
+        removed = ops.purge(chosen, actor=_actor_name(actor), filters=filters if select_all else None)
     click.echo(f"purged {removed} dead letters")
 
 
@@ -246,6 +253,27 @@ def stats(as_json: bool) -> None:
         click.echo(
             f"{key}: {'unknown (Redis unreachable)' if value is None and key != 'oldest_waiting_seconds' else value}"
         )
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit trail: who replayed, purged or changed what, when, and how it ended."""
+
+
+@audit_group.command("list")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@_reasons
+def audit_list(limit: int, as_json: bool) -> None:
+    """Operator actions, newest first."""
+    with _operations() as ops:
+        entries = ops.audit(limit=limit)
+    if as_json:
+        _emit(entries)
+        return
+    for e in entries:
+        what = e["target"] or (orjson.dumps(e["filters"]).decode() if e["filters"] else "")
+        click.echo(f"{e['at'][:19]}  {e['actor']:<20} {e['action']:<22} {what[:50]:<50} {e['outcome']}")
 
 
 main.add_command(endpoints)

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from shared.db.outbox import DELIVERY_STATUSES, DeliveryFilters
-from shared.ops.cli_support import _emit, _fail, _operations, _reasons
+from shared.ops.cli_support import _actor, _actor_name, _emit, _fail, _operations, _reasons
 
 
 def _endpoint_line(e: dict[str, Any]) -> str:
@@ -27,12 +27,13 @@ def endpoints() -> None:
 @click.option("--events", help="event types, comma-separated (payment.paid,payment.refunded,...); default all")
 @click.option("--provider", help="only this provider's payments; default all")
 @click.option("--json", "as_json", is_flag=True)
+@_actor
 @_reasons
-def endpoints_add(url: str, events: str | None, provider: str | None, as_json: bool) -> None:
+def endpoints_add(url: str, events: str | None, provider: str | None, as_json: bool, actor: str | None) -> None:
     """Add an endpoint; prints its id and its signing secret (shown only now and at rotation)."""
     chosen = [part.strip() for part in events.split(",") if part.strip()] if events else None
     with _operations() as ops:
-        made = ops.add_endpoint(url, chosen, provider)
+        made = ops.add_endpoint(url, chosen, provider, actor=_actor_name(actor))
     if as_json:
         _emit(made)
         return
@@ -54,9 +55,9 @@ def endpoints_list(as_json: bool) -> None:
         click.echo(_endpoint_line(e))
 
 
-def _change(endpoint_id: int, changes: dict[str, Any], done: str) -> None:
+def _change(endpoint_id: int, changes: dict[str, Any], done: str, actor: str | None) -> None:
     with _operations() as ops:
-        found = ops.change_endpoint(endpoint_id, changes)
+        found = ops.change_endpoint(endpoint_id, changes, actor=_actor_name(actor))
     if found is None:
         _fail(f"no endpoint {endpoint_id}")
     click.echo(f"endpoint {endpoint_id} {done}")
@@ -64,27 +65,30 @@ def _change(endpoint_id: int, changes: dict[str, Any], done: str) -> None:
 
 @endpoints.command("disable")
 @click.argument("endpoint_id", type=int)
+@_actor
 @_reasons
-def endpoints_disable(endpoint_id: int) -> None:
+def endpoints_disable(endpoint_id: int, actor: str | None) -> None:
     """Stop sending to an endpoint; its deliveries wait until it is enabled."""
-    _change(endpoint_id, {"enabled": False}, "disabled")
+    _change(endpoint_id, {"enabled": False}, "disabled", actor)
 
 
 @endpoints.command("enable")
 @click.argument("endpoint_id", type=int)
+@_actor
 @_reasons
-def endpoints_enable(endpoint_id: int) -> None:
+def endpoints_enable(endpoint_id: int, actor: str | None) -> None:
     """Send to an endpoint again, starting with what waited."""
-    _change(endpoint_id, {"enabled": True}, "enabled")
+    _change(endpoint_id, {"enabled": True}, "enabled", actor)
 
 
 @endpoints.command("remove")
 @click.argument("endpoint_id", type=int)
+@_actor
 @_reasons
-def endpoints_remove(endpoint_id: int) -> None:
+def endpoints_remove(endpoint_id: int, actor: str | None) -> None:
     """Remove an endpoint with its deliveries."""
     with _operations() as ops:
-        removed = ops.remove_endpoint(endpoint_id)
+        removed = ops.remove_endpoint(endpoint_id, actor=_actor_name(actor))
     if not removed:
         _fail(f"no endpoint {endpoint_id}")
     click.echo(f"endpoint {endpoint_id} removed")
@@ -100,11 +104,12 @@ def endpoints_remove(endpoint_id: int) -> None:
     help="seconds the old secret keeps signing too",
 )
 @click.option("--json", "as_json", is_flag=True)
+@_actor
 @_reasons
-def endpoints_rotate(endpoint_id: int, keep_previous: float, as_json: bool) -> None:
+def endpoints_rotate(endpoint_id: int, keep_previous: float, as_json: bool, actor: str | None) -> None:
     """A new signing secret; the old one signs too for a while (both signatures are sent)."""
     with _operations() as ops:
-        rotated = ops.rotate_secret(endpoint_id, keep_previous)
+        rotated = ops.rotate_secret(endpoint_id, keep_previous, actor=_actor_name(actor))
     if rotated is None:
         _fail(f"no endpoint {endpoint_id}")
         return
@@ -167,16 +172,18 @@ def deliveries_show(delivery_id: int, as_json: bool) -> None:
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--endpoint", "endpoint_id", type=int, help="every delivery of this endpoint (with --status)")
 @click.option("--status", type=click.Choice(DELIVERY_STATUSES), help="every delivery in this state")
+@_actor
 @_reasons
-def deliveries_retry(ids: tuple[int, ...], endpoint_id: int | None, status: str | None) -> None:
+def deliveries_retry(ids: tuple[int, ...], endpoint_id: int | None, status: str | None, actor: str | None) -> None:
     """Send deliveries again now, with a fresh retry schedule."""
     if ids and (endpoint_id is not None or status is not None):
         _fail("give delivery ids, or --endpoint/--status, not both")
     if not ids and endpoint_id is None and status is None:
         _fail("give delivery ids, or --endpoint ID --status failed")
     with _operations() as ops:
-        chosen = list(ids) if ids else ops.matching_deliveries(DeliveryFilters(endpoint_id, status))
-        done = ops.retry_deliveries(chosen)
+        filters = None if ids else DeliveryFilters(endpoint_id, status)
+        chosen = list(ids) if filters is None else ops.matching_deliveries(filters)
+        done = ops.retry_deliveries(chosen, actor=_actor_name(actor), filters=filters)
     click.echo(f"retried {len(done)} deliveries")
     missing = sorted(set(chosen) - set(done))
     if missing:

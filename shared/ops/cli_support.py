@@ -3,6 +3,7 @@ JSON output."""
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -54,3 +55,17 @@ def _operations() -> Iterator[Operations]:
 
 def _emit(document: Any) -> None:
     click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2, default=str).decode())
+
+
+def _actor(fn: F) -> F:
+    """``--actor NAME``: who the audit trail names for this command (default ``cli:<login name>``)."""
+    return click.option("--actor", help="the name the audit trail records (default cli:<login name>)")(fn)
+
+
+def _actor_name(given: str | None) -> str:
+    if given:
+        return given
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container with an unnamed uid)
+        return "cli:unknown"

@@ -6,7 +6,7 @@ import base64
 from decimal import Decimal
 from typing import Any
 
-from shared.db.models import DeadLetter, Payment, PaymentEvent
+from shared.db.models import AuditEntry, DeadLetter, Payment, PaymentEvent
 from shared.sealing import Sealer
 
 
@@ -64,4 +64,18 @@ def letter_document(letter: DeadLetter, sealer: Sealer) -> dict[str, Any]:
         "body": body.decode("utf-8", errors="replace"),
         "body_base64": base64.b64encode(body).decode(),
         "traceback": letter.traceback,
+    }
+
+
+def audit_document(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "at": entry.at.isoformat(),
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "filters": entry.filters,
+        "count": entry.count,
+        "outcome": entry.outcome,
+        "dry_run": entry.dry_run,
     }

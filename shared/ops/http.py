@@ -65,3 +65,8 @@ async def body_object(request: Request) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise BadQuery("the body must be a JSON object")
     return document
+
+
+def actor_of(request: Request) -> str:
+    """Who the audit trail names for this request: the name of the admin token it came with."""
+    return str(request.state.actor)

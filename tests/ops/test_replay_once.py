@@ -36,7 +36,7 @@ def test_concurrent_bulk_replays_replay_each_letter_once(
         try:
             ids = ops.matching(Filters())
             start.wait()
-            replayed.append(ops.replay(ids))
+            replayed.append(ops.replay(ids, actor="test"))
         finally:
             ops.close()
 

@@ -19,7 +19,7 @@ def add_endpoint(
 ) -> dict[str, Any]:
     ops = Operations(settings, pool_size=1)
     try:
-        return ops.add_endpoint(url, events, provider)
+        return ops.add_endpoint(url, events, provider, actor="test")
     finally:
         ops.close()
 

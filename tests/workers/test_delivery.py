@@ -153,7 +153,7 @@ def test_410_disables_the_endpoint_and_enabling_it_sends_what_waited(
             drain_all(fast)
             assert scalar(engine, "SELECT count(*) FROM deliveries") == 1
             gone = False
-            ops.change_endpoint(made["id"], {"enabled": True})
+            ops.change_endpoint(made["id"], {"enabled": True}, actor="test")
         finally:
             ops.close()
         deliver_until(fast, lambda: _delivered(engine) == 1)
@@ -179,7 +179,7 @@ def test_a_spent_schedule_fails_the_delivery_and_a_retry_sends_it(
         ops = Operations(fast, pool_size=1)
         try:
             failed = ops.matching_deliveries(DeliveryFilters(status="failed"))
-            assert ops.retry_deliveries(failed) == failed
+            assert ops.retry_deliveries(failed, actor="test") == failed
         finally:
             ops.close()
         deliver_until(fast, lambda: _delivered(engine) == 2)
