@@ -101,6 +101,12 @@ def matching_ids(session: Session, filters: Filters) -> list[int]:
     return list(session.execute(query).scalars())
 
 
+def waiting(session: Session, letter_ids: Sequence[int]) -> list[DeadLetter]:
+    """The letters of ``letter_ids`` still waiting (not replayed), by id."""
+    query = select(DeadLetter).where(DeadLetter.id.in_(list(letter_ids)), DeadLetter.replayed_at.is_(None))
+    return list(session.execute(query.order_by(DeadLetter.id)).scalars())
+
+
 def mark_replayed(session: Session, letter_ids: Sequence[int]) -> list[DeadLetter]:
     """Take the letters still waiting, mark them replayed and return them, to be appended again before the
     caller commits: if the append fails nothing is marked, and if the commit fails the callback may be

@@ -123,17 +123,22 @@ class Admin:
         return as_json(document) if document else error(404, "not_found", "no such dead letter")
 
     async def replay_one(self, request: Request) -> Response:
-        done = await run_in_threadpool(lambda: self.ops.replay([_path_id(request)], actor=actor_of(request)))
+        letter_id, actor = _path_id(request), actor_of(request)
+        if _dry_run(request):
+            predicted = await run_in_threadpool(lambda: self.ops.dry_run([letter_id], actor=actor))
+            if not predicted["letters"]:
+                return error(404, "not_found", "no such dead letter waiting")
+            return as_json({"dry_run": True, **predicted})
+        done = await run_in_threadpool(lambda: self.ops.replay([letter_id], actor=actor))
         return as_json({"replayed": done}) if done else error(404, "not_found", "no such dead letter waiting")
 
     async def replay_matching(self, request: Request) -> Response:
-        filters = _filters(request)
-        dry_run = request.query_params.get("dry_run", "").lower() in {"1", "true", "yes"}
-
+        filters, actor = _filters(request), actor_of(request)
         ids = await run_in_threadpool(self.ops.matching, filters)
-        if dry_run:
-            return as_json({"dry_run": True, "would_replay": ids})
-        done = await run_in_threadpool(lambda: self.ops.replay(ids, actor=actor_of(request), filters=filters))
+        if _dry_run(request):
+            predicted = await run_in_threadpool(lambda: self.ops.dry_run(ids, actor=actor, filters=filters))
+            return as_json({"dry_run": True, "would_replay": ids, **predicted})
+        done = await run_in_threadpool(lambda: self.ops.replay(ids, actor=actor, filters=filters))
         return as_json({"dry_run": False, "replayed": done})
 
     async def delete(self, request: Request) -> Response:
@@ -146,6 +151,10 @@ class Admin:
         items = await run_in_threadpool(lambda: self.ops.audit(limit=limit + 1, before=before))
         more = len(items) > limit
         return as_json({"items": items[:limit], "next_before": items[limit - 1]["id"] if more else None})
+
+
+def _dry_run(request: Request) -> bool:
+    return request.query_params.get("dry_run", "").lower() in {"1", "true", "yes"}
 
 
 def _digest(text: str) -> bytes:

@@ -178,7 +178,8 @@ def _selected(ops: Operations, ids: tuple[int, ...], select_all: bool, filters: 
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all", "select_all", is_flag=True, help="every dead letter matching the filters")
 @_filters
-@click.option("--dry-run", is_flag=True, help="say what would be replayed, change nothing")
+@click.option("--dry-run", is_flag=True, help="predict what a replay would do to each letter; change nothing")
+@click.option("--json", "as_json", is_flag=True)
 @_actor
 @_reasons
 def dlq_replay(
@@ -189,20 +190,40 @@ def dlq_replay(
     since: datetime | None,
     until: datetime | None,
     dry_run: bool,
+    as_json: bool,
     actor: str | None,
 ) -> None:
-    """Send dead letters' original callbacks through the pipeline again."""
+    """Send dead letters' original callbacks through the pipeline again (--dry-run: predict the outcome of
+    each, computed by the real normalizers and state machine against the current state)."""
     with _operations() as ops:
         filters = _make_filters(provider, reason, since, until)
         chosen = _selected(ops, ids, select_all, filters)
+        bulk = filters if select_all else None
         if dry_run:
-            click.echo(f"would replay {len(chosen)} dead letters: {' '.join(map(str, chosen))}")
-            return
-        done = ops.replay(chosen, actor=_actor_name(actor), filters=filters if select_all else None)
-    missing = sorted(set(chosen) - set(done))
-    click.echo(f"replayed {len(done)} dead letters")
+            report = ops.dry_run(chosen, actor=_actor_name(actor), filters=bulk)
+            _print_predictions(report, as_json)
+            missing = sorted(set(chosen) - {x["id"] for x in report["letters"]})
+        else:
+            done = ops.replay(chosen, actor=_actor_name(actor), filters=bulk)
+            if as_json:
+                _emit({"replayed": done})
+            else:
+                click.echo(f"replayed {len(done)} dead letters")
+            missing = sorted(set(chosen) - set(done))
     if missing:
         _fail(f"not waiting (no such dead letter, or replayed already): {' '.join(map(str, missing))}")
+
+
+def _print_predictions(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _emit(report)
+        return
+    for x in report["letters"]:
+        change = f"{x['current_status'] or 'new'} -> {x['status']}" if x["predicted"] in ("applied", "conflict") else ""
+        why = x["reason"] or ""
+        click.echo(f"{x['id']:>8}  {x['predicted']:<12} {change:<28} {why}")
+    total = ", ".join(f"{n} {what}" for what, n in sorted(report["summary"].items())) or "no dead letters"
+    click.echo(f"dry run, nothing changed: {total}")
 
 
 @dlq_group.command("purge")

@@ -17,6 +17,8 @@ from shared.db.payments import find_payment, history
 from shared.ops.base import Refused, filters_document
 from shared.ops.documents import audit_document, letter_document, letter_summary, payment_document
 from shared.ops.outbox_ops import ROTATION_OVERLAP_SECONDS, OutboxOperations, ids_text
+from shared.ops.predict import predict, summary
+from shared.providers import all_providers
 
 __all__ = ["ROTATION_OVERLAP_SECONDS", "Operations", "Refused"]
 
@@ -76,6 +78,19 @@ class Operations(OutboxOperations):
             self.doorbell.append_all([dlq.original(letter, self.sealer) for letter in letters])
             done.text, done.count = f"replayed {len(letters)} of {len(letter_ids)}", len(letters)
             return [x.id for x in letters]
+
+    def dry_run(self, letter_ids: Sequence[int], *, actor: str, filters: dlq.Filters | None = None) -> dict[str, Any]:
+        """What replaying the letters would do now, per letter and in sum; nothing changes but the audit
+        trail, which records the dry run."""
+        chosen = filters_document(filters) if filters else None
+        target = None if filters else ids_text(letter_ids)
+        with self.audited(actor, "dlq.replay", target=target, filters=chosen, dry_run=True) as (session, done):
+            letters = dlq.waiting(session, letter_ids) if letter_ids else []
+            predictions = predict(session, letters, self.sealer, all_providers())
+            counts = summary(predictions)
+            done.count = len(predictions)
+            done.text = "dry run: " + (", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing")
+            return {"letters": [p.document() for p in predictions], "summary": counts}
 
     def purge(self, letter_ids: Sequence[int], *, actor: str, filters: dlq.Filters | None = None) -> int:
         chosen = filters_document(filters) if filters else None

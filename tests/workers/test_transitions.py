@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 from shared.canonical import Outcome, Status
-from workers.transitions import CLASHES as CLASH_TABLE
-from workers.transitions import RANK, decide
+from shared.transitions import CLASHES as CLASH_TABLE
+from shared.transitions import RANK, decide
 
 NO_MONEY = {Status.CANCELLED, Status.EXPIRED, Status.FAILED}
 PAIRS = list(itertools.permutations(Status, 2)) + [(s, s) for s in Status]
