@@ -143,6 +143,8 @@ class Settings:
     delivery_concurrency: int = 16
     max_delivery_loops: int = 2
     outbox_retention_seconds: float = 7 * 86400.0
+    # Bulk replays and purges: letters per second at most (a replay also waits while live callbacks queue).
+    bulk_rate: float = 1000.0
     # Fernet keys for encryption at rest of stored raw callbacks; empty: stored as received.
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     # The environment these were read from: each process entry point hands it to ``load_providers``.
@@ -209,6 +211,7 @@ class Settings:
             ),
             delivery_concurrency=_read(source, "DELIVERY_CONCURRENCY", defaults.delivery_concurrency, positive_int),
             max_delivery_loops=_read(source, "MAX_DELIVERY_LOOPS", defaults.max_delivery_loops, positive_int),
+            bulk_rate=_read(source, "BULK_RATE", defaults.bulk_rate, positive_float),
             outbox_retention_seconds=_read(
                 source, "OUTBOX_RETENTION_SECONDS", defaults.outbox_retention_seconds, positive_float
             ),

@@ -94,6 +94,7 @@ TABLES = (
     "endpoints",
     "outbox_events",
     "audit_log",
+    "operator_jobs",
 )
 
 

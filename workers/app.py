@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from shared import logs
 from shared.celery_app import make_celery
 from shared.doorbell import DELIVER_TASK, DRAIN_TASK, TICK_TASK
+from shared.ops.jobs import JOB_TASK
 from shared.settings import Settings
 from workers import context, maintenance, metrics
 from workers.delivery import handlers
@@ -59,6 +60,17 @@ def drain(slot: int = 0) -> dict[str, Any]:
 def deliver(slot: int = 0) -> dict[str, int]:
     _stop_gracefully()
     return dict(DeliveryLoop(context.current(settings, app)).run(slot))
+
+
+@app.task(name=JOB_TASK, ignore_result=True)
+def run_job(job_id: int) -> str:
+    """A bulk replay or purge, for a drain budget at a time: then handed over to a fresh task."""
+    _stop_gracefully()
+    ops = context.current(settings, app).operations
+    status = ops.run_job(job_id, budget_seconds=settings.drain_budget_seconds)
+    if status == "running":
+        ops.send_job(job_id)
+    return status
 
 
 @app.task(name=TICK_TASK, ignore_result=True)

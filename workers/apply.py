@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from shared.canonical import CanonicalEvent, Outcome, Status
 from shared.queue import QueuedCallback
 from shared.sealing import Sealer
+from shared.transitions import decide
 from workers import outbox
-from workers.transitions import decide
 
 _CREATE_PAYMENTS = text("""
     INSERT INTO payments (provider, payment_key, status)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.connections import sync_redis
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.doorbell import Doorbell
+from shared.ops.service import Operations
 from shared.providers import Provider, all_providers
 from shared.queue import QueueKeys
 from shared.sealing import Sealer
@@ -69,7 +70,14 @@ class WorkerContext:
         """This context's name in the consumer group: unique per process, and per context within one."""
         return f"{socket.gethostname()}:{self.pid}:{secrets.token_hex(3)}"
 
+    @cached_property
+    def operations(self) -> Operations:
+        """Operator actions that run in workers: bulk jobs."""
+        return Operations(self.settings, pool_size=1)
+
     def close(self) -> None:
+        if "operations" in self.__dict__:
+            self.operations.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
         if "redis" in self.__dict__:

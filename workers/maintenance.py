@@ -19,7 +19,9 @@ from workers.drain import ensure_group
 log = logging.getLogger(__name__)
 SPOOL_BATCH = 500
 PRUNE_EVERY_SECONDS = 60.0
+JOBS_EVERY_SECONDS = 10.0
 _last_prune = 0.0
+_last_jobs = 0.0
 
 
 def tick(ctx: WorkerContext) -> None:
@@ -34,6 +36,7 @@ def tick(ctx: WorkerContext) -> None:
         lambda: forget_idle_consumers(ctx.redis, ctx.keys, idle_ms=2 * claim_ms),
         lambda: ring_deliveries_if_due(ctx),
         lambda: prune_outbox(ctx),
+        lambda: resume_jobs(ctx),
     ):
         try:
             step()
@@ -101,6 +104,18 @@ def prune_outbox(ctx: WorkerContext, *, force: bool = False) -> int:
     _last_prune = time.monotonic()
     with ctx.sessions.begin() as session:
         return deliveries.prune(session, ctx.settings.outbox_retention_seconds)
+
+
+def resume_jobs(ctx: WorkerContext) -> list[int]:
+    """Every ten seconds per worker: send again the bulk jobs nobody runs (a lost message, a dead runner)."""
+    global _last_jobs  # noqa: PLW0603 - a per-process pace
+    if time.monotonic() - _last_jobs < JOBS_EVERY_SECONDS:
+        return []
+    _last_jobs = time.monotonic()
+    stale = ctx.operations.runner.stale()
+    for job_id in stale:
+        ctx.operations.send_job(job_id)
+    return stale
 
 
 def trim(redis: Redis, keys: QueueKeys) -> None:

@@ -106,6 +106,13 @@ class DeadLetter(Base):
     __table_args__ = (
         Index("ix_dead_letters_created_at", "created_at"),
         Index("ix_dead_letters_provider_reason", "provider", "reason"),
+        Index("ix_dead_letters_waiting", "id", postgresql_where=text("replayed_at IS NULL")),
+        Index("ix_dead_letters_waiting_reason", "reason", "id", postgresql_where=text("replayed_at IS NULL")),
+        Index(
+            "ix_dead_letters_waiting_provider", "provider", "reason", "id", postgresql_where=text("replayed_at IS NULL")
+        ),
+        Index("ix_dead_letters_waiting_event_type", "event_type", "id", postgresql_where=text("replayed_at IS NULL")),
+        Index("ix_dead_letters_order_ref", "order_ref"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -115,6 +122,9 @@ class DeadLetter(Base):
     headers: Mapped[dict[str, Any]] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str] = mapped_column(String(64))
+    # Read best-effort from the body when recorded (``Provider.peek``), for filters.
+    event_type: Mapped[str | None] = mapped_column(String(64))
+    order_ref: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[str] = mapped_column(Text)
     traceback: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -247,3 +257,43 @@ class AuditEntry(Base):
     count: Mapped[int | None] = mapped_column(BigInteger)
     outcome: Mapped[str] = mapped_column(Text)
     dry_run: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+class OperatorJob(Base):
+    """A bulk replay or purge of every dead letter a filter selects, run in the background in id order.
+
+    One job per kind and filter runs at a time (starting it twice finds the first); ``last_id`` is how far it
+    got, so a job whose runner died goes on from there."""
+
+    __tablename__ = "operator_jobs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'running', 'done', 'cancelled', 'failed')", name="ck_operator_jobs_status"
+        ),
+        Index(
+            "uq_operator_jobs_active",
+            "kind",
+            "filters_key",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    filters_key: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    total: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    processed: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    changed: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    last_id: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # The newest letter when the job started: a replay that fails again makes new letters, never its work.
+    up_to_id: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

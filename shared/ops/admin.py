@@ -7,6 +7,7 @@ missing token and a wrong one get the very same 401.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
@@ -28,14 +29,20 @@ from shared.settings import Settings
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_PAGE = 1000
+# A replay of more letters than this, or any with background=true, runs as a job (202 with the job).
+SYNC_LIMIT = 1000
 
 
 def _filters(request: Request) -> dlq.Filters:
+    query = request.query_params
     return dlq.Filters(
-        provider=as_text(request.query_params.get("provider"), "provider"),
-        reason=as_text(request.query_params.get("reason"), "reason"),
+        provider=as_text(query.get("provider"), "provider"),
+        reason=as_text(query.get("reason"), "reason"),
         since=as_time(request, "since"),
         until=as_time(request, "until"),
+        event_type=as_text(query.get("event_type"), "event_type"),
+        order_ref=as_text(query.get("order_ref"), "order_ref"),
+        text=as_text(query.get("q"), "q"),
     )
 
 
@@ -86,6 +93,11 @@ class Admin:
                 Route("/payments/{provider}/{order_ref}", handled(self.payment), methods=["GET"]),
                 Route("/dead-letters", handled(self.letters), methods=["GET"]),
                 Route("/dead-letters/replay", handled(self.replay_matching), methods=["POST"]),
+                Route("/dead-letters/counts", handled(self.letter_counts), methods=["GET"]),
+                Route("/dead-letters/purge", handled(self.purge_matching), methods=["POST"]),
+                Route("/jobs", handled(self.jobs), methods=["GET"]),
+                Route("/jobs/{job_id}", handled(self.job), methods=["GET"]),
+                Route("/jobs/{job_id}/cancel", handled(self.cancel_job), methods=["POST"]),
                 Route("/dead-letters/{letter_id}", handled(self.letter_or_delete), methods=["GET", "DELETE"]),
                 Route("/dead-letters/{letter_id}/replay", handled(self.replay_one), methods=["POST"]),
                 Route("/audit", handled(self.audit), methods=["GET"]),
@@ -113,10 +125,23 @@ class Admin:
         filters = _filters(request)
         limit = as_int(request, "limit", 50, 1, MAX_PAGE)
         offset = as_int(request, "offset", 0, 0, 10**12)
+        after = as_int(request, "after", 0, 0, 10**18) or None
 
-        items = await run_in_threadpool(lambda: self.ops.letters(filters, limit=limit + 1, offset=offset))
+        items = await run_in_threadpool(lambda: self.ops.letters(filters, limit=limit + 1, offset=offset, after=after))
         more = len(items) > limit
-        return as_json({"items": items[:limit], "next_offset": offset + limit if more else None})
+        page = items[:limit]
+        return as_json(
+            {
+                "items": page,
+                "next_after": page[-1]["id"] if more else None,
+                "next_offset": offset + limit if more else None,
+            }
+        )
+
+    async def letter_counts(self, request: Request) -> Response:
+        filters = _filters(request)
+        counts = await run_in_threadpool(self.ops.letter_counts, filters)
+        return as_json({"by_reason": counts, "total": sum(counts.values())})
 
     async def letter(self, request: Request) -> Response:
         document = await run_in_threadpool(self.ops.letter, _path_id(request))
@@ -134,12 +159,36 @@ class Admin:
 
     async def replay_matching(self, request: Request) -> Response:
         filters, actor = _filters(request), actor_of(request)
+        if _flag(request, "background"):
+            return await self._start_job("replay", filters, actor)
         ids = await run_in_threadpool(self.ops.matching, filters)
+        if len(ids) > SYNC_LIMIT and not _dry_run(request):
+            return await self._start_job("replay", filters, actor)
         if _dry_run(request):
             predicted = await run_in_threadpool(lambda: self.ops.dry_run(ids, actor=actor, filters=filters))
             return as_json({"dry_run": True, "would_replay": ids, **predicted})
         done = await run_in_threadpool(lambda: self.ops.replay(ids, actor=actor, filters=filters))
         return as_json({"dry_run": False, "replayed": done})
+
+    async def purge_matching(self, request: Request) -> Response:
+        filters = dataclasses.replace(_filters(request), include_replayed=True)
+        return await self._start_job("purge", filters, actor_of(request))
+
+    async def _start_job(self, kind: str, filters: dlq.Filters, actor: str) -> Response:
+        job, created = await run_in_threadpool(lambda: self.ops.start_job(kind, filters, actor=actor))
+        return as_json({"job": job, "created": created}, status=202)
+
+    async def jobs(self, request: Request) -> Response:
+        return as_json({"items": await run_in_threadpool(self.ops.jobs)})
+
+    async def job(self, request: Request) -> Response:
+        found = await run_in_threadpool(self.ops.job, as_id(request.path_params["job_id"], "a job"))
+        return as_json(found) if found else error(404, "not_found", "no such job")
+
+    async def cancel_job(self, request: Request) -> Response:
+        job_id, actor = as_id(request.path_params["job_id"], "a job"), actor_of(request)
+        found = await run_in_threadpool(lambda: self.ops.cancel_job(job_id, actor=actor))
+        return as_json(found) if found else error(404, "not_found", "no such job")
 
     async def delete(self, request: Request) -> Response:
         removed = await run_in_threadpool(lambda: self.ops.purge([_path_id(request)], actor=actor_of(request)))
@@ -153,8 +202,12 @@ class Admin:
         return as_json({"items": items[:limit], "next_before": items[limit - 1]["id"] if more else None})
 
 
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "").lower() in {"1", "true", "yes"}
+
+
 def _dry_run(request: Request) -> bool:
-    return request.query_params.get("dry_run", "").lower() in {"1", "true", "yes"}
+    return _flag(request, "dry_run")
 
 
 def _digest(text: str) -> bytes:

@@ -47,6 +47,8 @@ def letter_summary(letter: DeadLetter, sealer: Sealer) -> dict[str, Any]:
         "id": letter.id,
         "provider": letter.provider,
         "reason": letter.reason,
+        "event_type": letter.event_type,
+        "order_ref": letter.order_ref,
         "detail": letter.detail,
         "received_at": letter.received_at.isoformat(),
         "created_at": letter.created_at.isoformat(),

@@ -4,18 +4,22 @@ its connections."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.orm import Session
 
 from shared.backlog import QueueStats, queue_stats
+from shared.celery_app import make_celery
 from shared.db import audit, spool
 from shared.db import dead_letters as dlq
 from shared.db.payments import find_payment, history
 from shared.ops.base import Refused, filters_document
 from shared.ops.documents import audit_document, letter_document, letter_summary, payment_document
+from shared.ops.jobs import JOB_TASK, JobRunner
 from shared.ops.outbox_ops import ROTATION_OVERLAP_SECONDS, OutboxOperations, ids_text
 from shared.ops.predict import predict, summary
 from shared.providers import all_providers
@@ -52,10 +56,16 @@ class Operations(OutboxOperations):
 
     # -- dead letters -----------------------------------------------------------------------------------
 
-    def letters(self, filters: dlq.Filters, *, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+    def letters(
+        self, filters: dlq.Filters, *, limit: int, offset: int = 0, after: int | None = None
+    ) -> list[dict[str, Any]]:
         with self.session() as session:
-            found = dlq.list_letters(session, filters, limit=limit, offset=offset)
+            found = dlq.list_letters(session, filters, limit=limit, offset=offset, after=after)
             return [letter_summary(x, self.sealer) for x in found]
+
+    def letter_counts(self, filters: dlq.Filters) -> dict[str, int]:
+        with self.session() as session:
+            return dlq.counts_by_reason(session, filters)
 
     def letter(self, letter_id: int) -> dict[str, Any] | None:
         with self.session() as session:
@@ -73,11 +83,63 @@ class Operations(OutboxOperations):
             session,
             done,
         ):
-            letters = dlq.mark_replayed(session, letter_ids) if letter_ids else []
-            # Appended before the mark commits: a failed append marks nothing (see mark_replayed).
-            self.doorbell.append_all([dlq.original(letter, self.sealer) for letter in letters])
-            done.text, done.count = f"replayed {len(letters)} of {len(letter_ids)}", len(letters)
-            return [x.id for x in letters]
+            replayed = self._replay(session, letter_ids)
+            done.text, done.count = f"replayed {len(replayed)} of {len(letter_ids)}", len(replayed)
+            return replayed
+
+    def _replay(self, session: Session, letter_ids: Sequence[int]) -> list[int]:
+        letters = dlq.mark_replayed(session, letter_ids) if letter_ids else []
+        # Appended before the mark commits: a failed append marks nothing (see mark_replayed).
+        self.doorbell.append_all([dlq.original(letter, self.sealer) for letter in letters])
+        return [x.id for x in letters]
+
+    def replay_chunk(self, letter_ids: list[int]) -> int:
+        """A bulk job's chunk: replayed in one transaction; the job's audit entries cover it."""
+        with self.session() as session:
+            return len(self._replay(session, letter_ids))
+
+    def purge_chunk(self, letter_ids: list[int]) -> int:
+        with self.session() as session:
+            return dlq.purge(session, letter_ids)
+
+    # -- bulk jobs --------------------------------------------------------------------------------------
+
+    @cached_property
+    def runner(self) -> JobRunner:
+        return JobRunner(self, rate=self.settings.bulk_rate)
+
+    def start_job(
+        self, kind: str, filters: dlq.Filters, *, actor: str, background: bool = True
+    ) -> tuple[dict[str, Any], bool]:
+        """A bulk replay or purge of what ``filters`` select (the one already active, if any: False). In the
+        background, a worker runs it; otherwise the caller runs it (``run_job``)."""
+        job, created = self.runner.start(kind, filters, actor=actor)
+        if created and background:
+            self.send_job(job["id"])
+        return job, created
+
+    def send_job(self, job_id: int) -> None:
+        make_celery(self.settings).send_task(JOB_TASK, kwargs={"job_id": job_id}, retry=False)
+
+    def run_job(
+        self,
+        job_id: int,
+        *,
+        budget_seconds: float | None = None,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> str:
+        return self.runner.run(
+            job_id, budget_seconds=budget_seconds, progress=progress, replay=self.replay_chunk, purge=self.purge_chunk
+        )
+
+    def job(self, job_id: int) -> dict[str, Any] | None:
+        return self.runner.get(job_id)
+
+    def jobs(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self.runner.jobs(limit)
+
+    def cancel_job(self, job_id: int, *, actor: str) -> dict[str, Any] | None:
+        return self.runner.cancel(job_id, actor=actor)
 
     def dry_run(self, letter_ids: Sequence[int], *, actor: str, filters: dlq.Filters | None = None) -> dict[str, Any]:
         """What replaying the letters would do now, per letter and in sum; nothing changes but the audit

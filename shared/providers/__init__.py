@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import orjson
 
 from shared.canonical import CanonicalEvent, Status
 from shared.env import Network, networks
@@ -76,6 +78,18 @@ class Provider:
     description: str = ""
     # Settings other than the credential (documented with the provider).
     options: tuple[str, ...] = field(default=())
+    # Where a body names its event type and the merchant's order reference (dotted paths, first found wins):
+    # read best-effort from any body, even one that cannot be normalized, so operators can filter dead letters.
+    event_type_at: tuple[str, ...] = field(default=())
+    order_ref_at: tuple[str, ...] = field(default=())
+
+    def peek(self, body: bytes) -> tuple[str | None, str | None]:
+        """The event type and order reference a body names, if it is a JSON object that names them."""
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None, None
+        return _first_text(doc, self.event_type_at, 64), _first_text(doc, self.order_ref_at, 255)
 
     @property
     def allowed_sources_variable(self) -> str:
@@ -91,6 +105,16 @@ class Provider:
             if stem == self.name and rest.endswith(".json"):
                 found[rest.removesuffix(".json")] = item.read_bytes()
         return found
+
+
+def _first_text(doc: Any, paths: tuple[str, ...], limit: int) -> str | None:
+    for path in paths:
+        value = doc
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return str(value).replace("\x00", "")[:limit] or None
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -203,4 +203,6 @@ PROVIDER = Provider(
         "Midtrans signs inside the body: signature_key = hex SHA-512 of order_id + status_code + gross_amount + "
         "server key. It retries a 503 four times and a 500 once, so a transient fault is always a 503."
     ),
+    event_type_at=("transaction_status",),
+    order_ref_at=("order_id",),
 )

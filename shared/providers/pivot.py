@@ -161,4 +161,6 @@ PROVIDER = Provider(
         "GET on the same URL answers 200: Pivot checks a callback URL when it is registered. "
         "PAYMENT.TEST is accepted and changes no payment."
     ),
+    event_type_at=("event",),
+    order_ref_at=("data.clientReferenceId", "data.paymentSessionId"),
 )

@@ -261,4 +261,6 @@ PROVIDER = Provider(
         "RECURRING_PAYMENT and never retries one."
     ),
     options=(KEY_FILE_VARIABLE, SKEW_VARIABLE),
+    event_type_at=("eventType",),
+    order_ref_at=("data.order.id", "data.orderId"),
 )

@@ -89,7 +89,7 @@ def test_dlq_list_show_replay_and_purge(settings: Settings, web: TestClient, eng
 
         conn.execute(text("UPDATE dead_letters SET body = :b WHERE id = :i"), {"b": fixed, "i": target})
     dry = run(settings, "dlq", "replay", str(target), "--dry-run")
-    assert dry.exit_code == 0 and "applied      new -> paid" in dry.stdout and "1 applied" in dry.stdout
+    assert dry.exit_code == 0 and "new -> paid" in dry.stdout and "nothing changed: 1 applied" in dry.stdout
     assert payment(engine, "pivot", "order-fixed") is None
     replayed = run(settings, "dlq", "replay", str(target))
     assert replayed.exit_code == 0, replayed.output
