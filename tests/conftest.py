@@ -33,6 +33,8 @@ def env_for(prefix: str, **overrides: str) -> dict[str, str]:
         **credentials(),
         "PAYHOOK_CLAIM_TIMEOUT_SECONDS": "2",
         "PAYHOOK_DRAIN_BUDGET_SECONDS": "5",
+        # The CLI's tables take the terminal's width: tests read them whole.
+        "COLUMNS": "240",
     }
     env.update(overrides)
     return env

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from shared.canonical import Outcome
 from shared.db.models import Payment, PaymentEvent
 
 
@@ -34,3 +38,39 @@ def history(session: Session, payment: Payment) -> list[PaymentEvent]:
         .order_by(PaymentEvent.received_at, PaymentEvent.id)
     )
     return list(session.execute(query).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    payment: Payment
+    # The statuses that clashed with the payment's final one, and when the last clash arrived.
+    clashing: list[str]
+    conflicts: int
+    last_at: datetime
+
+
+def conflicts(
+    session: Session, *, provider: str | None = None, limit: int = 50, before: int | None = None
+) -> list[Conflict]:
+    """Payments whose final outcomes clashed (a paid and a cancelled, say), newest payment first: the cases a
+    merchant must act on (refund the money, or tell the customer the cancellation did not hold)."""
+    clashes = (
+        select(
+            PaymentEvent.payment_id,
+            func.array_agg(func.distinct(PaymentEvent.status)).label("clashing"),
+            func.count().label("conflicts"),
+            func.max(PaymentEvent.received_at).label("last_at"),
+        )
+        .where(PaymentEvent.outcome == Outcome.CONFLICT)
+        .group_by(PaymentEvent.payment_id)
+        .subquery()
+    )
+    query = select(Payment, clashes.c.clashing, clashes.c.conflicts, clashes.c.last_at).join(
+        clashes, clashes.c.payment_id == Payment.id
+    )
+    if provider:
+        query = query.where(Payment.provider == provider)
+    if before is not None:
+        query = query.where(Payment.id < before)
+    rows = session.execute(query.order_by(Payment.id.desc()).limit(limit)).all()
+    return [Conflict(p, sorted(str(s) for s in clashing), n, last) for p, clashing, n, last in rows]

@@ -14,6 +14,7 @@ from shared.db.migrate import upgrade
 from shared.ops.cli_dlq import dlq_group, jobs_group
 from shared.ops.cli_outbox import deliveries, endpoints
 from shared.ops.cli_support import _emit, _fail, _operations, _reasons
+from shared.ops.render import console, styled, table, when
 from shared.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,11 +26,15 @@ def main() -> None:
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True)
 @_reasons
-def migrate() -> None:
+def migrate(as_json: bool) -> None:
     """Bring the database schema to the latest version (idempotent)."""
     upgrade(Settings.from_env())
-    click.echo("schema is at the latest revision")
+    if as_json:
+        _emit({"migrated": True})
+    else:
+        click.echo("schema is at the latest revision")
 
 
 @main.command()
@@ -73,12 +78,42 @@ def payments_show(provider: str, order_ref: str, as_json: bool) -> None:
     if as_json:
         _emit(document)
         return
-    click.echo(
-        f"{document['provider']} {document['order_ref'] or document['payment_key']}: {document['status']}"
-        f"  {document['amount'] or '-'} {document['currency'] or ''}"
+    out = console()
+    out.print(
+        f"[bold]{document['provider']} {document['order_ref'] or document['payment_key']}[/]: "
+        f"{styled(document['status'])}  {document['amount'] or '-'} {document['currency'] or ''}"
+        f"  (provider id {document['provider_payment_id'] or '-'}, updated {when(document['updated_at'])})"
     )
-    for event in document["events"]:
-        click.echo(f"  {event['received_at']}  {event['type']:<28} {event['status']:<20} {event['outcome']}")
+    rows = [(when(e["received_at"]), e["type"], styled(e["status"]), styled(e["outcome"])) for e in document["events"]]
+    out.print(table("Events in arrival order", ("received", "event", "status", "outcome"), rows))
+
+
+@payments.command("conflicts")
+@click.option("--provider", help="only this provider's payments")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@_reasons
+def payments_conflicts(provider: str | None, limit: int, as_json: bool) -> None:
+    """Payments whose final outcomes clashed (paid and cancelled, say): the cases a merchant must act on."""
+    with _operations() as ops:
+        found = ops.conflicts(provider=provider, limit=limit)
+    if as_json:
+        _emit(found)
+        return
+    rows = [
+        (
+            c["provider"],
+            c["order_ref"] or c["payment_key"],
+            styled(c["status"]),
+            ", ".join(c["clashing_statuses"]),
+            f"{c['amount'] or '-'} {c['currency'] or ''}",
+            when(c["last_conflict_at"]),
+        )
+        for c in found
+    ]
+    caption = None if found else "no conflicts"
+    columns = ("provider", "order", "kept", "clashed with", "amount", "last clash")
+    console().print(table("Payments with conflicting outcomes", columns, rows, caption=caption))
 
 
 @main.command()
@@ -102,10 +137,15 @@ def stats(as_json: bool) -> None:
     if as_json:
         _emit(document)
         return
-    for key, value in document.items():
-        click.echo(
-            f"{key}: {'unknown (Redis unreachable)' if value is None and key != 'oldest_waiting_seconds' else value}"
-        )
+    unknown = "unknown (Redis unreachable)"
+    rows = [
+        ("queued", unknown if document["queued"] is None else document["queued"]),
+        ("in flight", unknown if document["in_flight"] is None else document["in_flight"]),
+        ("spooled (Redis could not take them)", spooled),
+        ("dead letters waiting", dead),
+        ("oldest waiting callback", _age(oldest) if numbers is not None else unknown),
+    ]
+    console().print(table("payhook", ("", ""), rows))
 
 
 @main.group("audit")
@@ -124,9 +164,24 @@ def audit_list(limit: int, as_json: bool) -> None:
     if as_json:
         _emit(entries)
         return
-    for e in entries:
-        what = e["target"] or (orjson.dumps(e["filters"]).decode() if e["filters"] else "")
-        click.echo(f"{e['at'][:19]}  {e['actor']:<20} {e['action']:<22} {what[:50]:<50} {e['outcome']}")
+    rows = [
+        (
+            when(e["at"]),
+            e["actor"],
+            e["action"] + (" (dry run)" if e["dry_run"] else ""),
+            e["target"] or (orjson.dumps(e["filters"]).decode() if e["filters"] else ""),
+            e["count"],
+            e["outcome"],
+        )
+        for e in entries
+    ]
+    console().print(table("Audit trail", ("when", "actor", "action", "on", "count", "outcome"), rows))
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "nothing waiting"
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 main.add_command(dlq_group)

@@ -8,13 +8,14 @@ import click
 
 from shared.db.outbox import DELIVERY_STATUSES, DeliveryFilters
 from shared.ops.cli_support import _actor, _actor_name, _emit, _fail, _operations, _reasons
+from shared.ops.render import ago, console, styled, table, when
 
 
-def _endpoint_line(e: dict[str, Any]) -> str:
+def _endpoint_row(e: dict[str, Any]) -> tuple[Any, ...]:
     target = e["url"] if e["kind"] == "webhook" else f"handler:{e['handler']}"
-    state = "enabled" if e["enabled"] else f"disabled ({e['disabled_reason']})"
-    events = ",".join(e["events"]) if e["events"] else "all events"
-    return f"{e['id']:>6}  {target}  [{events}; {e['provider'] or 'all providers'}]  {state}"
+    state = "[green]enabled[/]" if e["enabled"] else f"[red]disabled[/] ({e['disabled_reason']})"
+    events = ", ".join(e["events"]) if e["events"] else "all events"
+    return (e["id"], target, events, e["provider"] or "all", state, ago(e["created_at"]))
 
 
 @click.group()
@@ -51,8 +52,8 @@ def endpoints_list(as_json: bool) -> None:
     if as_json:
         _emit(found)
         return
-    for e in found:
-        click.echo(_endpoint_line(e))
+    columns = ("id", "endpoint", "events", "provider", "state", "added")
+    console().print(table("Endpoints", columns, [_endpoint_row(e) for e in found], caption=None if found else "none"))
 
 
 def _change(endpoint_id: int, changes: dict[str, Any], done: str, actor: str | None) -> None:
@@ -60,7 +61,7 @@ def _change(endpoint_id: int, changes: dict[str, Any], done: str, actor: str | N
         found = ops.change_endpoint(endpoint_id, changes, actor=_actor_name(actor))
     if found is None:
         _fail(f"no endpoint {endpoint_id}")
-    click.echo(f"endpoint {endpoint_id} {done}")
+    console().print(f"endpoint {endpoint_id} {done}")
 
 
 @endpoints.command("disable")
@@ -138,12 +139,20 @@ def deliveries_list(endpoint_id: int | None, status: str | None, limit: int, as_
     if as_json:
         _emit(found)
         return
-    for d in found:
-        answer = d["last_status_code"] or d["last_error"] or ""
-        click.echo(
-            f"{d['id']:>8}  endpoint {d['endpoint_id']:<5} {d['type']:<28} {d['status']:<10}"
-            f" attempts {d['attempts']:<3} {str(answer)[:60]}"
+    rows = [
+        (
+            d["id"],
+            d["endpoint_id"],
+            d["type"],
+            styled(d["status"]),
+            d["attempts"],
+            d["last_status_code"] or (d["last_error"] or "").split("\n")[0][:60],
+            ago(d["next_attempt_at"]) if d["next_attempt_at"] else ago(d["delivered_at"] or d["last_attempt_at"]),
         )
+        for d in found
+    ]
+    columns = ("id", "endpoint", "event", "status", "attempts", "last answer", "next / last")
+    console().print(table("Deliveries, newest first", columns, rows, caption=None if found else "none"))
 
 
 @deliveries.command("show")
@@ -160,12 +169,22 @@ def deliveries_show(delivery_id: int, as_json: bool) -> None:
     if as_json:
         _emit(found)
         return
-    for key in ("id", "endpoint_id", "event_id", "type", "status", "attempts", "next_attempt_at", "delivered_at"):
-        click.echo(f"{key}: {found[key]}")
-    click.echo("attempts:")
-    for a in found["attempt_log"]:
-        answer = a["status_code"] if a["status_code"] is not None else a["error"].splitlines()[0]
-        click.echo(f"  {a['attempted_at']}  {a['duration_ms']:>8.1f} ms  {answer}  {(a['response'] or '')[:80]!r}")
+    out = console()
+    out.print(
+        f"[bold]delivery {found['id']}[/]: {found['type']} {found['event_id']} to endpoint {found['endpoint_id']}, "
+        f"{styled(found['status'])} after {found['attempts']} attempts"
+        + (f", next {when(found['next_attempt_at'])}" if found["next_attempt_at"] else "")
+    )
+    rows = [
+        (
+            when(a["attempted_at"]),
+            f"{a['duration_ms']:.1f} ms",
+            a["status_code"] if a["status_code"] is not None else "-",
+            (a["response"] or "")[:80] if a["error"] is None else a["error"].splitlines()[0],
+        )
+        for a in found["attempt_log"]
+    ]
+    out.print(table("Attempts", ("when", "took", "status", "answer or error"), rows))
 
 
 @deliveries.command("retry")

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.db.models import AuditEntry, DeadLetter, Payment, PaymentEvent
+from shared.db.payments import Conflict
 from shared.sealing import Sealer
 
 
@@ -80,4 +81,20 @@ def audit_document(entry: AuditEntry) -> dict[str, Any]:
         "count": entry.count,
         "outcome": entry.outcome,
         "dry_run": entry.dry_run,
+    }
+
+
+def conflict_document(conflict: Conflict) -> dict[str, Any]:
+    payment = conflict.payment
+    return {
+        "id": payment.id,
+        "provider": payment.provider,
+        "order_ref": payment.order_ref,
+        "payment_key": payment.payment_key,
+        "status": str(payment.status),
+        "amount": _amount(payment.amount),
+        "currency": payment.currency,
+        "clashing_statuses": conflict.clashing,
+        "conflicts": conflict.conflicts,
+        "last_conflict_at": conflict.last_at.isoformat(),
     }

@@ -30,7 +30,7 @@ STYLES = {
 def console() -> Console:
     """stdout; rich itself turns colours off under ``NO_COLOR`` and when stdout is not a terminal, and takes
     the terminal's width (``COLUMNS`` where there is none)."""
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False)
 
 
 def ago(moment: datetime | str | None, now: datetime | None = None) -> str:

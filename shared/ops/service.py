@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from shared.backlog import QueueStats, queue_stats
 from shared.celery_app import make_celery
-from shared.db import audit, spool
+from shared.db import audit, payments, spool
 from shared.db import dead_letters as dlq
 from shared.db.payments import find_payment, history
 from shared.ops.base import Refused, filters_document
-from shared.ops.documents import audit_document, letter_document, letter_summary, payment_document
+from shared.ops.documents import audit_document, conflict_document, letter_document, letter_summary, payment_document
 from shared.ops.jobs import JOB_TASK, JobRunner
 from shared.ops.outbox_ops import ROTATION_OVERLAP_SECONDS, OutboxOperations, ids_text
 from shared.ops.predict import predict, summary
@@ -36,6 +36,14 @@ class Operations(OutboxOperations):
         with self.session() as session:
             found = find_payment(session, provider, reference)
             return None if found is None else payment_document(found, history(session, found))
+
+    def conflicts(
+        self, *, provider: str | None = None, limit: int = 50, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        with self.session() as session:
+            return [
+                conflict_document(c) for c in payments.conflicts(session, provider=provider, limit=limit, before=before)
+            ]
 
     # -- the queue --------------------------------------------------------------------------------------
 
