@@ -27,6 +27,7 @@ from shared.connections import receiver_redis
 from shared.doorbell import Doorbell
 from shared.errors import http_exception, server_error
 from shared.ops.admin import Admin
+from shared.ops.console.app import Console
 from shared.ops.service import Operations as OpsService
 from shared.providers import Configured, load_providers
 from shared.queue import QueueKeys
@@ -89,6 +90,7 @@ def create_app(
         Route("/metrics", operations.metrics_text, methods=["GET"]),
         Route("/openapi.json", operations.openapi, methods=["GET"]),
         Admin(settings).mount(),
+        *([Console(settings).mount()] if settings.actors else []),
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception, Exception: server_error}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test stage needs beyond PostgreSQL and Redis: kubectl renders the Kubernetes manifests
-# (`kubectl kustomize`); promtool (Debian's `prometheus` package) checks and unit-tests deploy/prometheus/.
+# (`kubectl kustomize`); promtool (Debian's `prometheus` package) checks and unit-tests deploy/prometheus/;
+# chromium is the browser the console's end-to-end test drives (Playwright, with Debian's binary).
 # Installs only what is missing, and starts no daemon: the prometheus package's postinst would start one.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v kubectl >/dev/null || missing+=(kubernetes-client)
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test-tools: installing ${missing[*]} from Debian's packages"
   # While apt runs, invoke-rc.d (and deb-systemd-invoke) may start no service: a policy-rc.d that answers 101.

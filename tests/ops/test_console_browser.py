@@ -1,0 +1,227 @@
+"""The console end to end in a real browser: Debian's chromium driven by Playwright, against the Procfile's
+web and worker processes. Sign in, filter, open a letter, dry run, replay one, bulk-replay a filter, look a
+payment up, see the audit entry; a wrong token, an expired session, a forged form post and a cross-site
+request are refused. Screenshots go to ``test-artifacts/console/``."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from threading import Thread
+from typing import Any, cast
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import Engine
+
+from shared.db import dead_letters as dlq
+from shared.ops.console.session import COOKIE, Sessions
+from shared.queue import QueuedCallback
+from shared.settings import Settings
+from tests.conftest import env_for
+from tests.support.fixtures import signed
+from tests.support.net import free_port
+from tests.support.pipeline import pivot_event, scalar
+from tests.support.processes import ROOT, Stack, wait_for
+from workers.context import WorkerContext
+
+pytestmark = pytest.mark.integration
+TOKEN = "alice-browser-token"
+ARTIFACTS = ROOT / "test-artifacts" / "console"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make tools` (scripts/test-tools.sh) installs it"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
+    running = Stack(env_for(settings.queue_prefix, PAYHOOK_ADMIN_TOKENS=f"alice:{TOKEN}"), free_port(), tmp_path)
+    try:
+        running.web()
+        running.worker()
+        yield running
+    finally:
+        running.stop()
+
+
+def _letters(settings: Settings, stack: Stack) -> None:
+    """Five letters missing fields (they would fail again), and one a crashed worker left (it would apply)."""
+    with httpx.Client(base_url=stack.url) as http:
+        for i in range(5):
+            body, headers = signed(
+                "pivot", b'{"event": "PAYMENT.PAID", "data": {"clientReferenceId": "broken-%d"}}' % i
+            )
+            assert http.post("/callbacks/pivot", content=body, headers=headers).status_code == 200
+    ctx = WorkerContext(settings=settings, pid=os.getpid())
+    try:
+        with ctx.sessions.begin() as session:
+            body = pivot_event("PAYMENT.PAID", "ps-browser", "order-browser", "PAID")
+            callback = QueuedCallback(
+                "pivot", body, {"content-type": "application/json"}, datetime.now(UTC).timestamp()
+            )
+            dlq.record(session, [dlq.Rejected("7-1", callback, "crashed_worker", "the worker died")], ctx.sealer)
+    finally:
+        ctx.close()
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_an_operator_works_the_console_in_a_browser(
+    browser: Browser, stack: Stack, settings: Settings, engine: Engine
+) -> None:
+    _letters(settings, stack)
+    wait_for(lambda: scalar(engine, "SELECT count(*) FROM dead_letters") == 6, 30, "six dead letters")
+    context = browser.new_context(base_url=stack.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+
+    page.goto("/console/")
+    expect(page.get_by_label("Admin token")).to_be_visible()
+    page.get_by_label("Admin token").fill("not-the-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("not valid")
+    page.get_by_label("Admin token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+    expect(page.locator("header")).to_contain_text("alice")
+    shot(page, "01-dead-letters")
+
+    page.get_by_label("Reason", exact=True).fill("crashed_worker")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.locator("tbody tr a").first.click()
+    expect(page.locator("pre.body")).to_contain_text('"clientReferenceId": "order-browser"')
+    page.get_by_role("button", name="Dry run").click()
+    expect(page.get_by_label("Dry run")).to_contain_text("applied")
+    expect(page.get_by_label("Dry run")).to_contain_text("new → paid")
+    shot(page, "02-letter-dry-run")
+    page.get_by_role("button", name="Replay", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Replayed")
+
+    page.goto("/console/dead-letters?reason=missing_field")
+    expect(page.locator("tbody tr")).to_have_count(5)
+    page.get_by_role("button", name="Dry run").click()
+    expect(page.locator("main")).to_contain_text("nothing was changed")
+    expect(page.locator(".counts")).to_contain_text("dead_letter 5")
+    page.get_by_role("button", name="Replay these 5").click()
+    expect(page.get_by_role("heading", name="Job")).to_contain_text("done", timeout=30_000)
+    expect(page.locator(".progress-text")).to_contain_text("5 of 5 processed, 5 replayed")
+    shot(page, "03-bulk-replay-job")
+
+    page.get_by_role("link", name="Payments").click()
+    page.get_by_label("Provider").select_option("pivot")
+    page.get_by_label("Order reference").fill("order-browser")
+    for _ in range(40):  # the worker applies the replayed callback
+        page.get_by_role("button", name="Look up").click()
+        if page.locator("h2").filter(has_text="order-browser").count():
+            break
+        time.sleep(0.25)
+    expect(page.locator("main")).to_contain_text("paid")
+    expect(page.locator("tbody")).to_contain_text("applied")
+    shot(page, "04-payment")
+
+    page.get_by_role("link", name="Audit").click()
+    rows = page.locator("tbody tr")
+    expect(rows.first).to_contain_text("alice")
+    expect(page.locator("tbody")).to_contain_text("job 1 done: replayed 5 of 5")
+    expect(page.locator("tbody")).to_contain_text("dlq.replay (dry run)")
+    shot(page, "05-audit")
+
+    phone = browser.new_context(
+        base_url=stack.url, viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+    )
+    phone.add_cookies(cast(Any, context.cookies()))
+    small = phone.new_page()
+    small.goto("/console/dead-letters")
+    expect(small.get_by_role("heading", name="Dead letters")).to_be_visible()
+    assert small.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(small, "06-phone")
+    phone.close()
+    context.close()
+
+
+def test_the_browser_is_refused_forged_cross_site_and_expired(browser: Browser, stack: Stack) -> None:
+    context = browser.new_context(base_url=stack.url)
+    page = context.new_page()
+    page.goto("/console/sign-in")
+    page.get_by_label("Admin token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+
+    # A forged form post: the session cookie, but no CSRF token.
+    forged = page.request.post(f"{stack.url}/console/dead-letters/replay", form={"reason": "x"})
+    assert forged.status == 403 and "CSRF" in forged.text()
+
+    # A page on another origin posts a form to the console: refused (no cookie crosses, and the Origin is not ours).
+    evil = _evil_site(stack.url)
+    page.goto(evil)
+    with page.expect_response(lambda r: "/console/" in r.url) as answer:
+        page.get_by_role("button", name="Win a prize").click()
+    assert answer.value.status == 403
+    shot(page, "07-cross-site-refused")
+
+    # A session past its lifetime: back to sign in.
+    sessions = Sessions({TOKEN: "alice"})
+    fresh = sessions.sign_in(TOKEN)
+    assert fresh is not None
+    old = dataclasses.replace(fresh, issued=time.time() - sessions.lifetime - 60)
+    host = stack.url.split("//")[1].split(":")[0]
+    context.add_cookies([_cookie(sessions.cookie(old), host)])
+    page.goto(f"{stack.url}/console/dead-letters")
+    expect(page.get_by_role("alert")).to_contain_text("expired")
+    assert page.url.endswith("/console/sign-in?reason=expired")
+    context.close()
+
+
+def _cookie(value: str, host: str) -> Any:
+    return {"name": COOKIE, "value": value, "domain": host, "path": "/console", "httpOnly": True, "sameSite": "Strict"}
+
+
+def _evil_site(console_url: str) -> str:
+    form = (
+        f'<form method="post" action="{console_url}/console/dead-letters/purge">'
+        '<input name="csrf" value="guessed"><input name="confirm" value="purge">'
+        "<button>Win a prize</button></form>"
+    ).encode()
+
+    class Evil(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(form)))
+            self.end_headers()
+            self.wfile.write(form)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+    Thread(target=server.serve_forever, daemon=True).start()
+    # "localhost" and 127.0.0.1 are different sites to the browser: the evil page is cross-site for real.
+    return f"http://localhost:{server.server_address[1]}/"
