@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install services tools run test lint typecheck unit bench chaos clean
+.PHONY: install services tools run test lint typecheck unit bench bench-letters chaos clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: install services tools lint typecheck
 
 bench: install services
 	$(BIN)/python -m scripts.bench
+
+# The dead-letter queue at 1,000,000 letters: pages, filters, counts (a database of its own).
+bench-letters: install services
+	$(BIN)/python -m scripts.bench.letters
 
 # Minutes: the real processes against a private PostgreSQL and Redis, 100,000 callbacks, faults meanwhile.
 chaos: install

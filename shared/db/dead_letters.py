@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Select, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, delete, func, literal, or_, select, tuple_, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -117,11 +117,20 @@ def list_letters(
     session: Session, filters: Filters, *, limit: int = 50, offset: int = 0, after: int | None = None
 ) -> list[DeadLetter]:
     """Oldest first. ``after`` (the last id of the previous page) pages by cursor: as fast on the last page
-    as on the first; ``offset`` counts rows past and slows down with depth."""
+    as on the first; ``offset`` counts rows past and slows down with depth.
+
+    With a time range, pages follow (created_at, id) through their own index: ids follow time, but the planner
+    cannot know that a range sits at the end of the id order, and would walk every id before it."""
     query = _filtered(select(DeadLetter), filters)
+    timed = filters.since is not None or filters.until is not None
     if after is not None:
-        query = query.where(DeadLetter.id > after)
-    return list(session.execute(query.order_by(DeadLetter.id).limit(limit).offset(offset)).scalars())
+        if timed:
+            anchor = select(DeadLetter.created_at).where(DeadLetter.id == after).scalar_subquery()
+            query = query.where(tuple_(DeadLetter.created_at, DeadLetter.id) > tuple_(anchor, literal(after)))
+        else:
+            query = query.where(DeadLetter.id > after)
+    order = (DeadLetter.created_at, DeadLetter.id) if timed else (DeadLetter.id,)
+    return list(session.execute(query.order_by(*order).limit(limit).offset(offset)).scalars())
 
 
 def counts_by_reason(session: Session, filters: Filters) -> dict[str, int]:

@@ -113,6 +113,7 @@ class DeadLetter(Base):
         ),
         Index("ix_dead_letters_waiting_event_type", "event_type", "id", postgresql_where=text("replayed_at IS NULL")),
         Index("ix_dead_letters_order_ref", "order_ref"),
+        Index("ix_dead_letters_waiting_created", "created_at", "id", postgresql_where=text("replayed_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -103,3 +103,20 @@ def test_encrypted_bodies_are_searched_by_their_metadata_only(prefix: str, web: 
         assert len(ops.letters(dlq.Filters(order_ref="order-1"), limit=10)) == 1
     finally:
         ops.close()
+
+
+def test_time_range_pages_follow_time_and_cover_every_letter(settings: Settings, web: TestClient) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    _letters(web, settings)
+    ops = Operations(settings, pool_size=1)
+    try:
+        window = dlq.Filters(since=datetime.now(UTC) - timedelta(hours=1), until=datetime.now(UTC) + timedelta(hours=1))
+        pages, after = [], None
+        while page := ops.letters(window, limit=5, after=after):
+            pages.append([x["id"] for x in page])
+            after = page[-1]["id"]
+        assert [i for p in pages for i in p] == [x["id"] for x in ops.letters(dlq.Filters(), limit=100)]
+        assert ops.letters(dlq.Filters(until=datetime.now(UTC) - timedelta(hours=1)), limit=5) == []
+    finally:
+        ops.close()
