@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest.openapi_ops import letter_filters, operator_paths
 from shared.canonical import EVENT_TYPES
 from shared.providers import Provider
 
@@ -25,6 +26,15 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {
         str(code): {"description": described[code], "content": {"application/json": {"schema": _ERROR}}}
         for code in codes
+    }
+
+
+def _accepted() -> dict[str, Any]:
+    return {
+        "202": {
+            "description": "A job started (or the one already running for this filter)",
+            "content": {"application/json": {}},
+        }
     }
 
 
@@ -76,12 +86,7 @@ def _operations() -> dict[str, Any]:
 def _admin(names: list[str]) -> dict[str, Any]:
     provider = {"name": "provider", "in": "path", "required": True, "schema": {"type": "string", "enum": names}}
     letter_id = {"name": "letter_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
-    filters = [
-        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in ("provider", "reason")
-    ] + [
-        {"name": n, "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}
-        for n in ("since", "until")
-    ]
+    filters = letter_filters()
     admin: dict[str, Any] = {"security": [{"bearer": []}]}
     return {
         "/admin/payments/{provider}/{order_ref}": {
@@ -103,6 +108,7 @@ def _admin(names: list[str]) -> dict[str, Any]:
                     *filters,
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                 ],
                 "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
             }
@@ -111,8 +117,12 @@ def _admin(names: list[str]) -> dict[str, Any]:
             "post": {
                 **admin,
                 "summary": "Replay every dead letter matching the filters (dry_run reports what would be)",
-                "parameters": [*filters, {"name": "dry_run", "in": "query", "schema": {"type": "boolean"}}],
-                "responses": {**_ok({"type": "object"}), **_errors(400, 401, 404)},
+                "parameters": [
+                    *filters,
+                    {"name": "dry_run", "in": "query", "schema": {"type": "boolean"}},
+                    {"name": "background", "in": "query", "schema": {"type": "boolean"}},
+                ],
+                "responses": {**_ok({"type": "object"}), **_accepted(), **_errors(400, 401, 404)},
             }
         },
         "/admin/dead-letters/{letter_id}": {
@@ -263,6 +273,7 @@ def document(providers: list[Provider]) -> dict[str, Any]:
             **_operations(),
             **_admin([p.name for p in providers]),
             **_outbox_admin([p.name for p in providers]),
+            **operator_paths(),
         },
         "components": _COMPONENTS,
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shlex
 import signal
 import subprocess
@@ -66,6 +67,8 @@ class DevStack:
             DATABASE_VARIABLE: f"postgresql+psycopg://postgres@127.0.0.1:{self.postgres_port}/payhook",
             REDIS_VARIABLE: f"redis://127.0.0.1:{self.redis_port}/0",
             **demo_environment(self.data / "keys"),
+            # The console and the admin API, with a throwaway token kept beside the demo credentials.
+            "PAYHOOK_ADMIN_TOKEN": _admin_token(self.data / "keys"),
             "PAYHOOK_BEAT_SCHEDULE": str(self.data / "beat-schedule"),
         }
         env.update({k: v for k, v in os.environ.items() if k.startswith("PAYHOOK_") and v})
@@ -144,12 +147,22 @@ class DevStack:
             server.stop()
 
 
+def _admin_token(folder: Path) -> str:
+    path = folder / "admin-token"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def banner(stack: DevStack, env: Mapping[str, str]) -> Iterator[str]:
     """What the developer needs: the URL, the settings, a ready-to-paste curl per provider."""
     url = f"http://127.0.0.1:{stack.port}"
     examples = stack.data / "examples"
     examples.mkdir(exist_ok=True)
     yield f"payhook dev: serving {url}  (data in {stack.data}, logs in {stack.data / 'logs'}; Ctrl-C stops)"
+    yield f"console: {url}/console  (sign in with PAYHOOK_ADMIN_TOKEN below)"
     yield ""
     yield "settings (throwaway demo credentials, kept in the data folder):"
     shown = {k: v for k, v in env.items() if k.startswith("PAYHOOK_") and "\n" not in v}

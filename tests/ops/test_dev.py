@@ -117,6 +117,10 @@ def test_one_command_runs_everything_applies_a_callback_per_provider_and_stops_c
     dev.start()
     banner = "".join(dev.lines)
     assert f"serving http://127.0.0.1:{dev.port}" in banner
+    assert f"console: http://127.0.0.1:{dev.port}/console" in banner
+    token = next(line.split("=", 1)[1].strip() for line in dev.lines if "PAYHOOK_ADMIN_TOKEN=" in line)
+    signed_in = httpx.post(f"http://127.0.0.1:{dev.port}/console/sign-in", data={"token": token})
+    assert signed_in.status_code == 303 and "payhook_console=" in signed_in.headers["set-cookie"]
     for provider in all_providers().values():
         assert provider.credential in banner
     curls = dev.curls()
