@@ -1,5 +1,6 @@
 """``make bench``: the receiver, the Celery baseline and the pipeline end to end, with the baselines of the
-same run, printed as one table. Every registered provider is measured.
+same run, then the outbox with one endpoint subscribed to everything, printed as one table. Every registered
+provider is measured.
 
 python -m scripts.bench [--quick] [--rounds 3] [--seconds 8] [--callbacks 100000]
 """
@@ -17,18 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redis import Redis
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from scripts.bench import data, pipeline, procs, receiver
+from scripts.bench import data, outbox, pipeline, procs, receiver
+from scripts.bench.run import DATABASE, PREFIX, Run, drained, steady
 from shared.db.migrate import upgrade
-from shared.providers import Provider, Signer, all_providers, demo_environment
+from shared.providers import all_providers, demo_environment
 from shared.queue import QueueKeys
 from shared.settings import Settings
-from tests.support.net import free_port
-
-PREFIX = "payhook-bench"
-DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/payhook_bench"
 
 
 @dataclass
@@ -42,29 +38,8 @@ class Results:
     freshness: tuple[float, float, int] = (0.0, 0.0, 0)
     receiver_memory: tuple[float, float, int] | None = None
     worker_memory: tuple[float, float] | None = None
-
-
-@dataclass
-class Run:
-    args: argparse.Namespace
-    env: dict[str, str]
-    redis: Redis
-    keys: QueueKeys
-    logs: Path
-    signers: dict[str, Signer]
-
-    def signed(self, provider: Provider, body: bytes) -> pipeline.Request:
-        sent, headers = self.signers[provider.name].sign(body)
-        return f"/callbacks/{provider.name}", sent, headers
-
-    def reset(self) -> None:
-        for key in self.redis.scan_iter(f"{PREFIX}:*"):
-            self.redis.delete(key)
-        self.redis.delete(PREFIX)
-        engine = create_engine(DATABASE)
-        with engine.begin() as conn:
-            conn.execute(text("TRUNCATE payment_events, payments, dead_letters, spooled_callbacks RESTART IDENTITY"))
-        engine.dispose()
+    outbox_e2e: outbox.Throughput | None = None
+    outbox_freshness: outbox.Freshness | None = None
 
 
 def ensure_wrk() -> None:
@@ -113,42 +88,17 @@ def receivers(run: Run) -> tuple[receiver.Figures, receiver.Figures, dict[str, r
 def end_to_end(run: Run) -> tuple[float, float]:
     """Callbacks per second from a prefilled stream to committed state; worker RSS afterwards (MB)."""
     items = data.callbacks(run.args.callbacks)
-    ignored = sum(1 for name, body, _ in items if all_providers()[name].normalize(body) is None)
     pipeline.prefill(run.redis, run.keys, items)
-    worker = procs.celery_worker("workers.app", run.args.concurrency, run.env, run.logs / "e2e-worker.log")
-    beat = procs.celery_beat(run.env, run.logs / "e2e-beat.log")
-    try:
-        seconds, _ = pipeline.wait_drained(run.redis, run.keys, timeout=900)
-        engine = create_engine(DATABASE)
-        with engine.connect() as conn:
-            events = conn.execute(text("SELECT count(*) FROM payment_events")).scalar_one()
-            dead = conn.execute(text("SELECT count(*) FROM dead_letters")).scalar_one()
-        engine.dispose()
-        if events != len(items) - ignored or dead:
-            raise RuntimeError(f"end to end recorded {events} events and {dead} dead letters for {len(items)}")
+    with run.workers("e2e") as worker:
+        seconds = drained(run, items)
         return len(items) / seconds, worker.rss_mb(children=True)
-    finally:
-        worker.stop()
-        beat.stop()
 
 
 def freshness(run: Run) -> tuple[float, float, int]:
     """200 -> committed at a steady 1,000 callbacks/s, with a worker and beat running."""
     run.reset()
-    worker = procs.celery_worker("workers.app", run.args.concurrency, run.env, run.logs / "fresh-worker.log")
-    beat = procs.celery_beat(run.env, run.logs / "fresh-beat.log")
-    port = free_port()
-    web = procs.uvicorn("ingest.app:app", port, run.env, run.logs / "fresh-web.log")
-    try:
-        items = data.callbacks(15_000, duplicates=0.0, start=10_000_000)
-        requests = [run.signed(all_providers()[name], body) for name, body, _ in items]
-        libpq = make_url(DATABASE).set(drivername="postgresql").render_as_string(hide_password=False)
-        live = [r for r, (name, body, _) in zip(requests, items, strict=True) if all_providers()[name].normalize(body)]
-        return pipeline.freshness(port, live, libpq, rate=1000.0)
-    finally:
-        web.stop()
-        worker.stop()
-        beat.stop()
+    with run.workers("fresh"):
+        return steady(run, "fresh")
 
 
 def worker_memory(run: Run) -> tuple[float, float]:
@@ -227,6 +177,10 @@ def report(run: Run, figures: Results) -> None:
             ok(p99 <= 1.0),
         )
     )
+    if figures.outbox_e2e and figures.outbox_freshness:
+        lines = outbox.rows(e2e, run.args.callbacks, figures.outbox_e2e, figures.outbox_freshness)
+        for name, value, target, met in lines:
+            print(row(name, value, target, ok(met)))
     if figures.receiver_memory:
         before, after, sent = figures.receiver_memory
         print(
@@ -290,8 +244,12 @@ def main() -> None:
     figures.ceiling = pipeline.celery_ceiling(run.redis, env, logs, tasks=20_000, concurrency=args.concurrency)
     print(f"bench: end to end, {args.callbacks:,} queued callbacks ...", flush=True)
     figures.e2e, figures.e2e_worker_rss = end_to_end(run)
+    print(f"bench: end to end, {args.callbacks:,} queued callbacks, 1 endpoint subscribed ...", flush=True)
+    figures.outbox_e2e = outbox.end_to_end(run)
     print("bench: freshness at a steady 1,000 callbacks/s ...", flush=True)
     figures.freshness = freshness(run)
+    print("bench: freshness at a steady 1,000 callbacks/s, 1 endpoint subscribed ...", flush=True)
+    figures.outbox_freshness = outbox.freshness(run)
     if not args.quick:
         print("bench: worker memory from 100,000 to 1,000,000 callbacks ...", flush=True)
         figures.worker_memory = worker_memory(run)

@@ -3,6 +3,8 @@
 - ``bare``: reads the body and answers 200; the ceiling of the HTTP stack itself.
 - ``peer``: the receiver most teams write first: parse the JSON, ``delay()`` a Celery task per request.
 - ``peer_celery``: its Celery app, whose no-op task also gives the one-task-per-callback ceiling.
+- ``endpoint``: a webhook endpoint for the outbox's figures: reads the body of any POST, answers 200 with an
+  empty body. Plain ASGI, no framework: its cost should be the HTTP stack's alone.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 PEER_QUEUE = "payhook-bench-peer"
 
@@ -40,3 +43,16 @@ async def _peer(request: Request) -> Response:
 
 bare = Starlette(routes=[Route("/callbacks/{provider}", _bare, methods=["POST"])])
 peer = Starlette(routes=[Route("/callbacks/{provider}", _peer, methods=["POST"])])
+
+
+async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": f"{message['type']}.complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    while (await receive()).get("more_body", False):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})

@@ -58,10 +58,10 @@ class Proc:
         return total / 1024
 
 
-def uvicorn(app: str, port: int, env: dict[str, str], log: Path) -> Proc:
-    """The Procfile's ``web`` line, serving ``app``."""
+def uvicorn(app: str, port: int, env: dict[str, str], log: Path, *, core: int | None = SERVER_CORE) -> Proc:
+    """The Procfile's ``web`` line, serving ``app``, pinned to ``core``."""
     command = [*procfile_command("web", {**env, "PORT": str(port)}, app=app), "--log-level", "warning"]
-    proc = Proc(pinned(command, SERVER_CORE), env, log)
+    proc = Proc(pinned(command, core), env, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
