@@ -140,7 +140,7 @@ class Settings:
     endpoint_allowed_hosts: tuple[str, ...] = ()
     delivery_connect_timeout_seconds: float = 5.0
     delivery_timeout_seconds: float = 15.0
-    delivery_concurrency: int = 16
+    delivery_concurrency: int = 32
     max_delivery_loops: int = 2
     outbox_retention_seconds: float = 7 * 86400.0
     # Bulk replays and purges: letters per second at most (a replay also waits while live callbacks queue).

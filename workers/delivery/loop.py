@@ -82,8 +82,7 @@ class DeliveryLoop:
                 await self._db(self.bell.hold, slot)
                 held = now
             closing = now >= deadline or STOPPING.is_set()
-            if not closing:
-                await self._claim_more(slot, sender, now)
+            claimed = await self._exchange(slot, sender, now, closing)
             if self._running:
                 await self._collect()
             elif not self._results:
@@ -95,22 +94,30 @@ class DeliveryLoop:
                     if not await self._db(self._release_and_look, slot):
                         return
                     self._idle_since = time.monotonic()
-                else:
+                elif not claimed:
                     await asyncio.sleep(POLL_SECONDS)
-            await self._flush_when_due()
 
-    async def _claim_more(self, slot: int, sender: Sender, now: float) -> None:
+    async def _exchange(self, slot: int, sender: Sender, now: float, closing: bool) -> bool:
+        """Record what came back and claim more, in one transaction, when either is due; whether it claimed."""
         room = CAPACITY - len(self._running)
-        if room <= 0 or (self._running and now - self._last_claim < POLL_SECONDS):
-            return
-        self._last_claim = now
-        jobs = await self._db(self._claim, room)
+        claim = not closing and room > 0 and (not self._running or now - self._last_claim >= POLL_SECONDS)
+        flush = bool(self._results) and (
+            len(self._results) >= FLUSH_EVERY or now - self._last_flush >= FLUSH_SECONDS or not self._running
+        )
+        if not claim and not flush:
+            return False
+        jobs = await self._db(self._record_and_claim, room if claim else 0)
+        if flush:
+            self._last_flush = now
+        if claim:
+            self._last_claim = now
         for job in jobs:
             self._running.add(asyncio.create_task(sender.attempt(job)))
         if jobs:
             self._idle_since = now
-        if len(jobs) == room:
+        if claim and len(jobs) == room:
             await self._db(self._call_for_help, slot)
+        return bool(jobs)
 
     async def _collect(self) -> None:
         done, _ = await asyncio.wait(self._running, timeout=FLUSH_SECONDS, return_when=asyncio.FIRST_COMPLETED)
@@ -118,40 +125,31 @@ class DeliveryLoop:
             self._running.discard(task)
             self._results.append(task.result())
 
-    async def _flush_when_due(self) -> None:
-        if self._results and (
-            len(self._results) >= FLUSH_EVERY
-            or time.monotonic() - self._last_flush >= FLUSH_SECONDS
-            or not self._running
-        ):
-            await self._db(self._flush)
-            self._last_flush = time.monotonic()
-
     # -- database and Redis, in a thread (the loop must keep serving the attempts in flight) ----------------
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(retrying(self.ctx.settings), fn, *args)
 
-    def _claim(self, room: int) -> list[store.Job]:
-        with self.ctx.sessions.begin() as session:
-            return store.claim(
-                session,
-                self.ctx.sealer,
-                limit=room,
-                per_endpoint=self.settings.delivery_concurrency,
-                lease_seconds=self.lease,
-            )
-
-    def _flush(self) -> None:
+    def _record_and_claim(self, room: int) -> list[store.Job]:
+        """Record the results in hand and claim up to ``room`` more, in one transaction. If it fails, the
+        results stay in hand for the retry (and the claim never happened)."""
         results, self._results = self._results, []
         try:
             with self.ctx.sessions.begin() as session:
                 recorded = store.record(session, results, self.settings.delivery_retry_schedule)
+                jobs = store.claim(
+                    session,
+                    self.ctx.sealer,
+                    limit=room,
+                    per_endpoint=self.settings.delivery_concurrency,
+                    lease_seconds=self.lease,
+                )
         except Exception:
             self._results = results + self._results
             raise
         self.report.update(recorded.results)
         metrics.observe_deliveries(recorded.results, recorded.lags, [r.duration_ms / 1000 for r in results])
+        return jobs
 
     def _call_for_help(self, slot: int) -> None:
         helper = slot + 1
