@@ -15,6 +15,7 @@ import hmac
 import ipaddress
 import secrets
 from collections.abc import Sequence
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 PREFIX = "whsec_"
@@ -29,6 +30,7 @@ def new_secret() -> str:
     return PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
+@lru_cache(maxsize=1024)
 def _key(secret: str) -> bytes:
     return base64.b64decode(secret.removeprefix(PREFIX))
 

@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CAPACITY = 256
-FLUSH_EVERY = 100
+# Record (and claim again) once this many attempts came back, or every FLUSH_SECONDS, or when none is in flight.
+FLUSH_EVERY = 32
 FLUSH_SECONDS = 0.05
 POLL_SECONDS = 0.05
 IDLE_SECONDS = 0.5
@@ -100,10 +101,11 @@ class DeliveryLoop:
     async def _exchange(self, slot: int, sender: Sender, now: float, closing: bool) -> bool:
         """Record what came back and claim more, in one transaction, when either is due; whether it claimed."""
         room = CAPACITY - len(self._running)
-        claim = not closing and room > 0 and (not self._running or now - self._last_claim >= POLL_SECONDS)
         flush = bool(self._results) and (
             len(self._results) >= FLUSH_EVERY or now - self._last_flush >= FLUSH_SECONDS or not self._running
         )
+        # Results recorded make room at their endpoints: claim with every record, else at most every POLL.
+        claim = not closing and room > 0 and (flush or not self._running or now - self._last_claim >= POLL_SECONDS)
         if not claim and not flush:
             return False
         jobs = await self._db(self._record_and_claim, room if claim else 0)
@@ -136,6 +138,7 @@ class DeliveryLoop:
         results, self._results = self._results, []
         try:
             with self.ctx.sessions.begin() as session:
+                store.relaxed_commit(session)
                 recorded = store.record(session, results, self.settings.delivery_retry_schedule)
                 jobs = store.claim(
                     session,

@@ -161,6 +161,13 @@ class Recorded:
     lags: list[float] = field(default_factory=list)
 
 
+def relaxed_commit(session: Session) -> None:
+    """This transaction's commit does not wait for the WAL flush. Safe for delivery bookkeeping: a claim or a
+    result lost in a PostgreSQL crash leaves the delivery due again, and it is sent again (at least once, same
+    id, same body), which is the guarantee anyway. Never for the batch that applies payment changes."""
+    session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
 def claim(session: Session, sealer: Sealer, *, limit: int, per_endpoint: int, lease_seconds: float) -> list[Job]:
     """Claim up to ``limit`` due deliveries, at most ``per_endpoint`` in flight per consumer (across workers)."""
     if limit <= 0:
