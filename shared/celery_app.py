@@ -8,7 +8,7 @@ outbox's delivery loops. A worker started as the Procfile says consumes both; ``
 from __future__ import annotations
 
 from celery import Celery
-from kombu.entity import Queue
+from kombu.entity import Exchange, Queue
 
 from shared.doorbell import DELIVER_TASK
 from shared.settings import Settings
@@ -18,12 +18,17 @@ def deliveries_queue(settings: Settings) -> str:
     return f"{settings.queue_prefix}.deliveries"
 
 
+def _queue(name: str) -> Queue:
+    """A queue bound by its own name: two queues sharing the default binding would each get every message."""
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
+
+
 def make_celery(settings: Settings) -> Celery:
     app = Celery("payhook", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         # One queue per deployment prefix: test runs and a developer's stack never take each other's tasks.
         task_default_queue=settings.queue_prefix,
-        task_queues=[Queue(settings.queue_prefix), Queue(deliveries_queue(settings))],  # type: ignore[no-untyped-call]
+        task_queues=[_queue(settings.queue_prefix), _queue(deliveries_queue(settings))],
         task_routes={DELIVER_TASK: {"queue": deliveries_queue(settings)}},
         task_serializer="json",
         accept_content=["json"],
