@@ -87,6 +87,10 @@ class Doorbell:
             return False
         return True
 
+    def ring_if_free(self, slot: int = 0) -> bool:
+        """Take the doorbell and ring it, unless a drain (or delivery loop) holds it already."""
+        return self.take(slot) and self.ring(slot)
+
     def append(self, callback: QueuedCallback) -> bytes:
         """Append one callback from synchronous code, ringing when it took the doorbell; the entry id."""
         return self.append_all([callback])[0]

@@ -52,6 +52,17 @@ def headers(secrets_in_use: Sequence[str], message_id: str, timestamp: int, body
     }
 
 
+def without_credentials(url: str) -> str:
+    """``url`` as the audit trail may keep it: any ``user:password@`` replaced."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.rsplit("@", maxsplit=1)[-1]
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
 def check_url(url: str, allowed_hosts: Sequence[str]) -> str:
     """``url`` if payhook may deliver to it: http or https, a host, no credentials, and, when
     ``PAYHOOK_ENDPOINT_ALLOWED_HOSTS`` is set, a host matching one of its patterns (``*.example.com``)."""

@@ -64,10 +64,11 @@ def deliver(slot: int = 0) -> dict[str, int]:
 
 @app.task(name=JOB_TASK, ignore_result=True)
 def run_job(job_id: int) -> str:
-    """A bulk replay or purge, for a drain budget at a time: then handed over to a fresh task."""
+    """A bulk replay or purge, for a drain budget at a time: then handed back to a fresh task. A replay that
+    meets a live backlog hands the job back at once; the tick resumes it in ten seconds."""
     _stop_gracefully()
     ops = context.current(settings, app).operations
-    status = ops.run_job(job_id, budget_seconds=settings.drain_budget_seconds)
+    status = ops.run_job(job_id, budget_seconds=settings.drain_budget_seconds, yield_to_traffic=True)
     if status == "running":
         ops.send_job(job_id)
     return status

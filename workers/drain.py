@@ -124,10 +124,8 @@ class Drain:
     def _call_deliveries(self) -> None:
         """The batch made outbox deliveries: ring a delivery loop unless one runs. Never raises (the tick
         rings a delivery that is due and was not rung)."""
-        bell = self.doorbell.for_deliveries()
         try:
-            if bell.take(0):
-                bell.ring(0)
+            self.doorbell.for_deliveries().ring_if_free(0)
         except redis.exceptions.RedisError as exc:
             log.warning("could not ring a delivery loop: %s", type(exc).__name__)
 

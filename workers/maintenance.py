@@ -92,8 +92,7 @@ def ring_deliveries_if_due(ctx: WorkerContext) -> bool:
     enabled again) and no loop holds doorbell 0."""
     with ctx.sessions.begin() as session:
         due = deliveries.any_due(session)
-    bell = ctx.doorbell.for_deliveries()
-    return due and bell.take(0) and bell.ring(0)
+    return due and ctx.doorbell.for_deliveries().ring_if_free(0)
 
 
 def prune_outbox(ctx: WorkerContext, *, force: bool = False) -> int:

@@ -293,6 +293,8 @@ class OperatorJob(Base):
     # The newest letter when the job started: a replay that fails again makes new letters, never its work.
     up_to_id: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Who runs it now (a random token per run): a runner whose job was taken over stops at its next step.
+    runner: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -136,8 +136,8 @@ class OutboxAdmin:
 
     async def retry_matching(self, request: Request) -> Response:
         filters = _delivery_filters(request)
-        if filters.endpoint_id is None and filters.status is None:
-            raise BadQuery("give endpoint or status (or both) to choose the deliveries to retry")
+        if filters.status is None:
+            raise BadQuery("give status (failed, usually), and endpoint if you like, to choose what to retry")
         ids = await run_in_threadpool(self.ops.matching_deliveries, filters)
         done = await run_in_threadpool(lambda: self.ops.retry_deliveries(ids, actor=actor_of(request), filters=filters))
         return as_json({"retried": done})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -115,9 +115,5 @@ class Connections:
 
     def ring_deliveries(self) -> None:
         """Wake a delivery loop now rather than at the next tick; a failure here only delays it."""
-        bell = self.doorbell.for_deliveries()
-        try:
-            if bell.take(0):
-                bell.ring(0)
-        except (RedisConnectionError, RedisTimeoutError):
-            pass
+        with suppress(RedisConnectionError, RedisTimeoutError):
+            self.doorbell.for_deliveries().ring_if_free(0)

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from shared.db import dead_letters as dlq
 from shared.ops.cli_support import _actor, _actor_name, _emit, _fail, _operations, _reasons
-from shared.ops.render import ago, console, styled, table, when
+from shared.ops.render import ago, console, pretty, styled, table, when
 from shared.ops.service import Operations
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -153,17 +153,10 @@ def dlq_show(letter_id: int, as_json: bool) -> None:
     ]
     out.print(table(f"Dead letter {letter_id}", ("", ""), facts))
     out.print("[bold]body[/]")
-    out.print(_pretty(document["body"]), markup=False)
+    out.print(pretty(document["body"]), markup=False)
     if document["traceback"]:
         out.print("[bold]traceback[/]")
         out.print(document["traceback"], markup=False)
-
-
-def _pretty(body: str) -> str:
-    try:
-        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-    except ValueError:
-        return body
 
 
 def _chosen(ops: Operations, ids: tuple[int, ...], select_all: bool, filters: dlq.Filters) -> list[int] | None:

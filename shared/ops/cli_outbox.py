@@ -200,7 +200,8 @@ def deliveries_retry(ids: tuple[int, ...], endpoint_id: int | None, status: str 
     if not ids and endpoint_id is None and status is None:
         _fail("give delivery ids, or --endpoint ID --status failed")
     with _operations() as ops:
-        filters = None if ids else DeliveryFilters(endpoint_id, status)
+        # By endpoint alone: its failed deliveries (re-sending what was delivered takes --status delivered).
+        filters = None if ids else DeliveryFilters(endpoint_id, status or "failed")
         chosen = list(ids) if filters is None else ops.matching_deliveries(filters)
         done = ops.retry_deliveries(chosen, actor=_actor_name(actor), filters=filters)
     click.echo(f"retried {len(done)} deliveries")

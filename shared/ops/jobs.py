@@ -2,23 +2,27 @@
 chunks, with progress, cancellable, rate-limited so live traffic keeps flowing.
 
 Starting a job twice (same kind, same filter) while it is queued or running finds the first one. A job runs
-in a worker (``payhook.job``, handed over to a fresh task every few seconds) or, from the CLI, in the
-foreground with a progress bar; its heartbeat lets another runner take it over if its runner dies, from the
-last letter it finished (a chunk is one transaction, so none is done twice).
+in a worker (``payhook.job``, handed back every few seconds for a fresh task) or, from the CLI, in the
+foreground with a progress bar. Each chunk and the job's progress commit together, under the job's row lock
+and only while its runner still holds it: a runner whose heartbeat stopped is taken over from the last chunk
+it committed, and if it was only slow it finds the job gone from it and stops. Three failed chunks in a row
+fail the job (its error is kept).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from redis.exceptions import RedisError
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
 
 from shared.backlog import queue_stats
 from shared.db import audit
@@ -29,6 +33,9 @@ from shared.ops.base import Connections, filters_document
 log = logging.getLogger(__name__)
 
 JOB_TASK = "payhook.job"
+# A chunk's work in the job's transaction: how many letters it changed.
+Chunk = Callable[[Session, list[int]], int]
+MAX_FAILURES = 3
 KINDS = ("replay", "purge")
 CHUNK = 200
 # A running job whose runner has not been heard of for this long is taken over.
@@ -154,38 +161,64 @@ class JobRunner:
         *,
         budget_seconds: float | None = None,
         progress: Callable[[dict[str, Any]], None] | None = None,
-        replay: Callable[[list[int]], int],
-        purge: Callable[[list[int]], int],
+        replay: Chunk,
+        purge: Chunk,
+        yield_to_traffic: bool = False,
     ) -> str:
-        """Run the job until it is done, cancelled, or the budget is spent; its status then. A job another
-        runner holds is left to it ("held")."""
-        job = self._take(job_id)
+        """Run the job until it is done, cancelled, failed, or the budget is spent (then it is handed back,
+        queued, for the next runner: "running"); its status then. A job another runner holds is left to it
+        ("held"). With ``yield_to_traffic`` (a worker's pool process) a replay that meets a live backlog hands
+        the job back instead of waiting in a process a drain needs ("waiting")."""
+        me = secrets.token_hex(8)
+        job = self._take(job_id, me)
         if job is None:
             return "held"
         filters = filters_from(job.filters)
         act = replay if job.kind == "replay" else purge
         deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
-        last_id, started = job.last_id, time.monotonic()
-        processed = job.processed
+        started, done, failures = time.monotonic(), 0, 0
         while True:
-            state = self._state(job_id)
-            if state.cancel_requested:
-                return self._finish(job_id, "cancelled")
-            with self.ops.session() as session:
-                ids = dlq.matching_ids(session, filters, after=last_id, up_to=job.up_to_id, limit=CHUNK)
-            if not ids:
-                return self._finish(job_id, "done")
-            self._wait_for_live_traffic(job.kind)
-            changed = act(ids)
-            last_id, processed = ids[-1], processed + len(ids)
-            document = self._advance(job_id, len(ids), changed, last_id)
+            if not self._live_traffic_allows(job.kind, wait=not yield_to_traffic):
+                return self._release(job_id, me, "waiting")
+            try:
+                outcome = self._chunk(job_id, me, filters, job.up_to_id, act)
+            except Exception as exc:  # a chunk that fails rolls back whole; three in a row fail the job
+                failures += 1
+                log.warning("job %d: chunk failed (%d): %s", job_id, failures, exc)
+                if failures >= MAX_FAILURES:
+                    return self._fail(job_id, me, exc)
+                time.sleep(1.0)
+                continue
+            failures = 0
+            if isinstance(outcome, str):
+                return outcome
             if progress:
-                progress(document)
-            self._keep_rate(processed - job.processed, started)
+                progress(outcome)
+            done += CHUNK
+            self._keep_rate(done, started)
             if deadline is not None and time.monotonic() >= deadline:
-                return "running"
+                return self._release(job_id, me, "running")
 
-    def _take(self, job_id: int) -> OperatorJob | None:
+    def _chunk(self, job_id: int, me: str, filters: dlq.Filters, up_to: int, act: Chunk) -> dict[str, Any] | str:
+        """One chunk and the job's progress in one transaction, under the job's row lock: either both or
+        neither, so no letter is done twice. The job's document, or how the run ends."""
+        with self.ops.session() as session:
+            job = session.get(OperatorJob, job_id, with_for_update=True)
+            if job is None or job.runner != me:
+                return "held"  # taken over (this runner was thought dead), or gone
+            if job.cancel_requested:
+                return self._finish(session, job, "cancelled")
+            ids = dlq.matching_ids(session, filters, after=job.last_id, up_to=up_to, limit=CHUNK)
+            if not ids:
+                return self._finish(session, job, "done")
+            changed = act(session, ids)
+            job.processed += len(ids)
+            job.changed += changed
+            job.last_id = ids[-1]
+            job.heartbeat_at = datetime.now(UTC)
+            return job_document(job)
+
+    def _take(self, job_id: int, me: str) -> OperatorJob | None:
         with self.ops.session() as session:
             taken = session.execute(
                 update(OperatorJob)
@@ -197,7 +230,12 @@ class JobRunner:
                         & (OperatorJob.heartbeat_at < text("now() - make_interval(secs => :stale)"))
                     ),
                 )
-                .values(status="running", heartbeat_at=text("now()"), started_at=text("coalesce(started_at, now())"))
+                .values(
+                    status="running",
+                    runner=me,
+                    heartbeat_at=text("now()"),
+                    started_at=text("coalesce(started_at, now())"),
+                )
                 .returning(OperatorJob)
                 .execution_options(synchronize_session=False),
                 {"stale": STALE_SECONDS},
@@ -206,48 +244,51 @@ class JobRunner:
                 session.expunge(taken)
             return taken
 
-    def _state(self, job_id: int) -> OperatorJob:
+    def _release(self, job_id: int, me: str, how: str) -> str:
+        """Hand the job back, queued, for the next runner (a fresh task, or the tick's resume)."""
         with self.ops.session() as session:
-            job = session.get(OperatorJob, job_id)
-            assert job is not None
-            session.expunge(job)
-            return job
+            session.execute(
+                update(OperatorJob)
+                .where(OperatorJob.id == job_id, OperatorJob.runner == me, OperatorJob.status == "running")
+                .values(status="queued", runner=None)
+            )
+        return how
 
-    def _advance(self, job_id: int, processed: int, changed: int, last_id: int) -> dict[str, Any]:
-        with self.ops.session() as session:
-            job = session.get(OperatorJob, job_id, with_for_update=True)
-            assert job is not None
-            job.processed += processed
-            job.changed += changed
-            job.last_id = last_id
-            job.heartbeat_at = datetime.now().astimezone()
-            return job_document(job)
-
-    def _finish(self, job_id: int, status: str) -> str:
-        with self.ops.session() as session:
-            job = session.get(OperatorJob, job_id, with_for_update=True)
-            assert job is not None
-            job.status, job.finished_at = status, datetime.now().astimezone()
-            verb = "replayed" if job.kind == "replay" else "purged"
-            outcome = f"job {job.id} {status}: {verb} {job.changed} of {job.total}"
-            audit.record(session, audit.Action(job.actor, f"dlq.{job.kind}", outcome, None, job.filters, job.changed))
+    def _finish(self, session: Session, job: OperatorJob, status: str) -> str:
+        job.status, job.finished_at, job.runner = status, datetime.now(UTC), None
+        verb = "replayed" if job.kind == "replay" else "purged"
+        outcome = f"job {job.id} {status}: {verb} {job.changed} of {job.total}"
+        audit.record(session, audit.Action(job.actor, f"dlq.{job.kind}", outcome, None, job.filters, job.changed))
         return status
+
+    def _fail(self, job_id: int, me: str, exc: Exception) -> str:
+        with self.ops.session() as session:
+            job = session.get(OperatorJob, job_id, with_for_update=True)
+            if job is None or job.runner != me:
+                return "held"
+            job.error = f"{type(exc).__name__}: {exc}"[:500]
+            return self._finish(session, job, "failed")
 
     def _keep_rate(self, done: int, started: float) -> None:
         ahead = done / self.rate - (time.monotonic() - started)
         if ahead > 0:
             time.sleep(ahead)
 
-    def _wait_for_live_traffic(self, kind: str, longest: float = 5.0) -> None:
-        """A replay adds to the stream: while live callbacks wait there, it waits (at most ``longest``)."""
+    def _live_traffic_allows(self, kind: str, *, wait: bool, longest: float = 5.0) -> bool:
+        """A replay adds to the stream: while more live callbacks than ``BACKLOG_LIMIT`` wait there, it waits
+        (at most ``longest``, then goes on) or, with ``wait`` false, says no."""
         if kind != "replay":
-            return
+            return True
         deadline = time.monotonic() + longest
-        while time.monotonic() < deadline:
+        while True:
             try:
                 waiting = queue_stats(self.ops.redis, self.ops.keys).queued
             except RedisError:
-                return  # the replay's own append will say what is wrong
+                return True  # the replay's own append will say what is wrong
             if waiting < BACKLOG_LIMIT:
-                return
+                return True
+            if not wait:
+                return False
+            if time.monotonic() >= deadline:
+                return True
             time.sleep(0.2)

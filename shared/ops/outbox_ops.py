@@ -34,8 +34,9 @@ class OutboxOperations(Connections):
 
     def add_endpoint(self, url: str, events: list[str] | None, provider: str | None, *, actor: str) -> dict[str, Any]:
         """A new endpoint, with its secret (shown here and at rotation only)."""
-        wanted = {"url": url, "events": events, "provider": provider}
-        with self.audited(actor, "endpoint.add", target=url, filters=filters_document_dict(wanted)) as (session, done):
+        shown = webhooks.without_credentials(url)
+        wanted = {"url": shown, "events": events, "provider": provider}
+        with self.audited(actor, "endpoint.add", target=shown, filters=_set(wanted)) as (session, done):
             self._check_url(url)
             _check_filters(events, provider)
             secret = webhooks.new_secret()
@@ -58,7 +59,8 @@ class OutboxOperations(Connections):
             action = "endpoint.enable" if changes["enabled"] else "endpoint.disable"
         else:
             action = "endpoint.change"
-        with self.audited(actor, action, target=f"endpoint {endpoint_id}", filters=filters_document_dict(changes)) as (
+        noted = {**changes, **({"url": webhooks.without_credentials(changes["url"])} if "url" in changes else {})}
+        with self.audited(actor, action, target=f"endpoint {endpoint_id}", filters=_set(noted)) as (
             session,
             done,
         ):
@@ -129,7 +131,7 @@ class OutboxOperations(Connections):
         return made_due
 
 
-def filters_document_dict(values: dict[str, Any]) -> dict[str, Any]:
+def _set(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -73,3 +74,11 @@ def table(
     for row in rows:
         shown.add_row(*("-" if cell is None else str(cell) for cell in row))
     return shown
+
+
+def pretty(body: str) -> str:
+    """A JSON body indented for reading; anything else as it came."""
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:
+        return body

@@ -24,6 +24,9 @@ from shared.ops.outbox_ops import ROTATION_OVERLAP_SECONDS, OutboxOperations, id
 from shared.ops.predict import predict, summary
 from shared.providers import all_providers
 
+# A dry run predicts at most this many letters (the first in replay order): it runs in the caller's process.
+DRY_RUN_LIMIT = 10_000
+
 __all__ = ["ROTATION_OVERLAP_SECONDS", "Operations", "Refused"]
 
 
@@ -101,14 +104,12 @@ class Operations(OutboxOperations):
         self.doorbell.append_all([dlq.original(letter, self.sealer) for letter in letters])
         return [x.id for x in letters]
 
-    def replay_chunk(self, letter_ids: list[int]) -> int:
-        """A bulk job's chunk: replayed in one transaction; the job's audit entries cover it."""
-        with self.session() as session:
-            return len(self._replay(session, letter_ids))
+    def replay_chunk(self, session: Session, letter_ids: list[int]) -> int:
+        """A bulk job's chunk, in the job's transaction; the job's audit entries cover it."""
+        return len(self._replay(session, letter_ids))
 
-    def purge_chunk(self, letter_ids: list[int]) -> int:
-        with self.session() as session:
-            return dlq.purge(session, letter_ids)
+    def purge_chunk(self, session: Session, letter_ids: list[int]) -> int:
+        return dlq.purge(session, letter_ids)
 
     # -- bulk jobs --------------------------------------------------------------------------------------
 
@@ -135,9 +136,15 @@ class Operations(OutboxOperations):
         *,
         budget_seconds: float | None = None,
         progress: Callable[[dict[str, Any]], None] | None = None,
+        yield_to_traffic: bool = False,
     ) -> str:
         return self.runner.run(
-            job_id, budget_seconds=budget_seconds, progress=progress, replay=self.replay_chunk, purge=self.purge_chunk
+            job_id,
+            budget_seconds=budget_seconds,
+            progress=progress,
+            replay=self.replay_chunk,
+            purge=self.purge_chunk,
+            yield_to_traffic=yield_to_traffic,
         )
 
     def job(self, job_id: int) -> dict[str, Any] | None:
@@ -154,13 +161,20 @@ class Operations(OutboxOperations):
         trail, which records the dry run."""
         chosen = filters_document(filters) if filters else None
         target = None if filters else ids_text(letter_ids)
+        chosen_ids = sorted(letter_ids)[:DRY_RUN_LIMIT]
         with self.audited(actor, "dlq.replay", target=target, filters=chosen, dry_run=True) as (session, done):
-            letters = dlq.waiting(session, letter_ids) if letter_ids else []
+            letters = dlq.waiting(session, chosen_ids) if chosen_ids else []
             predictions = predict(session, letters, self.sealer, all_providers())
             counts = summary(predictions)
             done.count = len(predictions)
             done.text = "dry run: " + (", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing")
-            return {"letters": [p.document() for p in predictions], "summary": counts}
+            return {
+                "letters": [p.document() for p in predictions],
+                "summary": counts,
+                # More than DRY_RUN_LIMIT letters: the first ones (the replay's order) are predicted.
+                "selected": len(letter_ids),
+                "truncated": len(letter_ids) > DRY_RUN_LIMIT,
+            }
 
     def purge(self, letter_ids: Sequence[int], *, actor: str, filters: dlq.Filters | None = None) -> int:
         chosen = filters_document(filters) if filters else None

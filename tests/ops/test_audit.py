@@ -53,8 +53,14 @@ def test_each_named_token_is_its_own_actor(admin: TestClient, settings: Settings
     made = admin.post("/admin/endpoints", json={"url": "http://127.0.0.1:9/"}, headers=bearer("plain-admin-token"))
     refused = admin.post("/admin/endpoints", json={"url": "gopher://x/"}, headers=bearer("bob-secret-token"))
     assert refused.status_code == 422
+    with_password = admin.post(
+        "/admin/endpoints", json={"url": "https://u:hunter2@h.example/"}, headers=bearer("bob-secret-token")
+    )
+    assert with_password.status_code == 422
     assert admin.get("/admin/audit", headers=bearer("wrong")).status_code == 401
     entries = admin.get("/admin/audit", headers=bearer("bob-secret-token")).json()["items"]
+    assert "hunter2" not in str(entries) and entries[0]["target"] == "https://***@h.example/"
+    entries = entries[1:]
     assert [(e["actor"], e["action"], e["count"]) for e in entries] == [
         ("bob", "endpoint.add", None),
         ("admin", "endpoint.add", 1),

@@ -105,10 +105,11 @@ def test_a_job_whose_runner_died_is_taken_over_where_it_stopped(settings: Settin
         job, _ = ops.start_job("replay", dlq.Filters(), actor="a", background=False)
         # Its runner did one chunk, then died: the heartbeat is old.
         first = [r.id for r in rows(engine, "SELECT id FROM dead_letters ORDER BY id LIMIT 200")]
-        ops.replay_chunk(first)
+        with ops.session() as session:
+            ops.replay_chunk(session, first)
         with engine.begin() as conn:
             conn.exec_driver_sql(
-                "UPDATE operator_jobs SET status = 'running', processed = 200, changed = 200, "
+                "UPDATE operator_jobs SET status = 'running', runner = 'dead', processed = 200, changed = 200, "
                 f"last_id = {first[-1]}, heartbeat_at = now() - interval '1 hour'"
             )
         assert ops.runner.stale() == [job["id"]]
@@ -141,3 +142,45 @@ def test_a_worker_runs_a_job_started_over_the_admin_api(settings: Settings, engi
     finally:
         stack.stop()
     assert scalar(engine, "SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL") == 120  # failed again
+
+
+def test_a_job_hands_back_at_its_budget_and_a_runner_taken_over_stops(settings: Settings, engine: Engine) -> None:
+    _letters(settings, 450)
+    slow = Settings.from_env(env_for(settings.queue_prefix, PAYHOOK_BULK_RATE="400"))
+    ops = Operations(slow, pool_size=2)
+    try:
+        job, _ = ops.start_job("replay", dlq.Filters(), actor="a", background=False)
+        # The budget spent after the first chunk: handed back, queued, for the next runner.
+        assert ops.run_job(job["id"], budget_seconds=0.01) == "running"
+        assert rows(engine, "SELECT status, runner, processed FROM operator_jobs")[0] == ("queued", None, 200)
+        # A runner that was thought dead (taken over) stops at its next step instead of doing the work twice.
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE operator_jobs SET status = 'running', runner = 'someone-else'")
+        assert ops.runner.run(job["id"], replay=ops.replay_chunk, purge=ops.purge_chunk) == "held"
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE operator_jobs SET status = 'queued', runner = NULL")
+        assert ops.run_job(job["id"]) == "done"
+        final = ops.job(job["id"])
+        assert final is not None and (final["processed"], final["changed"]) == (450, 450)
+        assert scalar(engine, "SELECT count(*) FROM dead_letters WHERE replay_count > 1") == 0
+    finally:
+        ops.close()
+
+
+def test_a_job_whose_chunks_keep_failing_fails_with_its_error(settings: Settings, engine: Engine) -> None:
+    _letters(settings, 10)
+    ops = Operations(settings, pool_size=1)
+    try:
+        job, _ = ops.start_job("purge", dlq.Filters(), actor="a", background=False)
+
+        def broken(session: Any, ids: list[int]) -> int:
+            raise RuntimeError("the chunk cannot be done")
+
+        assert ops.runner.run(job["id"], replay=broken, purge=broken) == "failed"
+        final = ops.job(job["id"])
+        assert final is not None and final["status"] == "failed"
+        assert final["error"] == "RuntimeError: the chunk cannot be done"
+        assert scalar(engine, "SELECT count(*) FROM dead_letters") == 10
+        assert "job 1 failed" in rows(engine, "SELECT outcome FROM audit_log ORDER BY id DESC LIMIT 1")[0].outcome
+    finally:
+        ops.close()

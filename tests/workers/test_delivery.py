@@ -229,3 +229,32 @@ def test_filters_choose_what_an_endpoint_gets_and_new_endpoints_get_only_new_eve
         assert sorted(r.event["data"]["order_ref"] for r in paid_only.events()) == ["order-0", "order-1", "order-2"]
         assert other_provider.events() == []
         assert [r.event["data"]["order_ref"] for r in late.events()] == ["order-late"]
+
+
+def test_an_endpoint_removed_while_its_attempt_is_in_flight_leaves_the_loop_standing(
+    settings: Settings, engine: Engine, web: TestClient
+) -> None:
+    import os
+    from datetime import UTC, datetime
+
+    from workers.context import WorkerContext
+    from workers.delivery import store
+
+    made = add_endpoint(settings, "http://127.0.0.1:9/hooks")
+    post(web, "pivot", pivot_event("PAYMENT.PAID", "ps-rm", "order-rm", "PAID"))
+    drain_all(settings)
+    ctx = WorkerContext(settings=settings, pid=os.getpid())
+    try:
+        with ctx.sessions.begin() as session:
+            [job] = store.claim(session, ctx.sealer, limit=10, per_endpoint=4, lease_seconds=30)
+        ops = Operations(settings, pool_size=1)
+        try:
+            assert ops.remove_endpoint(made["id"], actor="test")
+        finally:
+            ops.close()
+        with ctx.sessions.begin() as session:
+            recorded = store.record(session, [store.Result(job, datetime.now(UTC), 3.0, 200)], (1.0,))
+        assert recorded.results["delivered"] == 1
+    finally:
+        ctx.close()
+    assert scalar(engine, "SELECT count(*) FROM delivery_attempts") == 0

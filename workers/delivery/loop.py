@@ -15,9 +15,11 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import aiohttp
+from sqlalchemy.exc import IntegrityError
 
 from shared.doorbell import Doorbell
 from workers import metrics
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CAPACITY = 256
+HANDLER_THREADS = 16
 # Record (and claim again) once this many attempts came back, or every FLUSH_SECONDS, or when none is in flight.
 FLUSH_EVERY = 32
 FLUSH_SECONDS = 0.05
@@ -65,13 +68,20 @@ class DeliveryLoop:
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
         ) as http:
-            sender = Sender(
-                http,
-                self.handlers,
-                allowed_hosts=self.settings.endpoint_allowed_hosts,
-                timeout_seconds=self.settings.delivery_timeout_seconds,
-            )
-            await self._loop(slot, sender)
+            # Handlers run in a pool of their own: a slow one never holds up the loop's database calls, and a
+            # hung one is left behind when the loop ends instead of holding the process.
+            with ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="payhook-handler") as handlers:
+                sender = Sender(
+                    http,
+                    self.handlers,
+                    allowed_hosts=self.settings.endpoint_allowed_hosts,
+                    timeout_seconds=self.settings.delivery_timeout_seconds,
+                    executor=handlers,
+                )
+                try:
+                    await self._loop(slot, sender)
+                finally:
+                    handlers.shutdown(wait=False, cancel_futures=True)
 
     async def _loop(self, slot: int, sender: Sender) -> None:
         deadline = time.monotonic() + self.settings.drain_budget_seconds
@@ -147,6 +157,11 @@ class DeliveryLoop:
                     per_endpoint=self.settings.delivery_concurrency,
                     lease_seconds=self.lease,
                 )
+        except IntegrityError:
+            # A delivery removed (its endpoint removed) in the instant between the insert's join and its
+            # foreign-key check: drop these results; the live ones among them are sent again after their lease.
+            log.warning("dropped %d delivery results whose deliveries went away", len(results))
+            return []
         except Exception:
             self._results = results + self._results
             raise

@@ -11,6 +11,7 @@ import inspect
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +34,9 @@ class Sender:
         *,
         allowed_hosts: tuple[str, ...],
         timeout_seconds: float,
+        executor: Executor | None = None,
     ) -> None:
+        self.executor = executor
         self.http = http
         self.handlers = handlers
         self.allowed_hosts = allowed_hosts
@@ -86,7 +89,8 @@ class Sender:
             if inspect.iscoroutinefunction(handler):
                 await asyncio.wait_for(handler(event), self.timeout_seconds)
             else:
-                await asyncio.wait_for(asyncio.to_thread(handler, event), self.timeout_seconds)
+                call = asyncio.get_running_loop().run_in_executor(self.executor, handler, event)
+                await asyncio.wait_for(call, self.timeout_seconds)
         except TimeoutError:
             result.error = f"handler {job.handler!r} did not return within {self.timeout_seconds:g} s"
         except Exception as exc:

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from shared.sealing import Sealer
 from workers.delivery.schedule import next_delay
 
-# pg_advisory_xact_lock key of the claim ("payhook" in ASCII, then 1).
-CLAIM_LOCK = 0x7061796886F6F601 & 0x7FFFFFFFFFFFFFFF
+# pg_advisory_xact_lock key of the claim: "payhook" in ASCII, then 1.
+CLAIM_LOCK = 0x706179686F6F6B01
 # How far a delivery blocked behind an unfinished one is deferred at most: it is brought forward at once
 # when the one before it finishes; this bounds its wait if that news is missed in a race.
 MAX_DEFER = timedelta(seconds=30)
@@ -35,7 +35,8 @@ _CANDIDATES = text("""
         SELECT d.id, d.endpoint_id, d.payment_id, d.event_id, d.next_attempt_at
         FROM deliveries d
         WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()
-        ORDER BY d.next_attempt_at
+        -- Earlier events first among equal times: a later event of a payment waits behind its earlier one.
+        ORDER BY d.next_attempt_at, d.event_id
         LIMIT :per_endpoint
         FOR UPDATE OF d SKIP LOCKED
     ) c
@@ -84,10 +85,13 @@ _FINISH = text("""
     WHERE d.id = v.id AND d.status = 'sending' AND d.attempts = v.attempts
     RETURNING d.endpoint_id, d.payment_id, d.status
 """)
+# Only for deliveries that still exist: an endpoint removed while its attempt was in flight took them along.
 _ATTEMPTS = text("""
     INSERT INTO delivery_attempts (delivery_id, attempted_at, duration_ms, status_code, response, error)
-    SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]), CAST(:durations AS float8[]),
-                         CAST(:codes AS int[]), CAST(:responses AS text[]), CAST(:errors AS text[]))
+    SELECT v.* FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]), CAST(:durations AS float8[]),
+                           CAST(:codes AS int[]), CAST(:responses AS text[]), CAST(:errors AS text[]))
+         AS v(delivery_id, attempted_at, duration_ms, status_code, response, error)
+    JOIN deliveries d ON d.id = v.delivery_id
 """)
 _PROMOTE = text("""
     UPDATE deliveries d SET next_attempt_at = now()

@@ -5,12 +5,11 @@ through it (audited under the signed-in token's name). Off the callback path: it
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +24,7 @@ from shared.db import dead_letters as dlq
 from shared.db.outbox import DELIVERY_STATUSES, DeliveryFilters
 from shared.errors import ascii_digits, error
 from shared.ops.console.session import COOKIE, Session, Sessions
-from shared.ops.render import ago
+from shared.ops.render import ago, pretty
 from shared.ops.service import Operations
 from shared.providers import all_providers
 from shared.settings import Settings
@@ -58,7 +57,7 @@ class Console:
         self.sessions = Sessions(settings.actors)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.filters["ago"] = ago
-        self.templates.env.filters["pretty"] = _pretty
+        self.templates.env.filters["pretty"] = pretty
         self.templates.env.globals["providers"] = list(all_providers())
         self.templates.env.globals["delivery_statuses"] = DELIVERY_STATUSES
 
@@ -152,7 +151,7 @@ class Console:
             path="/console",
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=_https(request),
         )
         return self._secure(response)
 
@@ -285,22 +284,19 @@ class Console:
         return self.render(request, session, "audit.html", entries=entries)
 
 
-def _pretty(body: str) -> str:
-    """A JSON body indented for reading; anything else as it came."""
-    try:
-        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-    except ValueError:
-        return body
-
-
 def _cross_site(request: Request) -> bool:
-    """A request another site made the browser send: its Origin is not ours, or the browser says so."""
+    """A request another site made the browser send: the browser says so, or its Origin names another host.
+    Hosts, not schemes, are compared: behind a proxy that ends TLS the page is https and the request http."""
     if request.headers.get("sec-fetch-site") == "cross-site":
         return True
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin == "null"
-    return origin != f"{request.url.scheme}://{request.url.netloc}"
+    if origin is None:
+        return False
+    return origin == "null" or urlsplit(origin).netloc.lower() != (request.headers.get("host") or "").lower()
+
+
+def _https(request: Request) -> bool:
+    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
 
 
 def _field(form: FormData, name: str) -> str | None:

@@ -69,7 +69,7 @@ class Sessions:
         if not cookie or "." not in cookie:
             return None, None
         payload, signature = cookie.rsplit(".", 1)
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
             return None, "invalid"
         try:
             actor, issued, sid, digest = orjson.loads(_unb64(payload))
@@ -85,7 +85,7 @@ class Sessions:
         return self._sign(f"csrf:{session.sid}")
 
     def check_csrf(self, session: Session, given: str | None) -> bool:
-        return bool(given) and hmac.compare_digest(str(given), self.csrf(session))
+        return bool(given) and hmac.compare_digest(str(given).encode(), self.csrf(session).encode())
 
     def _sign(self, text: str) -> str:
         return _b64(hmac.new(self._key, text.encode(), hashlib.sha256).digest())
