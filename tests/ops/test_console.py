@@ -94,7 +94,7 @@ def test_an_expired_session_goes_back_to_sign_in(console: TestClient, settings: 
     assert console.get("/console/dead-letters").headers["location"] == "/console/sign-in?reason=invalid"
     console.cookies.clear()
     not_ascii = f"{COOKIE}=f\u00f6rged.c\u00f6okie".encode("latin-1")  # still a plain refusal, never a 500
-    assert console.get("/console/dead-letters", headers={"cookie": not_ascii}).status_code == 303
+    assert console.get("/console/dead-letters", headers={b"cookie": not_ascii}).status_code == 303
 
 
 def test_every_section_renders(console: TestClient, settings: Settings) -> None:
