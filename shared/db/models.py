@@ -208,7 +208,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("event_id", "endpoint_id", name="uq_deliveries_event_endpoint"),
         CheckConstraint("status IN ('pending', 'sending', 'delivered', 'failed')", name="ck_deliveries_status"),
-        Index("ix_deliveries_due", "endpoint_id", "next_attempt_at", postgresql_where=_UNFINISHED),
+        Index("ix_deliveries_due", "endpoint_id", "next_attempt_at", "event_id", postgresql_where=_UNFINISHED),
         Index("ix_deliveries_order", "endpoint_id", "payment_id", "event_id", postgresql_where=_UNFINISHED),
         Index("ix_deliveries_endpoint_status", "endpoint_id", "status", "id"),
         Index("ix_deliveries_status", "status", "id"),
