@@ -93,12 +93,22 @@ _ATTEMPTS = text("""
          AS v(delivery_id, attempted_at, duration_ms, status_code, response, error)
     JOIN deliveries d ON d.id = v.delivery_id
 """)
-_PROMOTE = text("""
-    UPDATE deliveries d SET next_attempt_at = now()
-    FROM unnest(CAST(:endpoints AS bigint[]), CAST(:payments AS bigint[])) AS k(endpoint_id, payment_id)
-    WHERE d.endpoint_id = k.endpoint_id AND d.payment_id = k.payment_id
-      AND d.status = 'pending' AND d.attempts = 0 AND d.next_attempt_at > now()
+# The next delivery of each pair whose earlier one just finished, due now: found by one probe of the
+# (endpoint, payment, event) index per pair, then updated by id (robust against a table never analyzed).
+_NEXT_OF_PAIRS = text("""
+    SELECT f.id
+    FROM (SELECT DISTINCT * FROM unnest(CAST(:endpoints AS bigint[]), CAST(:payments AS bigint[])))
+         AS k(endpoint_id, payment_id)
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.status, d.attempts, d.next_attempt_at FROM deliveries d
+        WHERE d.endpoint_id = k.endpoint_id AND d.payment_id = k.payment_id AND d.status IN ('pending', 'sending')
+        ORDER BY d.event_id
+        LIMIT 1
+    ) f
+    WHERE f.status = 'pending' AND f.attempts = 0 AND f.next_attempt_at > now()
 """)
+_PROMOTE = text("UPDATE deliveries SET next_attempt_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))")
+
 _ANY_DUE = text("""
     SELECT EXISTS (
         SELECT 1 FROM endpoints e
@@ -286,7 +296,10 @@ def record(session: Session, results: list[Result], schedule: tuple[float, ...])
     ).all()
     done = [(row.endpoint_id, row.payment_id) for row in finished if row.status in ("delivered", "failed")]
     if done:
-        session.execute(_PROMOTE, {"endpoints": [e for e, _ in done], "payments": [p for _, p in done]})
+        pairs = {"endpoints": [e for e, _ in done], "payments": [p for _, p in done]}
+        waiting = list(session.execute(_NEXT_OF_PAIRS, pairs).scalars())
+        if waiting:
+            session.execute(_PROMOTE, {"ids": waiting})
     if gone:
         reason = f"the endpoint answered 410 Gone at {now.isoformat(timespec='seconds')}"
         session.execute(_DISABLE, {"ids": sorted(gone), "reason": reason})
