@@ -7,7 +7,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from shared.db import dead_letters as dlq
 from shared.ops.cli_support import _actor, _actor_name, _emit, _fail, _operations, _reasons
-from shared.ops.render import ago, console, pretty, styled, table, when
+from shared.ops.render import ago, console, pretty, styled, table, utc_time, when
 from shared.ops.service import Operations
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,10 +31,9 @@ class _IsoTime(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, datetime):
             return value
         try:
-            parsed = datetime.fromisoformat(str(value))
+            return utc_time(str(value))
         except ValueError:
             self.fail(f"{value!r} is not an ISO 8601 time", param, ctx)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _filters(fn: F) -> F:

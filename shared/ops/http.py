@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from shared.errors import ascii_digits
+from shared.ops.render import utc_time
 
 
 def as_json(document: Any, status: int = 200) -> Response:
@@ -32,10 +33,9 @@ def as_time(request: Request, name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        parsed = datetime.fromisoformat(raw)
+        return utc_time(raw)
     except ValueError:
         raise BadQuery(f"{name} is not an ISO 8601 time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def as_int(request: Request, name: str, default: int, low: int, high: int) -> int:

@@ -271,17 +271,7 @@ def record(session: Session, results: list[Result], schedule: tuple[float, ...])
         recorded.results[label] += 1
         if status == "delivered":
             recorded.lags.append((now - r.job.created_at).total_seconds())
-    session.execute(
-        _ATTEMPTS,
-        {
-            "ids": [r.job.delivery_id for r in results],
-            "ats": [r.attempted_at for r in results],
-            "durations": [r.duration_ms for r in results],
-            "codes": [r.status_code for r in results],
-            "responses": [_clean(r.response) for r in results],
-            "errors": [_clean(r.error) for r in results],
-        },
-    )
+    _insert_attempts(session, results)
     finished = session.execute(
         _FINISH,
         {
@@ -294,16 +284,35 @@ def record(session: Session, results: list[Result], schedule: tuple[float, ...])
             "errors": [_clean(r.error) or _answer(r) for r in results],
         },
     ).all()
-    done = [(row.endpoint_id, row.payment_id) for row in finished if row.status in ("delivered", "failed")]
-    if done:
-        pairs = {"endpoints": [e for e, _ in done], "payments": [p for _, p in done]}
-        waiting = list(session.execute(_NEXT_OF_PAIRS, pairs).scalars())
-        if waiting:
-            session.execute(_PROMOTE, {"ids": waiting})
+    _promote_next(session, [(row.endpoint_id, row.payment_id) for row in finished if row.status != "pending"])
     if gone:
         reason = f"the endpoint answered 410 Gone at {now.isoformat(timespec='seconds')}"
         session.execute(_DISABLE, {"ids": sorted(gone), "reason": reason})
     return recorded
+
+
+def _insert_attempts(session: Session, results: list[Result]) -> None:
+    session.execute(
+        _ATTEMPTS,
+        {
+            "ids": [r.job.delivery_id for r in results],
+            "ats": [r.attempted_at for r in results],
+            "durations": [r.duration_ms for r in results],
+            "codes": [r.status_code for r in results],
+            "responses": [_clean(r.response) for r in results],
+            "errors": [_clean(r.error) for r in results],
+        },
+    )
+
+
+def _promote_next(session: Session, finished: list[tuple[int, int]]) -> None:
+    """The (endpoint, payment) pairs whose head was delivered or given up: their next delivery is due now."""
+    if not finished:
+        return
+    pairs = {"endpoints": [e for e, _ in finished], "payments": [p for _, p in finished]}
+    waiting = list(session.execute(_NEXT_OF_PAIRS, pairs).scalars())
+    if waiting:
+        session.execute(_PROMOTE, {"ids": waiting})
 
 
 def _next(r: Result, schedule: tuple[float, ...], now: datetime) -> tuple[str, datetime, str]:

@@ -24,7 +24,7 @@ from shared.db import dead_letters as dlq
 from shared.db.outbox import DELIVERY_STATUSES, DeliveryFilters
 from shared.errors import ascii_digits, error
 from shared.ops.console.session import COOKIE, Session, Sessions
-from shared.ops.render import ago, pretty
+from shared.ops.render import ago, pretty, utc_time
 from shared.ops.service import Operations
 from shared.providers import all_providers
 from shared.settings import Settings
@@ -322,10 +322,9 @@ def _time(source: Any, name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        parsed = datetime.fromisoformat(raw)
+        return utc_time(raw)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _letter_filters(source: Any) -> dlq.Filters:
