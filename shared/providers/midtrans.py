@@ -50,6 +50,22 @@ _STATUSES = {
 # merchant's decision.
 _CAPTURE_BY_FRAUD = {None: Status.PAID, "accept": Status.PAID, "challenge": Status.PROCESSING, "deny": Status.FAILED}
 _REFUNDS = ("partial_refund", "refund")
+# The status_code each transaction_status is sent with. status_code is signed, transaction_status is not: a
+# copy whose status does not fit its code was edited (a genuine pending, 201, made "settlement"). Codes
+# group several statuses, so this narrows what an edited copy can claim; Get Status decides the rest.
+# ``failure`` has no documented code; an expiry comes as 202 in notifications and 407 from Get Status.
+_CODES_BY_STATUS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(
+        ("capture", "settlement", "authorize", "refund", "partial_refund", "chargeback", "partial_chargeback"),
+        frozenset({"200"}),
+    ),
+    "pending": frozenset({"201"}),
+    "deny": frozenset({"202"}),
+    "cancel": frozenset({"202"}),
+    "expire": frozenset({"202", "407"}),
+}
+# A capture's code follows its fraud status: a challenged capture waits (201), a denied one was refused.
+_CAPTURE_CODES = {"challenge": frozenset({"201"}), "deny": frozenset({"200", "202"})}
 
 
 class SignatureKeyAuthenticator:
@@ -74,7 +90,20 @@ class SignatureKeyAuthenticator:
             return "order_id, status_code and gross_amount must be strings"
         if not self._keys.derives(given, lambda key: _signature(message, key).encode()):
             return "signature_key does not match"
+        return status_misfit(doc)
+
+
+def status_misfit(doc: Mapping[str, Any]) -> str | None:
+    """Why the signed ``status_code`` cannot go with the unsigned ``transaction_status``, or None."""
+    status, code, fraud = doc.get("transaction_status"), doc.get("status_code"), doc.get("fraud_status")
+    if not isinstance(status, str) or status == "failure":
+        return None  # a missing or unknown status is the normalizer's to refuse, with its reason
+    expected = _CODES_BY_STATUS.get(status)
+    if status == "capture" and isinstance(fraud, str):
+        expected = _CAPTURE_CODES.get(fraud, expected)
+    if expected is None or code in expected:
         return None
+    return f"status_code {code} does not fit transaction_status {status!r} (expected {' or '.join(sorted(expected))})"
 
 
 def signing_string(doc: Mapping[str, Any]) -> bytes | None:

@@ -113,6 +113,61 @@ def test_the_signature_does_not_cover_the_status_fields() -> None:
     assert _auth().refusal({}, json.dumps(doc).encode()) is None
 
 
+@pytest.mark.parametrize(
+    ("sample_name", "field", "value", "status", "code", "expected"),
+    [
+        ("bank_transfer_pending", "transaction_status", "settlement", "settlement", "201", "200"),
+        ("bank_transfer_settlement", "transaction_status", "deny", "deny", "200", "202"),
+        ("bank_transfer_settlement", "transaction_status", "pending", "pending", "200", "201"),
+        ("expire", "transaction_status", "settlement", "settlement", "202", "200"),
+        ("bank_transfer_pending", "transaction_status", "capture", "capture", "201", "200"),
+        ("credit_card_capture_accept", "fraud_status", "challenge", "capture", "200", "201"),
+    ],
+)
+def test_an_edited_status_that_does_not_fit_the_signed_status_code_is_refused(
+    sample_name: str, field: str, value: str, status: str, code: str, expected: str
+) -> None:
+    """A hostile review made a genuine pending notification (201) paid by editing transaction_status alone."""
+    doc = _doc(sample_name)
+    doc[field] = value
+    refusal = _auth().refusal({}, json.dumps(doc).encode())
+    assert refusal == f"status_code {code} does not fit transaction_status {status!r} (expected {expected})"
+
+
+@pytest.mark.parametrize(
+    ("status_code", "transaction_status", "fraud_status"),
+    [
+        ("200", "capture", "accept"),
+        ("200", "capture", None),
+        ("201", "capture", "challenge"),
+        ("202", "capture", "deny"),
+        ("200", "capture", "deny"),
+        ("200", "settlement", None),
+        ("200", "authorize", "accept"),
+        ("200", "refund", None),
+        ("200", "partial_refund", None),
+        ("200", "chargeback", None),
+        ("200", "partial_chargeback", None),
+        ("201", "pending", None),
+        ("202", "deny", "deny"),
+        ("202", "cancel", None),
+        ("202", "expire", None),
+        ("407", "expire", None),
+        ("200", "failure", None),
+        ("202", "failure", None),
+    ],
+)
+def test_every_documented_pairing_of_status_code_and_status_verifies(
+    status_code: str, transaction_status: str, fraud_status: str | None
+) -> None:
+    doc = _doc("credit_card_capture_accept")
+    doc.update(status_code=status_code, transaction_status=transaction_status)
+    doc.pop("fraud_status")
+    if fraud_status is not None:
+        doc["fraud_status"] = fraud_status
+    assert _auth().refusal({}, _body(doc)) is None
+
+
 @PROPERTY
 @given(order_id=json_text, status_code=json_text, gross_amount=json_text, forged=st.text(max_size=130))
 def test_no_signature_but_the_right_one_verifies(
@@ -294,3 +349,18 @@ def test_hostile_midtrans_callbacks_get_401_and_nothing_is_queued(
     assert redis.xlen(QueueKeys(settings.queue_prefix).stream) == 0
     assert web.post("/callbacks/midtrans", content=genuine).status_code == 200
     assert redis.xlen(QueueKeys(settings.queue_prefix).stream) == 1
+
+
+@pytest.mark.integration
+def test_a_pending_notification_edited_to_settlement_is_refused_naming_why(
+    settings: Settings, web: TestClient, redis: Redis
+) -> None:
+    """The hostile review's first finding, through the real receiver: the genuine pending copy with only
+    transaction_status edited verifies by its signature_key, and is refused for its status_code."""
+    edited = {**_doc("bank_transfer_pending"), "transaction_status": "settlement"}
+    answer = web.post("/callbacks/midtrans", content=json.dumps(edited).encode())
+    assert answer.status_code == 401
+    assert answer.json()["message"] == (
+        "callback authentication failed: status_code 201 does not fit transaction_status 'settlement' (expected 200)"
+    )
+    assert redis.xlen(QueueKeys(settings.queue_prefix).stream) == 0
