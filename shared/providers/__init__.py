@@ -23,6 +23,7 @@ import orjson
 
 from shared.canonical import CanonicalEvent, Status
 from shared.env import Network, networks
+from shared.status_api import StatusApi
 
 PREFIX = "PAYHOOK_"
 
@@ -82,6 +83,8 @@ class Provider:
     # read best-effort from any body, even one that cannot be normalized, so operators can filter dead letters.
     event_type_at: tuple[str, ...] = field(default=())
     order_ref_at: tuple[str, ...] = field(default=())
+    # The provider's status API (the authority a callback is a hint of); None: payments are not reconciled.
+    status_api: StatusApi | None = None
 
     def peek(self, body: bytes) -> tuple[str | None, str | None]:
         """The event type and order reference a body names, if it is a JSON object that names them."""

@@ -9,7 +9,11 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from shared.env import positive_float, secrets_list
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from shared.env import SettingsError, positive_float, secrets_list
 
 
 class SecretRing:
@@ -65,3 +69,61 @@ def kept_secret(folder: Path, name: str, make: Callable[[], str] | None = None) 
         path.write_text((make or (lambda: secrets.token_urlsafe(24)))() + "\n")
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def rsa_public_keys(pem: str, variable: str) -> tuple[rsa.RSAPublicKey, ...]:
+    """Every RSA public key in ``pem`` (several PEM blocks during a rotation)."""
+    # Environments often carry PEM text on one line with literal "\n".
+    pem = pem.replace("\\n", "\n")
+    blocks = [b for b in pem.split("-----BEGIN ") if b.strip()]
+    if not blocks:
+        raise SettingsError(f"{variable} holds no PEM public key")
+    keys: list[rsa.RSAPublicKey] = []
+    for block in blocks:
+        try:
+            key = serialization.load_pem_public_key(("-----BEGIN " + block).encode())
+        except (ValueError, UnsupportedAlgorithm):
+            raise SettingsError(f"{variable} is not a PEM public key (BEGIN PUBLIC KEY)") from None
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise SettingsError(f"{variable} must be an RSA public key")
+        keys.append(key)
+    return tuple(keys)
+
+
+def rsa_private_key(env: Mapping[str, str], variable: str) -> rsa.RSAPrivateKey:
+    """An RSA private key (PKCS#1 or PKCS#8 PEM) from ``variable``, or from the file ``<variable>_FILE`` names."""
+    pem = env.get(variable, "").strip().replace("\\n", "\n")
+    if not pem:
+        variable += "_FILE"
+        try:
+            pem = Path(env[variable].strip()).read_text()
+        except OSError as exc:
+            raise SettingsError(f"{variable}: cannot read it: {exc.strerror}") from None
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise SettingsError(f"{variable} is not an unencrypted PEM private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise SettingsError(f"{variable} must be an RSA private key")
+    return key
+
+
+def kept_rsa_key(folder: Path, name: str) -> rsa.RSAPrivateKey:
+    """A throwaway RSA key pair kept in ``folder/name`` (PEM), made on first use."""
+    path = folder / name
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        made = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = made.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        path.write_bytes(pem)
+        path.chmod(0o600)
+    key = serialization.load_pem_private_key(path.read_bytes(), None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def public_pem(key: rsa.RSAPrivateKey) -> str:
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return public.decode()

@@ -205,3 +205,15 @@ def _canonical_slow(body: bytes) -> bytes:
     except UnicodeEncodeError:
         # Go decodes an unpaired surrogate escape to U+FFFD.
         return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
+_SHORT_ESCAPE = re.compile(rb"\\.")
+_LEGACY = {b"\\b": b"\\u0008", b"\\f": b"\\u000c"}
+
+
+def legacy_escapes(canonical: bytes) -> bytes | None:
+    """Go before 1.22 wrote U+0008 and U+000C as \\u0008 and \\u000c, not \\b and \\f: the canonical form a
+    server on an older Go signs, or None when the body holds neither character."""
+    if b"\\b" not in canonical and b"\\f" not in canonical:
+        return None
+    return _SHORT_ESCAPE.sub(lambda m: _LEGACY.get(m.group(0), m.group(0)), canonical)

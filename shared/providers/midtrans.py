@@ -12,23 +12,32 @@ offset.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
-from shared.canonical import CanonicalEvent, Status, UnknownStatus
+from shared.canonical import CanonicalEvent, NormalizeError, Status, UnknownStatus
+from shared.env import SettingsError, secrets_list
 from shared.providers import Provider, Signer
+from shared.providers._api import basic, document, malformed, refused
 from shared.providers._auth import SecretRing, kept_secret, secret_ring
 from shared.providers._fields import currency, decimal_amount, get, optional_text, parse_object, text
+from shared.status_api import Answer, ApiContext, Client, PaymentRef, Reply, StatusApi, Verdict
 
 NAME = "midtrans"
 KEY_VARIABLE = "PAYHOOK_MIDTRANS_SERVER_KEY"
+API_URL_VARIABLE = "PAYHOOK_MIDTRANS_API_URL"
+VERIFY_VARIABLE = "PAYHOOK_MIDTRANS_VERIFY"
+DEFAULT_API_URL = "https://api.midtrans.com"
 SIGNED_FIELDS = ("order_id", "status_code", "gross_amount")
 _JAKARTA = timezone(timedelta(hours=7))
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -212,6 +221,85 @@ def normalize(body: bytes) -> CanonicalEvent:
     )
 
 
+# --- Get Status (STATUS_APIS.md §3): the authority on what a notification claims --------------------------------
+
+
+class MidtransStatusClient:
+    """``GET /v2/{transaction_id or order_id}/status`` with the server key as the Basic user. The answer has a
+    notification's shape, so the notification's own mapping reads it; Midtrans puts its verdict in the body's
+    ``status_code`` as well as in the HTTP status (a 404 may come as either)."""
+
+    def __init__(self, api: ApiContext, base: str, server_key: str) -> None:
+        self._api, self._base, self._key = api, base.rstrip("/"), server_key
+        self._headers = {"Authorization": basic(server_key, ""), "Accept": "application/json"}
+
+    async def query(self, ref: PaymentRef) -> Answer:
+        ident = ref.order_ref if ref.by_order_ref and ref.order_ref else ref.provider_payment_id or ref.payment_key
+        url = f"{self._base}/v2/{quote(ident, safe='')}/status"
+        reply = await self._api.send("GET", url, headers=self._headers)
+        if isinstance(reply, Answer):
+            return reply
+        doc = document(reply)
+        code = doc.get("status_code") if isinstance(doc, dict) else None
+        if reply.status == 404 or code == "404":
+            return Answer(Verdict.NOT_FOUND, "404 transaction doesn't exist", raw=reply.body)
+        if reply.status == 401 or code == "401":
+            return Answer.unavailable("HTTP 401: Midtrans refused the server key")
+        problem = refused(reply, self._api.clock(), rate_limited=code == "429")
+        if problem is not None:
+            return problem
+        if reply.status != 200 or not isinstance(doc, dict) or code not in _ANSWER_CODES:
+            return malformed(reply, f"not a transaction status (status_code {str(code)[:20]!r})")
+        return self._answer(doc, reply)
+
+    def _answer(self, doc: dict[str, Any], reply: Reply) -> Answer:
+        given = doc.get("signature_key")
+        message = signing_string(doc)
+        if isinstance(given, str) and message is not None:
+            expected = _signature(message, self._key.encode())
+            if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
+                return malformed(reply, "its signature_key does not match the server key")
+        try:
+            event = normalize(reply.body)
+        except NormalizeError as exc:
+            return malformed(reply, exc.message)
+        key = f"api:{event.payment_key}:{event.status}:{event.refund_amount or ''}"
+        word = event.event_type + (f" ({doc['fraud_status']})" if isinstance(doc.get("fraud_status"), str) else "")
+        return Answer(Verdict.FOUND, word, dataclasses.replace(event, event_key=key), reply.body)
+
+
+# The body codes of a transaction Get Status found: ok, pending, denied, expired.
+_ANSWER_CODES = frozenset({"200", "201", "202", "407"})
+
+
+def _api_configured(env: Mapping[str, str]) -> bool:
+    return bool(secrets_list(env.get(KEY_VARIABLE, "")))
+
+
+def configure_api(env: Mapping[str, str], api: ApiContext) -> Client | None:
+    keys = secrets_list(env.get(KEY_VARIABLE, ""))
+    if not keys:
+        return None
+    # During a rotation the first key is the one Midtrans holds now.
+    return Client(MidtransStatusClient(api, env.get(API_URL_VARIABLE, "").strip() or DEFAULT_API_URL, keys[0]))
+
+
+def confirms_callbacks(env: Mapping[str, str]) -> bool:
+    """``status-api`` (the default): a notification's status is applied only as Get Status confirms it."""
+    value = env.get(VERIFY_VARIABLE, "").strip() or "status-api"
+    if value not in ("status-api", "off"):
+        raise SettingsError(f"{VERIFY_VARIABLE} must be status-api or off, got {value!r}")
+    return value == "status-api"
+
+
+STATUS_API = StatusApi(
+    settings=(API_URL_VARIABLE, KEY_VARIABLE, VERIFY_VARIABLE),
+    configure=configure_api,
+    configured=_api_configured,
+    confirms_callbacks=confirms_callbacks,
+)
+
+
 PROVIDER = Provider(
     name=NAME,
     title="Midtrans (Indonesia)",
@@ -234,4 +322,5 @@ PROVIDER = Provider(
     ),
     event_type_at=("transaction_status",),
     order_ref_at=("order_id",),
+    status_api=STATUS_API,
 )

@@ -8,24 +8,28 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import secrets
 import time
 from collections.abc import Mapping
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from shared.canonical import CanonicalEvent, InvalidAmount, Status, UnknownEvent, UnknownStatus
+from shared.canonical import CanonicalEvent, InvalidAmount, NormalizeError, Status, UnknownEvent, UnknownStatus
 from shared.env import SettingsError
 from shared.providers import Header, Provider, Signer
-from shared.providers._auth import optional_seconds, within
+from shared.providers._api import basic, dig, document, lifetime, malformed, refused, token_name, with_bearer
+from shared.providers._auth import kept_rsa_key, optional_seconds, public_pem, rsa_private_key, rsa_public_keys, within
 from shared.providers._fields import currency, decimal_amount, get, optional_text, parse_object, text, timestamp
-from shared.providers._gojson import CanonicalError, canonical_json
+from shared.providers._gojson import CanonicalError, canonical_json, legacy_escapes
+from shared.status_api import Answer, ApiContext, Client, PaymentRef, Reply, StatusApi, Verdict
 
 NAME = "revenue-monster"
 KEY_VARIABLE = "PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY"
@@ -33,9 +37,13 @@ KEY_FILE_VARIABLE = KEY_VARIABLE + "_FILE"
 _SEN_PER_RINGGIT = Decimal(100)
 _CENTS = Decimal("0.01")
 
-_SHORT_ESCAPE = re.compile(rb"\\.")
-_LEGACY = {b"\\b": b"\\u0008", b"\\f": b"\\u000c"}
 SKEW_VARIABLE = "PAYHOOK_REVENUE_MONSTER_MAX_SKEW_SECONDS"
+API_URL_VARIABLE = "PAYHOOK_REVENUE_MONSTER_API_URL"
+OAUTH_URL_VARIABLE = "PAYHOOK_REVENUE_MONSTER_OAUTH_URL"
+CLIENT_ID_VARIABLE = "PAYHOOK_REVENUE_MONSTER_CLIENT_ID"
+CLIENT_SECRET_VARIABLE = "PAYHOOK_REVENUE_MONSTER_CLIENT_SECRET"  # noqa: S105 - a variable's name
+PRIVATE_KEY_VARIABLE = "PAYHOOK_REVENUE_MONSTER_PRIVATE_KEY"
+DEFAULTS = {API_URL_VARIABLE: "https://open.revenuemonster.my", OAUTH_URL_VARIABLE: "https://oauth.revenuemonster.my"}
 _PADDING = padding.PKCS1v15()
 _HASH = hashes.SHA256()
 
@@ -92,7 +100,7 @@ class RsaSignatureAuthenticator:
         try:
             if self._verifies(signature, signing_string(canonical, nonce, stamp)):
                 return None
-            legacy = _legacy_escapes(canonical)
+            legacy = legacy_escapes(canonical)
             if legacy is not None and self._verifies(signature, signing_string(legacy, nonce, stamp)):
                 return None
         except UnicodeEncodeError:
@@ -109,32 +117,6 @@ class RsaSignatureAuthenticator:
         return False
 
 
-def _legacy_escapes(canonical: bytes) -> bytes | None:
-    """Go before 1.22 wrote U+0008 and U+000C as \\u0008 and \\u000c, not \\b and \\f. A server on an older
-    Go signs that form; the (rare) body holding these characters is tried both ways."""
-    if b"\\b" not in canonical and b"\\f" not in canonical:
-        return None
-    return _SHORT_ESCAPE.sub(lambda m: _LEGACY.get(m.group(0), m.group(0)), canonical)
-
-
-def _load_keys(pem: str, variable: str) -> tuple[rsa.RSAPublicKey, ...]:
-    # Environments often carry PEM text on one line with literal "\n".
-    pem = pem.replace("\\n", "\n")
-    blocks = [b for b in pem.split("-----BEGIN ") if b.strip()]
-    if not blocks:
-        raise SettingsError(f"{variable} holds no PEM public key")
-    keys: list[rsa.RSAPublicKey] = []
-    for block in blocks:
-        try:
-            key = serialization.load_pem_public_key(("-----BEGIN " + block).encode())
-        except (ValueError, UnsupportedAlgorithm):
-            raise SettingsError(f"{variable} is not a PEM public key (BEGIN PUBLIC KEY)") from None
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise SettingsError(f"{variable} must be an RSA public key")
-        keys.append(key)
-    return tuple(keys)
-
-
 def configure(env: Mapping[str, str]) -> RsaSignatureAuthenticator | None:
     pem = env.get(KEY_VARIABLE, "").strip()
     path = env.get(KEY_FILE_VARIABLE, "").strip()
@@ -145,9 +127,9 @@ def configure(env: Mapping[str, str]) -> RsaSignatureAuthenticator | None:
             pem = Path(path).read_text()
         except OSError as exc:
             raise SettingsError(f"{KEY_FILE_VARIABLE}: cannot read {path!r}: {exc.strerror}") from None
-        return RsaSignatureAuthenticator(_load_keys(pem, KEY_FILE_VARIABLE), optional_seconds(env, SKEW_VARIABLE))
+        return RsaSignatureAuthenticator(rsa_public_keys(pem, KEY_FILE_VARIABLE), optional_seconds(env, SKEW_VARIABLE))
     if pem:
-        return RsaSignatureAuthenticator(_load_keys(pem, KEY_VARIABLE), optional_seconds(env, SKEW_VARIABLE))
+        return RsaSignatureAuthenticator(rsa_public_keys(pem, KEY_VARIABLE), optional_seconds(env, SKEW_VARIABLE))
     return None
 
 
@@ -167,24 +149,8 @@ def sign_headers(
 
 
 def test_key(folder: Path) -> rsa.RSAPrivateKey:
-    """The throwaway key pair in ``folder`` (``revenue-monster-test-private.pem``), made on first use."""
-    path = folder / "revenue-monster-test-private.pem"
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        made = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = made.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        path.write_bytes(pem)
-        path.chmod(0o600)
-    key = serialization.load_pem_private_key(path.read_bytes(), None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return key
-
-
-def public_pem(key: rsa.RSAPrivateKey) -> str:
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return public.decode()
+    """The throwaway key pair standing in for Revenue Monster's server key, kept in ``folder``."""
+    return kept_rsa_key(folder, "revenue-monster-test-private.pem")
 
 
 def test_signer(folder: Path) -> Signer:
@@ -239,6 +205,166 @@ def normalize(body: bytes) -> CanonicalEvent:
     )
 
 
+# --- the status API (STATUS_APIS.md §2): OAuth tokens, and every request signed with the merchant's key ---------
+
+_NOT_YET_WINDOW = timedelta(minutes=30)
+_EXPIRED_TOKEN = frozenset({"TOKEN_EXPIRED", "TOKEN_INVALID"})
+_RATE_LIMITED = frozenset({"EXCEEDED_LIMIT", "TOO_MANY_REQUEST_PER_SECOND"})
+_REFUNDS = frozenset({Status.REFUNDED, Status.PARTIALLY_REFUNDED})
+
+
+def request_signing_string(method: str, url: str, body: bytes | None, nonce: str, stamp: str) -> bytes:
+    """The string signed for an API request: ``data`` (base64 of the body's canonical JSON, left out for an empty
+    body), the lower-case method, the nonce, the exact URL called with its query, the timestamp."""
+    parts = []
+    if body and body.strip() not in (b"{}", b"null"):
+        parts.append("data=" + base64.b64encode(canonical_json(body)).decode("ascii"))
+    parts += [f"method={method.lower()}", f"nonceStr={nonce}", f"requestUrl={url}", "signType=sha256"]
+    return "&".join([*parts, f"timestamp={stamp}"]).encode()
+
+
+class RevenueMonsterStatusClient:
+    """``GET /v3/payment/transaction/order/{orderId}`` and the daily settlement report, each request signed with
+    the merchant's private key under an OAuth client-credentials token (about 30 days, shared)."""
+
+    def __init__(self, api: ApiContext, env: Mapping[str, str], key: rsa.RSAPrivateKey) -> None:
+        self._api, self._key = api, key
+        self._base = (env.get(API_URL_VARIABLE, "").strip() or DEFAULTS[API_URL_VARIABLE]).rstrip("/")
+        self._oauth = (env.get(OAUTH_URL_VARIABLE, "").strip() or DEFAULTS[OAUTH_URL_VARIABLE]).rstrip("/")
+        client_id, secret = env[CLIENT_ID_VARIABLE].strip(), env[CLIENT_SECRET_VARIABLE].strip()
+        self._basic = basic(client_id, secret)
+        self._token = token_name(NAME, self._oauth, client_id, secret)
+
+    async def query(self, ref: PaymentRef) -> Answer:
+        reply = await self._call("GET", f"/v3/payment/transaction/order/{quote(ref.order_ref or ref.payment_key)}")
+        if isinstance(reply, Answer):
+            return reply
+        doc, code = _error(reply)
+        if code == "TRANSACTION_NOT_FOUND":
+            recent = ref.created_at is not None and self._api.clock() - ref.created_at.timestamp() < 1800
+            return Answer(Verdict.NOT_FOUND, code + (" (inside the checkout window)" if recent else ""), raw=reply.body)
+        problem = refused(reply, self._api.clock(), rate_limited=code in _RATE_LIMITED)
+        if problem is not None:
+            return problem
+        item = dig(doc, "item")
+        if reply.status != 200 or dig(doc, "code") != "SUCCESS" or not isinstance(item, dict):
+            return malformed(reply, f"no transaction ({str(code)[:40]})")
+        try:
+            event = _api_event(item)
+        except NormalizeError as exc:
+            return malformed(reply, exc.message)
+        return Answer(Verdict.FOUND, event.event_type, event, reply.body)
+
+    async def refunded_on(self, day: date) -> list[str] | None:
+        """Order ids of the transactions the daily settlement report lists as refunded on ``day``."""
+        found: list[str] = []
+        cursor = ""
+        while True:
+            request = {
+                "transactionType": "REFUND",
+                "date": day.isoformat(),
+                "method": [],
+                "region": [],
+                "cursor": cursor,
+            }
+            reply = await self._call("POST", "/v3/payment/reconciliation", orjson.dumps(request))
+            if isinstance(reply, Answer) or reply.status != 200:
+                return None
+            doc = document(reply)
+            items = dig(doc, "items")
+            if not isinstance(items, list):
+                return None
+            found += [str(i["orderId"]) for i in items if isinstance(i, dict) and isinstance(i.get("orderId"), str)]
+            cursor = dig(doc, "meta.cursor")
+            if not isinstance(cursor, str) or not cursor:
+                return found
+
+    async def _call(self, method: str, path: str, body: bytes | None = None) -> Reply | Answer:
+        async def call(token: str) -> Reply | Answer:
+            url = self._base + path
+            nonce, stamp = secrets.token_hex(16), str(int(self._api.clock()))
+            signature = self._key.sign(request_signing_string(method, url, body, nonce, stamp), _PADDING, _HASH)
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "X-Signature": "sha256 " + base64.b64encode(signature).decode("ascii"),
+                "X-Nonce-Str": nonce,
+                "X-Timestamp": stamp,
+            }
+            return await self._api.send(method.upper(), url, headers=headers, body=body)
+
+        return await with_bearer(self._api, self._token, self._fetch_token, call, _token_refused)
+
+    async def _fetch_token(self) -> tuple[str, float] | Answer:
+        headers = {"Authorization": self._basic, "Content-Type": "application/json"}
+        body = orjson.dumps({"grantType": "client_credentials"})
+        reply = await self._api.send("POST", self._oauth + "/v1/token", headers=headers, body=body)
+        if isinstance(reply, Answer):
+            return reply
+        doc, code = _error(reply)
+        problem = refused(reply, self._api.clock(), rate_limited=code in _RATE_LIMITED)
+        token = dig(doc, "accessToken")
+        if problem is not None or reply.status != 200 or not isinstance(token, str) or not token:
+            return problem or Answer.unavailable(f"HTTP {reply.status}: no access token ({str(code)[:40]})")
+        return token, lifetime(dig(doc, "expiresIn"), default=3600.0)
+
+
+def _error(reply: Reply) -> tuple[Any, str | None]:
+    doc = document(reply)
+    code = dig(doc, "error.code")
+    return doc, code if isinstance(code, str) else None
+
+
+def _token_refused(reply: Reply) -> bool:
+    return reply.status == 401 or _error(reply)[1] in _EXPIRED_TOKEN
+
+
+def _api_event(item: dict[str, Any]) -> CanonicalEvent:
+    word = text(item, "status", max_length=64)
+    status = _STATUSES.get(word)
+    if status is None:
+        raise UnknownStatus(f"unknown Revenue Monster status {word!r}")
+    order_id = text(item, "order.id")
+    refunded = None
+    if status in _REFUNDS:
+        # balanceAmount is what is left of the sale: the rest went back.
+        final, balance = (_sen(get(item, name), name) for name in ("finalAmount", "balanceAmount"))
+        refunded = final - balance
+    return CanonicalEvent(
+        provider=NAME,
+        event_type=word,
+        event_key=f"api:{order_id}:{status}:{refunded or ''}",
+        payment_key=order_id,
+        order_ref=order_id,
+        status=status,
+        amount=_sen(get(item, "order.amount"), "order.amount"),
+        currency=currency(item, "currencyType"),
+        provider_payment_id=optional_text(item, "transactionId"),
+        occurred_at=timestamp(item, "updatedAt"),
+        refund_amount=refunded,
+    )
+
+
+def _api_configured(env: Mapping[str, str]) -> bool:
+    wanted = (CLIENT_ID_VARIABLE, CLIENT_SECRET_VARIABLE)
+    key = env.get(PRIVATE_KEY_VARIABLE, "").strip() or env.get(PRIVATE_KEY_VARIABLE + "_FILE", "").strip()
+    return bool(key) and all(env.get(name, "").strip() for name in wanted)
+
+
+def configure_api(env: Mapping[str, str], api: ApiContext) -> Client | None:
+    if not _api_configured(env):
+        return None
+    client = RevenueMonsterStatusClient(api, env, rsa_private_key(env, PRIVATE_KEY_VARIABLE))
+    return Client(client, report=client)
+
+
+STATUS_API = StatusApi(
+    settings=(API_URL_VARIABLE, OAUTH_URL_VARIABLE, CLIENT_ID_VARIABLE, CLIENT_SECRET_VARIABLE, PRIVATE_KEY_VARIABLE),
+    configure=configure_api,
+    configured=_api_configured,
+)
+
+
 PROVIDER = Provider(
     name=NAME,
     title="Revenue Monster (Malaysia)",
@@ -263,4 +389,5 @@ PROVIDER = Provider(
     options=(KEY_FILE_VARIABLE, SKEW_VARIABLE),
     event_type_at=("eventType",),
     order_ref_at=("data.order.id", "data.orderId"),
+    status_api=STATUS_API,
 )
