@@ -1,0 +1,173 @@
+"""The process side of status queries: HTTP with a time limit, every request inside the provider's rate across
+every process, bearer tokens kept in Redis for every process, each request timed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import aiohttp
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from shared.providers import Provider
+from shared.sealing import Sealer
+from shared.status_api import Answer, ApiContext, Client, Reply
+
+# An answer larger than this is not a status: it is cut off and counts as malformed.
+MAX_REPLY_BYTES = 1 << 20
+# A provider counts requests per second: a request may start only while fewer than ``rate`` started in the
+# second before it (by Redis's clock, the one every process shares). Sliding, so no burst follows a quiet spell.
+_RATE_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], 2000)
+  return {1, tostring(now)}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, tostring(tonumber(oldest[2]) + 1 - now)}
+"""
+_DROP_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+class RateLimit:
+    """At most ``per_second`` requests to one provider in any one-second window, across every process."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str, per_second: int) -> None:
+        self._script = redis.register_script(_RATE_SCRIPT)
+        self._prefix = prefix
+        self.per_second = per_second
+
+    async def wait(self, provider: str) -> float:
+        """Wait for this request's turn; returns when it started, in Redis's Unix seconds."""
+        key = f"{self._prefix}:api-rate:{provider}"
+        while True:
+            granted, value = await self._script(keys=[key], args=[self.per_second, secrets.token_hex(8)])
+            if int(granted):
+                return float(value)
+            await asyncio.sleep(max(float(value), 0.001))
+
+
+class RedisTokens:
+    """Bearer tokens in Redis, sealed with ``PAYHOOK_ENCRYPTION_KEYS`` when it is set, for every process."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str, sealer: Sealer) -> None:
+        self._redis, self._prefix, self._sealer = redis, prefix, sealer
+        self._drop = redis.register_script(_DROP_SCRIPT)
+        # What this process last read or wrote, by name: a drop removes only that very value.
+        self._stored: dict[str, bytes] = {}
+
+    def _key(self, name: str) -> str:
+        return f"{self._prefix}:api-token:{name}"
+
+    async def get(self, name: str) -> str | None:
+        try:
+            stored = await self._redis.get(self._key(name))
+        except RedisError:
+            return None  # a token costs one more request, never a failed query
+        if not isinstance(stored, bytes):
+            return None
+        self._stored[name] = stored
+        return self._sealer.open(stored).decode()
+
+    async def put(self, name: str, token: str, seconds: float) -> None:
+        stored = self._sealer.seal(token.encode())
+        self._stored[name] = stored
+        with contextlib.suppress(RedisError):
+            await self._redis.set(self._key(name), stored, px=max(int(seconds * 1000), 1))
+
+    async def drop(self, name: str, token: str) -> None:
+        stored = self._stored.pop(name, None)
+        if stored is not None:
+            with contextlib.suppress(RedisError):
+                await self._drop(keys=[self._key(name)], args=[stored])
+
+
+@dataclass
+class Transport:
+    """One provider's requests: within its rate, limited in time and size, timed; never raises."""
+
+    http: aiohttp.ClientSession
+    limit: RateLimit
+    provider: str
+    timeout: float
+    observe: Callable[[str, float], None]
+
+    async def __call__(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None = None
+    ) -> Reply | Answer:
+        await self.limit.wait(self.provider)
+        started = time.perf_counter()
+        try:
+            return await asyncio.wait_for(self._send(method, url, headers, body), self.timeout)
+        except TimeoutError:
+            return Answer.unavailable(f"no answer within {self.timeout:g} s")
+        except aiohttp.ClientError as exc:  # refused, reset, DNS: the type says enough; messages may hold URLs
+            return Answer.unavailable(f"no answer: {type(exc).__name__}")
+        finally:
+            self.observe(self.provider, time.perf_counter() - started)
+
+    async def _send(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> Reply | Answer:
+        async with self.http.request(method, url, headers=dict(headers), data=body, allow_redirects=False) as got:
+            payload = bytearray()
+            async for chunk in got.content.iter_chunked(65536):
+                payload += chunk
+                if len(payload) > MAX_REPLY_BYTES:
+                    return Answer.unavailable(f"HTTP {got.status}: an answer over {MAX_REPLY_BYTES} bytes")
+            return Reply(got.status, dict(got.headers), bytes(payload))
+
+
+@dataclass
+class ApiRuntime:
+    """Status clients of one process (an async context: opens its HTTP session and Redis connection)."""
+
+    redis_url: str
+    prefix: str
+    sealer: Sealer
+    rate: int
+    timeout: float
+    observe: Callable[[str, float], None] = lambda provider, seconds: None
+    clock: Callable[[], float] = time.time
+    _http: aiohttp.ClientSession | None = None
+    _redis: aioredis.Redis | None = None
+    _clients: dict[tuple[str, str], Client | None] = field(default_factory=dict)
+
+    async def __aenter__(self) -> ApiRuntime:
+        self._redis = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0)
+        connector = aiohttp.TCPConnector(limit=64, ttl_dns_cache=60)
+        self._http = aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), headers={"User-Agent": "payhook"}
+        )
+        self.limit = RateLimit(self._redis, self.prefix, self.rate)
+        self.tokens = RedisTokens(self._redis, self.prefix, self.sealer)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._http is not None:
+            await self._http.close()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    def context(self, provider: str) -> ApiContext:
+        if self._http is None:
+            raise RuntimeError("ApiRuntime is used outside its async context")
+        send = Transport(self._http, self.limit, provider, self.timeout, self.observe)
+        return ApiContext(send=send, tokens=self.tokens, clock=self.clock)
+
+    def client(self, provider: Provider, environ: Mapping[str, str], account: str = "default") -> Client | None:
+        """The provider's client for the credentials in ``environ`` (None: not configured), built once."""
+        key = (provider.name, account)
+        if key not in self._clients:
+            api = provider.status_api
+            self._clients[key] = None if api is None else api.configure(environ, self.context(provider.name))
+        return self._clients[key]
