@@ -39,6 +39,12 @@ def _spool(name: str, raw: str) -> bool:
     return raw == "postgres"
 
 
+def _flag(name: str, raw: str) -> bool:
+    if raw.lower() not in ("true", "false"):
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    return raw.lower() == "true"
+
+
 def _log_format(name: str, raw: str) -> str:
     if raw not in {"text", "json"}:
         raise SettingsError(f"{name} must be text or json, got {raw!r}")
@@ -145,6 +151,14 @@ class Settings:
     outbox_retention_seconds: float = 7 * 86400.0
     # Bulk replays and purges: letters per second at most (a replay also waits while live callbacks queue).
     bulk_rate: float = 1000.0
+    # Reconciliation: when a payment that is not final is asked about (seconds after its last change, then after
+    # each query; spent: unresolved), how many queries per second one provider gets at most (across every
+    # worker), and how long one query may take.
+    reconcile_schedule: tuple[float, ...] = (60, 300, 900, 3600, 21600, 86400)
+    provider_api_rate: int = 5
+    provider_api_timeout_seconds: float = 10.0
+    # Webhook endpoints that resolve to loopback, private, link-local or unique-local addresses (dev mode).
+    endpoint_allow_private: bool = False
     # Fernet keys for encryption at rest of stored raw callbacks; empty: stored as received.
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     # The environment these were read from: each process entry point hands it to ``load_providers``.
@@ -215,6 +229,12 @@ class Settings:
             outbox_retention_seconds=_read(
                 source, "OUTBOX_RETENTION_SECONDS", defaults.outbox_retention_seconds, positive_float
             ),
+            reconcile_schedule=_read(source, "RECONCILE_SCHEDULE", defaults.reconcile_schedule, _schedule),
+            provider_api_rate=_read(source, "PROVIDER_API_RATE", defaults.provider_api_rate, positive_int),
+            provider_api_timeout_seconds=_read(
+                source, "PROVIDER_API_TIMEOUT_SECONDS", defaults.provider_api_timeout_seconds, positive_float
+            ),
+            endpoint_allow_private=_read(source, "ENDPOINT_ALLOW_PRIVATE", False, _flag),
             encryption_keys=_read(source, "ENCRYPTION_KEYS", (), parse_keys),
             environ=source,
         )
