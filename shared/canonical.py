@@ -25,6 +25,9 @@ class Outcome(enum.StrEnum):
     DUPLICATE = "duplicate"
     STALE = "stale"
     CONFLICT = "conflict"
+    # Kept, changes nothing: a callback whose status its signature does not cover waits for the provider's
+    # status API to say (Midtrans); the answer is an event of its own.
+    UNCONFIRMED = "unconfirmed"
 
 
 # The outbox's event types: one per status a change sets, and one for a conflict that changes nothing.

@@ -87,6 +87,7 @@ def web(settings: Settings) -> Iterator[TestClient]:
 
 
 TABLES = (
+    "payment_checks",
     "payment_events",
     "payments",
     "dead_letters",

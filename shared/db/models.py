@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -51,6 +52,14 @@ class Payment(Base):
     __table_args__ = (
         UniqueConstraint("provider", "payment_key", name="uq_payments_provider_payment_key"),
         Index("ix_payments_provider_order_ref", "provider", "order_ref"),
+        Index("ix_payments_next_check", "next_check_at", postgresql_where=text("next_check_at IS NOT NULL")),
+        Index(
+            "ix_payments_unresolved",
+            "provider",
+            "unresolved_at",
+            "id",
+            postgresql_where=text("unresolved_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -66,6 +75,12 @@ class Payment(Base):
     provider_payment_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Reconciliation (``shared.reconcile.schedule``): when the provider's API is asked about it next, how many
+    # delays of the schedule are spent, since when it is unresolved, and when the merchant said to expect it.
+    next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    check_step: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    unresolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class PaymentEvent(Base):
@@ -99,6 +114,31 @@ class PaymentEvent(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # ``callback`` or ``api`` (an answer of the provider's status API).
+    source: Mapped[str] = mapped_column(String(16), server_default=text("'callback'"))
+
+
+class PaymentCheck(Base):
+    """One query of a provider's status API about a payment: when, why, what the provider said, and what came
+    of it (``unchanged``, ``corrected``, ``not_found``, ``error``)."""
+
+    __tablename__ = "payment_checks"
+    __table_args__ = (
+        Index("ix_payment_checks_payment", "payment_id", "id"),
+        CheckConstraint("result IN ('unchanged', 'corrected', 'not_found', 'error')", name="ck_payment_checks_result"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Why it was asked: ``schedule``, ``confirm`` (a callback waiting for confirmation), ``manual``, ``job``,
+    # ``report`` (listed in a provider's daily report).
+    reason: Mapped[str] = mapped_column(String(16))
+    provider_status: Mapped[str] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(String(16))
+    status_before: Mapped[str | None] = mapped_column(String(24))
+    status_after: Mapped[str | None] = mapped_column(String(24))
+    actor: Mapped[str | None] = mapped_column(String(200))
 
 
 class DeadLetter(Base):
