@@ -52,7 +52,9 @@ class Payment(Base):
     __table_args__ = (
         UniqueConstraint("provider", "payment_key", name="uq_payments_provider_payment_key"),
         Index("ix_payments_provider_order_ref", "provider", "order_ref"),
-        Index("ix_payments_next_check", "next_check_at", postgresql_where=text("next_check_at IS NOT NULL")),
+        Index(
+            "ix_payments_next_check", "provider", "next_check_at", postgresql_where=text("next_check_at IS NOT NULL")
+        ),
         Index(
             "ix_payments_unresolved",
             "provider",

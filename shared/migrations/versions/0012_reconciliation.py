@@ -50,7 +50,7 @@ def upgrade() -> None:
         op.create_index(
             "ix_payments_next_check",
             "payments",
-            ["next_check_at"],
+            ["provider", "next_check_at"],
             postgresql_where=sa.text("next_check_at IS NOT NULL"),
             postgresql_concurrently=True,
             if_not_exists=True,

@@ -1,0 +1,112 @@
+"""Reconciliation's rows: the payments due for a query (claimed under a lease, so that each is asked about by
+one worker at a time), the record of every query, and each payment's place in the schedule. A repository:
+takes a session, never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from shared.canonical import Status
+from shared.db.models import Payment, PaymentCheck
+from shared.reconcile.schedule import NextCheck
+
+# Due payments of one provider, earliest first: an index walk of (provider, next_check_at). Each is pushed a
+# lease into the future, so another worker leaves it alone while it is asked about; a worker that dies
+# leaves it to be asked again when the lease ends.
+_CLAIM = text("""
+    UPDATE payments p SET next_check_at = now() + make_interval(secs => :lease)
+    FROM (SELECT id FROM payments
+          WHERE provider = :provider AND next_check_at IS NOT NULL AND next_check_at <= now()
+          ORDER BY provider, next_check_at LIMIT :limit FOR UPDATE SKIP LOCKED) due
+    WHERE p.id = due.id
+    RETURNING p.id, p.provider, p.payment_key, p.order_ref, p.provider_payment_id, p.created_at, p.status,
+              p.check_step
+""")
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A payment claimed for a query."""
+
+    id: int
+    provider: str
+    payment_key: str
+    order_ref: str | None
+    provider_payment_id: str | None
+    created_at: datetime
+    status: Status
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One query's record."""
+
+    payment_id: int
+    reason: str
+    provider_status: str
+    result: str
+    status_before: Status | None
+    status_after: Status | None
+    actor: str | None = None
+
+
+def claim_due(session: Session, provider: str, limit: int, lease_seconds: float) -> list[Due]:
+    rows = session.execute(_CLAIM, {"provider": provider, "limit": limit, "lease": lease_seconds})
+    return [
+        Due(r.id, r.provider, r.payment_key, r.order_ref, r.provider_payment_id, r.created_at, Status(r.status),
+            r.check_step)
+        for r in rows
+    ]  # fmt: skip
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the earliest planned query is due, across providers (None: nothing planned)."""
+    return session.execute(select(func.min(Payment.next_check_at))).scalar_one()
+
+
+def record(session: Session, checks: Sequence[Check]) -> None:
+    if checks:
+        session.execute(
+            insert(PaymentCheck),
+            [
+                {
+                    "payment_id": c.payment_id, "reason": c.reason, "provider_status": c.provider_status[:500],
+                    "result": c.result, "status_before": c.status_before, "status_after": c.status_after,
+                    "actor": c.actor,
+                }
+                for c in checks
+            ],
+        )  # fmt: skip
+
+
+def plan(session: Session, payment_id: int, planned: NextCheck) -> None:
+    """Put a payment at its next place in the schedule (or none, or unresolved)."""
+    at = None if planned.at is None else datetime.fromtimestamp(planned.at, UTC)
+    values: dict[str, Any] = {"next_check_at": at, "check_step": planned.step}
+    if planned.unresolved:
+        values["unresolved_at"] = func.coalesce(Payment.unresolved_at, func.now())
+    session.execute(update(Payment).where(Payment.id == payment_id).values(**values))
+
+
+def history(session: Session, payment_id: int, limit: int = 100) -> list[PaymentCheck]:
+    """A payment's queries, oldest first (the most recent ``limit``)."""
+    query = select(PaymentCheck).where(PaymentCheck.payment_id == payment_id).order_by(PaymentCheck.id.desc())
+    return list(reversed(session.execute(query.limit(limit)).scalars().all()))
+
+
+def unresolved(session: Session, provider: str | None = None, limit: int = 100) -> list[Payment]:
+    query = select(Payment).where(Payment.unresolved_at.is_not(None))
+    if provider:
+        query = query.where(Payment.provider == provider)
+    return list(session.execute(query.order_by(Payment.unresolved_at, Payment.id).limit(limit)).scalars())
+
+
+def count_unresolved(session: Session) -> int:
+    return int(session.execute(select(func.count()).where(Payment.unresolved_at.is_not(None))).scalar_one())
