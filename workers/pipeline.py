@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.canonical import NormalizeError, Outcome
 from shared.db import dead_letters as dlq
+from shared.db.apply import Item, apply_events
 from shared.providers import Provider
 from shared.queue import MalformedEntry, QueuedCallback
 from shared.sealing import Sealer
-from workers.apply import Item, apply_events
 from workers.retry import is_permanent_db_error
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ import redis.exceptions
 from sqlalchemy import exc as sa_exc
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
+from shared.db.apply import DedupInvariantBroken
 from shared.settings import Settings
-from workers.apply import DedupInvariantBroken
 
 MAX_WAIT_SECONDS = 2.0
 

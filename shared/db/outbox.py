@@ -1,6 +1,7 @@
 """The outbox's consumers and deliveries as operators see them: a repository. Takes a session, never commits.
 
-Writing events and claiming deliveries belong to the workers (``workers.outbox``, ``workers.delivery``).
+Events are written with their deliveries in the change's transaction (``shared.db.outbox_events``); claiming
+deliveries belongs to the workers (``workers.delivery``).
 """
 
 from __future__ import annotations

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from shared.canonical import InvalidAmount, MissingField, NormalizeError, Status, UnknownEvent, UnknownStatus
 from shared.providers import Authenticator
 from shared.providers import revenue_monster as rm
+from shared.providers._auth import public_pem
 from shared.providers._gojson import MAX_DEPTH, canonical_json
-from shared.providers.revenue_monster import RsaSignatureAuthenticator, configure, public_pem, signing_string
+from shared.providers.revenue_monster import RsaSignatureAuthenticator, configure, signing_string
 from shared.settings import SettingsError
 from tests.providers.strategies import PROPERTY, JSONValue, dumps, json_objects, json_text, layouts, tampered_documents
 from tests.support.fixtures import KEYS, json_depth, sample

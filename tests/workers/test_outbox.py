@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
+from shared.db.apply import Item, apply_events
 from shared.providers import all_providers
 from shared.queue import QueuedCallback
 from shared.settings import Settings
@@ -18,7 +19,6 @@ from tests.support.hooks import Answer, Endpoint
 from tests.support.outbox import add_endpoint, deliver_until
 from tests.support.pipeline import drain_all, pivot_event, pivot_refund, post, rows, scalar
 from workers import maintenance
-from workers.apply import Item, apply_events
 from workers.context import WorkerContext
 
 pytestmark = pytest.mark.integration

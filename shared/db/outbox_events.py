@@ -2,7 +2,7 @@
 
 The event's body is fixed when it is written (every attempt of every consumer sends the same bytes under the
 same ``webhook-id``). Its row id orders a payment's events as they were applied: the payments of a batch are
-locked (``workers.apply``), so a later batch touching the same payment takes its ids after this one commits.
+locked (``shared.db.apply``), so a later batch touching the same payment takes its ids after this one commits.
 Each enabled consumer whose filters select the event gets a delivery row in the same statement.
 """
 

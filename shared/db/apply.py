@@ -17,10 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from shared.canonical import CanonicalEvent, Outcome, Status
+from shared.db import outbox_events as outbox
 from shared.queue import QueuedCallback
 from shared.sealing import Sealer
 from shared.transitions import decide
-from workers import outbox
 
 _CREATE_PAYMENTS = text("""
     INSERT INTO payments (provider, payment_key, status)
