@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.canonical import NormalizeError, Outcome
 from shared.db import dead_letters as dlq
-from shared.db.apply import Item, apply_events
+from shared.db.apply import Item, Policy, apply_events
 from shared.providers import Provider
 from shared.queue import MalformedEntry, QueuedCallback
 from shared.sealing import Sealer
@@ -37,8 +37,9 @@ class Report:
     events: Counter[tuple[str, Outcome]] = field(default_factory=Counter)
     dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
     ignored: int = 0
-    # Outbox deliveries made: the delivery loop has work.
+    # Outbox deliveries made: the delivery loop has work. Payments to ask their provider about at once.
     deliveries: int = 0
+    confirmations: int = 0
 
     @property
     def outcomes(self) -> Counter[Outcome]:
@@ -56,10 +57,14 @@ class Report:
         self.dead_letters.update(other.dead_letters)
         self.ignored += other.ignored
         self.deliveries += other.deliveries
+        self.confirmations += other.confirmations
 
 
-def prepare(entries: list[Entry], providers: Mapping[str, Provider]) -> Prepared:
-    """Normalize every entry; what can never be processed is set aside for the dead-letter queue."""
+def prepare(
+    entries: list[Entry], providers: Mapping[str, Provider], confirming: frozenset[str] = frozenset()
+) -> Prepared:
+    """Normalize every entry; what can never be processed is set aside for the dead-letter queue. Callbacks of
+    the ``confirming`` providers wait for their status API's confirmation."""
     out = Prepared()
     for entry_id, fields in entries:
         try:
@@ -87,44 +92,45 @@ def prepare(entries: list[Entry], providers: Mapping[str, Provider]) -> Prepared
         if event is None:
             out.ignored.append(entry_id)
             continue
-        out.items.append(Item(entry_id, event, callback))
+        out.items.append(Item(entry_id, event, callback, unconfirmed=callback.provider in confirming))
     return out
 
 
-def commit(sessions: sessionmaker[Session], prepared: Prepared, sealer: Sealer) -> Report:
+def commit(sessions: sessionmaker[Session], prepared: Prepared, sealer: Sealer, policy: Policy | None = None) -> Report:
     """Apply the batch in one transaction. A callback whose data PostgreSQL refuses is isolated by halving
     the batch until it stands alone; it is dead-lettered and the rest commits. Transient errors propagate
     to the caller's retry loop; what already committed is recognised on the retry by its entry id."""
     report = Report(ignored=len(prepared.ignored))
-    report.add(_commit_isolating(sessions, prepared.items, prepared.rejected, sealer))
+    report.add(_commit_isolating(sessions, prepared.items, prepared.rejected, sealer, policy or Policy()))
     return report
 
 
 def _commit_isolating(
-    sessions: sessionmaker[Session], items: list[Item], rejected: list[dlq.Rejected], sealer: Sealer
+    sessions: sessionmaker[Session], items: list[Item], rejected: list[dlq.Rejected], sealer: Sealer, policy: Policy
 ) -> Report:
     try:
         with sessions.begin() as session:
-            applied = apply_events(session, items, sealer)
+            applied = apply_events(session, items, sealer, policy)
             dlq.record(session, rejected, sealer)
         _log_committed(items, rejected)
         return Report(
             events=applied.outcomes,
             dead_letters=Counter((r.callback.provider, r.reason) for r in rejected),
             deliveries=applied.deliveries,
+            confirmations=applied.confirmations,
         )
     except Exception as exc:
         if not is_permanent_db_error(exc) or (not items and rejected):
             raise
         if len(items) > 1:
             middle = len(items) // 2
-            report = _commit_isolating(sessions, items[:middle], rejected, sealer)
-            report.add(_commit_isolating(sessions, items[middle:], [], sealer))
+            report = _commit_isolating(sessions, items[:middle], rejected, sealer, policy)
+            report.add(_commit_isolating(sessions, items[middle:], [], sealer, policy))
             return report
         item = items[0]
         log.warning("PostgreSQL refused entry %s: %s", item.entry_id, type(exc).__name__)
         bad = dlq.Rejected(item.entry_id, item.callback, "database_rejected", _first_line(exc), traceback.format_exc())
-        return _commit_isolating(sessions, [], [*rejected, bad], sealer)
+        return _commit_isolating(sessions, [], [*rejected, bad], sealer, policy)
 
 
 def _log_committed(items: list[Item], rejected: list[dlq.Rejected]) -> None:

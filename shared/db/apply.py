@@ -7,8 +7,10 @@ each statement has one fixed text (compiled and prepared once) however many call
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +21,9 @@ from sqlalchemy.orm import Session
 from shared.canonical import CanonicalEvent, Outcome, Status
 from shared.db import outbox_events as outbox
 from shared.queue import QueuedCallback
+from shared.reconcile.schedule import NextCheck, after_change
 from shared.sealing import Sealer
+from shared.status_api import Source
 from shared.transitions import decide
 
 _CREATE_PAYMENTS = text("""
@@ -39,13 +43,13 @@ _LOCK_PAYMENTS = text("""
 """)
 _INSERT_EVENTS = text("""
     INSERT INTO payment_events (payment_id, entry_id, provider, event_type, event_key, status, outcome, amount,
-                                refund_amount, currency, occurred_at, received_at, raw)
+                                refund_amount, currency, occurred_at, received_at, raw, source)
     SELECT * FROM unnest(
         CAST(:payment_ids AS bigint[]), CAST(:entry_ids AS text[]), CAST(:providers AS text[]),
         CAST(:event_types AS text[]), CAST(:event_keys AS text[]), CAST(:statuses AS text[]),
         CAST(:outcomes AS text[]), CAST(:amounts AS numeric[]), CAST(:refund_amounts AS numeric[]),
         CAST(:currencies AS text[]), CAST(:occurred AS timestamptz[]), CAST(:received AS timestamptz[]),
-        CAST(:raws AS bytea[]))
+        CAST(:raws AS bytea[]), CAST(:sources AS text[]))
     ON CONFLICT DO NOTHING
     RETURNING entry_id
 """)
@@ -54,25 +58,46 @@ _CORRECT_OUTCOMES = text("""
     FROM unnest(CAST(:entry_ids AS text[]), CAST(:outcomes AS text[])) AS v(entry_id, outcome)
     WHERE e.entry_id = v.entry_id
 """)
+# A payment whose status changed (or whose callback waits for the provider's confirmation) is given its next
+# query; the others keep theirs.
 _UPDATE_PAYMENTS = text("""
     UPDATE payments p
     SET status = v.status, status_received_at = v.status_received_at, amount = v.amount, currency = v.currency,
-        order_ref = v.order_ref, provider_payment_id = v.provider_payment_id, updated_at = now()
+        order_ref = v.order_ref, provider_payment_id = v.provider_payment_id, updated_at = now(),
+        next_check_at = CASE WHEN v.replan THEN v.next_check_at ELSE p.next_check_at END,
+        check_step = CASE WHEN v.replan THEN 0 ELSE p.check_step END,
+        check_reason = CASE WHEN v.replan THEN v.check_reason ELSE p.check_reason END,
+        unresolved_at = CASE WHEN v.status_changed THEN NULL ELSE p.unresolved_at END
     FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:arrived AS timestamptz[]),
                 CAST(:amounts AS numeric[]), CAST(:currencies AS text[]), CAST(:order_refs AS text[]),
-                CAST(:provider_payment_ids AS text[]))
-         AS v(id, status, status_received_at, amount, currency, order_ref, provider_payment_id)
+                CAST(:provider_payment_ids AS text[]), CAST(:replan AS boolean[]),
+                CAST(:next_checks AS timestamptz[]), CAST(:check_reasons AS text[]),
+                CAST(:status_changed AS boolean[]))
+         AS v(id, status, status_received_at, amount, currency, order_ref, provider_payment_id, replan,
+              next_check_at, check_reason, status_changed)
     WHERE p.id = v.id
 """)
 
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One normalized callback on its way into the database."""
+    """One normalized callback (or status API answer) on its way into the database."""
 
     entry_id: str
     event: CanonicalEvent
     callback: QueuedCallback
+    source: Source = Source.CALLBACK
+    # The provider's signature does not cover the status (Midtrans): kept, applied only as its status API
+    # confirms; the payment is asked about at once.
+    unconfirmed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What applying needs to know beyond the events: the reconciliation schedule, and the time."""
+
+    schedule: Sequence[float] = (60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0)
+    now: float = field(default_factory=time.time)
 
 
 class DedupInvariantBroken(RuntimeError):
@@ -91,6 +116,9 @@ class _PaymentState:
     # The status the row was created with, when this batch created it.
     created_as: Status | None = None
     changed: bool = False
+    status_changed: bool = False
+    # A callback waits for the provider's confirmation: ask about the payment now.
+    confirm: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,27 +126,35 @@ class Applied:
     # How many events of each provider ended with each outcome; how many outbox deliveries were made.
     outcomes: Counter[tuple[str, Outcome]]
     deliveries: int = 0
+    # Each item's outcome, by entry id; how many payments are to be asked about at once (confirmations).
+    by_entry: dict[str, Outcome] = field(default_factory=dict)
+    confirmations: int = 0
 
 
-def apply_events(session: Session, items: list[Item], sealer: Sealer) -> Applied:
-    """Apply ``items`` (in arrival order): outcomes recorded, payments updated, and an outbox event written
-    for every status change and every conflict, all in the caller's transaction."""
+def apply_events(session: Session, items: list[Item], sealer: Sealer, policy: Policy | None = None) -> Applied:
+    """Apply ``items`` (in arrival order): outcomes recorded, payments updated (with their next query), and an
+    outbox event written for every status change and every conflict, all in the caller's transaction."""
     if not items:
         return Applied(Counter())
+    policy = policy or Policy()
     payments = _lock_payments(session, items)
     first_of_key = _insert_first_of_each_key(session, items, payments, sealer)
     outcomes, changes = _run_state_machine(items, payments, first_of_key)
     _record_outcomes(session, items, payments, first_of_key, outcomes, sealer)
-    _update_payments(session, payments)
+    _update_payments(session, payments, policy)
     deliveries = outbox.write(session, changes)
-    return Applied(Counter((item.event.provider, outcomes[item.entry_id]) for item in items), deliveries)
+    counted = Counter((item.event.provider, outcomes[item.entry_id]) for item in items)
+    confirmations = sum(1 for p in payments.values() if p.confirm)
+    return Applied(counted, deliveries, outcomes, confirmations)
 
 
 def _lock_payments(session: Session, items: list[Item]) -> dict[tuple[str, str], _PaymentState]:
     """Create the payments not seen before, then lock every payment of the batch, in one stable order."""
     firsts: dict[tuple[str, str], Status] = {}
     for item in items:
-        firsts.setdefault((item.event.provider, item.event.payment_key), item.event.status)
+        # A payment first seen by a callback that waits for confirmation is pending until the provider says.
+        status = Status.PENDING if item.unconfirmed else item.event.status
+        firsts.setdefault((item.event.provider, item.event.payment_key), status)
     keys = sorted(firsts)
     providers, payment_keys = [p for p, _ in keys], [k for _, k in keys]
     created = session.execute(
@@ -141,6 +177,7 @@ def _lock_payments(session: Session, items: list[Item]) -> dict[tuple[str, str],
             provider_payment_id=row.provider_payment_id,
             created_as=Status(row.status) if fresh else None,
             changed=fresh,
+            status_changed=fresh,
         )
     return states
 
@@ -160,6 +197,7 @@ def _event_columns(rows: list[tuple[Item, int, Outcome]], sealer: Sealer) -> dic
         "occurred": [item.event.occurred_at for item, _, _ in rows],
         "received": [datetime.fromtimestamp(item.callback.received_at, UTC) for item, _, _ in rows],
         "raws": [sealer.seal(item.callback.body) for item, _, _ in rows],
+        "sources": [str(item.source) for item, _, _ in rows],
     }
 
 
@@ -199,6 +237,10 @@ def _run_state_machine(
         if item.entry_id not in first_of_key:
             outcomes[item.entry_id] = Outcome.DUPLICATE
             continue
+        if item.unconfirmed:
+            outcomes[item.entry_id] = Outcome.UNCONFIRMED
+            payment.confirm = payment.changed = True
+            continue
         arrived = item.callback.received_at
         decision = decide(
             payment.status, event.status, current_arrived=payment.status_arrived, incoming_arrived=arrived
@@ -206,10 +248,13 @@ def _run_state_machine(
         previous = payment.status
         if decision.status != payment.status:
             payment.status, payment.status_arrived = decision.status, arrived
-            payment.changed = True
+            payment.changed = payment.status_changed = True
         outcomes[item.entry_id] = decision.outcome
         if decision.outcome in (Outcome.APPLIED, Outcome.CONFLICT):
-            changes.append(outbox.Change(event, arrived, _view(payment), previous, decision.status, decision.outcome))
+            change = outbox.Change(
+                event, arrived, _view(payment), previous, decision.status, decision.outcome, str(item.source)
+            )
+            changes.append(change)
     return outcomes, changes
 
 
@@ -257,10 +302,24 @@ def _record_outcomes(
             raise DedupInvariantBroken(f"updated {result.rowcount} of {len(corrections)} event outcomes")  # type: ignore[attr-defined]
 
 
-def _update_payments(session: Session, payments: dict[tuple[str, str], _PaymentState]) -> None:
+def _next_check(payment: _PaymentState, policy: Policy) -> tuple[NextCheck, str | None]:
+    """The payment's next query: at once to confirm a callback, else as its (new) status says."""
+    if payment.confirm:
+        return NextCheck(policy.now), "confirm"
+    status = payment.status or payment.created_as
+    assert status is not None
+    planned = after_change(status, policy.now, policy.schedule)
+    return planned, None if planned.at is None else "schedule"
+
+
+def _update_payments(session: Session, payments: dict[tuple[str, str], _PaymentState], policy: Policy) -> None:
     changed = [p for p in payments.values() if p.changed]
     if not changed:
         return
+    replan = [p.status_changed or p.confirm for p in changed]
+    plans = [
+        _next_check(p, policy) if again else (NextCheck(None), None) for p, again in zip(changed, replan, strict=True)
+    ]
     session.execute(
         _UPDATE_PAYMENTS,
         {
@@ -271,5 +330,9 @@ def _update_payments(session: Session, payments: dict[tuple[str, str], _PaymentS
             "currencies": [p.currency for p in changed],
             "order_refs": [p.order_ref for p in changed],
             "provider_payment_ids": [p.provider_payment_id for p in changed],
+            "replan": replan,
+            "next_checks": [None if n.at is None else datetime.fromtimestamp(n.at, UTC) for n, _ in plans],
+            "check_reasons": [reason for _, reason in plans],
+            "status_changed": [p.status_changed for p in changed],
         },
     )

@@ -81,6 +81,8 @@ class Payment(Base):
     # delays of the schedule are spent, since when it is unresolved, and when the merchant said to expect it.
     next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     check_step: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    # Why the next query is planned: ``schedule``, ``confirm`` (a callback waits for it), ``report``, ``job``.
+    check_reason: Mapped[str | None] = mapped_column(String(16))
     unresolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -61,6 +61,8 @@ class Change:
     previous: Status | None
     status: Status
     outcome: Outcome
+    # Where the event came from: a provider's callback, or its status API's answer.
+    source: str = "callback"
 
     @property
     def type(self) -> str:
@@ -88,6 +90,7 @@ def body(change: Change, event_id: str, now: datetime) -> bytes:
         "provider_event_type": event.event_type,
         "occurred_at": None if event.occurred_at is None else _iso(event.occurred_at),
         "received_at": _iso(datetime.fromtimestamp(change.received_at, UTC)),
+        "source": change.source,
     }
     if change.status in REFUND_STATUSES:
         data["refund_amount"] = None if event.refund_amount is None else str(event.refund_amount)

@@ -54,6 +54,7 @@ def test_changes_make_events_and_duplicates_and_stale_ones_do_not(
         "provider_event_type": "PAYMENT.PAID",
         "received_at": None,
         "occurred_at": None,
+        "source": "callback",
     }
     assert second["id"].startswith("evt_") and second["timestamp"].endswith("Z")
     assert "refund_amount" not in second["data"]

@@ -28,6 +28,7 @@ def upgrade() -> None:
     op.execute("ALTER TABLE payment_events VALIDATE CONSTRAINT event_outcome")
     op.add_column("payments", sa.Column("next_check_at", sa.DateTime(timezone=True)))
     op.add_column("payments", sa.Column("check_step", sa.SmallInteger(), server_default="0", nullable=False))
+    op.add_column("payments", sa.Column("check_reason", sa.String(16)))
     op.add_column("payments", sa.Column("unresolved_at", sa.DateTime(timezone=True)))
     op.add_column("payments", sa.Column("expected_at", sa.DateTime(timezone=True)))
     op.create_table(
@@ -65,7 +66,7 @@ def upgrade() -> None:
         )
     # Payments waiting today are asked about a minute from now (the default schedule's first delay).
     op.execute(
-        "UPDATE payments SET next_check_at = now() + interval '60 seconds'"
+        "UPDATE payments SET next_check_at = now() + interval '60 seconds', check_reason = 'schedule'"
         " WHERE status IN ('pending', 'processing') AND next_check_at IS NULL"
     )
 
@@ -74,7 +75,7 @@ def downgrade() -> None:
     op.drop_index("ix_payments_unresolved", table_name="payments")
     op.drop_index("ix_payments_next_check", table_name="payments")
     op.drop_table("payment_checks")
-    for column in ("expected_at", "unresolved_at", "check_step", "next_check_at"):
+    for column in ("expected_at", "unresolved_at", "check_reason", "check_step", "next_check_at"):
         op.drop_column("payments", column)
     op.execute("DELETE FROM payment_events WHERE outcome = 'unconfirmed'")
     op.drop_constraint("event_outcome", "payment_events", type_="check")
