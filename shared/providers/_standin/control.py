@@ -1,5 +1,17 @@
 """The control API under ``/_sim``: JSON in and out, no authentication (the stand-in listens on loopback
 only). It sets payments, sends their callbacks, injects faults, moves the clock and shows the requests seen.
+
+- ``PUT /{provider}/payments`` (the provider's own field names) creates or replaces a payment and answers it
+  as the API shows it (201 when created); ``GET`` lists them. ``GET``/``PATCH``/``DELETE
+  /{provider}/payments/{id}`` (its id, or the merchant's reference) shows, changes or forgets one.
+- ``POST /{provider}/payments/{id}/callback`` ``{"url", "event"?, "copies"?, "delay_ms"?, "drop"?,
+  "hold"?, "refund_id"?}`` sends the callback of the payment's current state, signed as the provider signs
+  it, to a loopback URL; ``POST /callbacks/release`` ``{"order": "as_held"|"reverse"|"shuffle", "seed"?}``
+  sends the held ones; ``GET /callbacks`` shows the held and the sent.
+- ``PUT /faults`` ``{"provider", "mode", "count"?, "seconds"?, "retry_after"?, "status"?, "code"?,
+  "scope"?: "all"|"api"}``, ``GET /faults``, ``DELETE /faults[?provider=]``.
+- ``POST /clock`` ``{"advance"?: s, "set"?: unix}``, ``GET /clock``; ``GET /requests[?provider=]``;
+  ``POST /reset``.
 """
 
 from __future__ import annotations

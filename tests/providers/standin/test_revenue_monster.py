@@ -389,3 +389,29 @@ def test_a_reconciliation_request_without_type_or_date_is_invalid(standin: Stand
     )
 
     assert (answer.status_code, _error(answer)) == (400, "INVALID_PARAMETER")
+
+
+def test_the_sdks_documented_deviations_are_tolerated(standin: StandIn) -> None:
+    """PHP sends an empty data= for an empty body and escapes ' as \\u0027; Go names the report's filters
+    methods and regions."""
+    _payment(standin, transactionAt="2025-01-01T03:04:10Z")
+    token = standin.rm_tokens()["accessToken"]
+    base = f"{standin.url}/revenue-monster/open"
+
+    def sent(method: str, path: str, data: str, content: bytes | None = None) -> httpx.Response:
+        nonce, stamp = secrets.token_hex(16), str(int(time.time()))
+        message = f"data={data}&method={method.lower()}&nonceStr={nonce}&requestUrl={base}{path}"
+        headers = {"Authorization": f"Bearer {token}", "X-Nonce-Str": nonce, "X-Timestamp": stamp}
+        headers["X-Signature"] = sign(f"{message}&signType=sha256&timestamp={stamp}")
+        return standin.http.request(method, f"{base}{path}", headers=headers, content=content)
+
+    report = {"transactionType": "PAYMENT", "date": "2025-01-01", "method": [], "region": [], "note": "it's"}
+    php = base64.b64encode(canonical(report).replace(b"'", b"\\u0027")).decode()
+    go = {"transactionType": "PAYMENT", "date": "2025-01-01", "methods": ["TNG"], "regions": ["MALAYSIA"]}
+
+    assert sent("GET", f"/v3/payment/transaction/order/{ORDER}", "").status_code == 200
+    assert sent("POST", "/v3/payment/reconciliation", php, json.dumps(report).encode()).status_code == 200
+    assert len(call(standin, "POST", "/v3/payment/reconciliation", token, go).json()["items"]) == 1
+    assert (
+        call(standin, "POST", "/v3/payment/reconciliation", token, {**go, "methods": ["GRABPAY"]}).json()["items"] == []
+    )
