@@ -95,6 +95,19 @@ class StandIn:
         return seen
 
 
+def payments(standin: StandIn) -> None:
+    """One paid payment per provider, each with the order reference ORD-1 (Pivot's session id: p-1)."""
+    standin.sim(
+        "PUT", "/pivot/payments", {"id": "p-1", "clientReferenceId": "ORD-1", "amount": 150000, "status": "PAID"}
+    )
+    standin.sim("PUT", "/revenue-monster/payments", {"orderId": "ORD-1", "amount": 2590, "status": "SUCCESS"})
+    standin.sim(
+        "PUT",
+        "/midtrans/payments",
+        {"order_id": "ORD-1", "gross_amount": "150000.00", "transaction_status": "settlement"},
+    )
+
+
 def serve_standin(settings: Mapping[str, str] | None = None) -> Served:
     return Served(create_app(StandInConfig.from_env(settings or {}, KEYS)))
 

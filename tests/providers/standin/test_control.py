@@ -1,28 +1,18 @@
-"""The control API: faults in front of each provider, callbacks arriving signed at a local receiver (held,
-released in another order, copied, dropped), loopback-only targets, the clock, the request log, settings."""
+"""The control API: faults in front of each provider's API, in each provider's own words; the clock, the
+request log, reset, and the control API's own refusals."""
 
 from __future__ import annotations
 
-import base64
 import json
-import random
 import time
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from starlette.testclient import TestClient
 
-from shared.canonical import Status
-from shared.env import SettingsError
-from shared.providers import Authenticator, all_providers
-from shared.providers._standin import StandInConfig, create_app, serve
-from tests.providers.standin.conftest import Receiver, StandIn, midtrans_auth
+from tests.providers.standin.conftest import StandIn, midtrans_auth, payments
 from tests.providers.standin.test_revenue_monster import call
-from tests.support.fixtures import KEYS, credentials
 
 # One status-API request per provider, against a payment that exists.
 Probe = Callable[[StandIn], httpx.Response]
@@ -43,18 +33,6 @@ def _midtrans(standin: StandIn) -> httpx.Response:
 PROBES: dict[str, Probe] = {"pivot": _pivot, "revenue-monster": _rm, "midtrans": _midtrans}
 
 
-def _payments(standin: StandIn) -> None:
-    standin.sim(
-        "PUT", "/pivot/payments", {"id": "p-1", "clientReferenceId": "ORD-1", "amount": 150000, "status": "PAID"}
-    )
-    standin.sim("PUT", "/revenue-monster/payments", {"orderId": "ORD-1", "amount": 2590, "status": "SUCCESS"})
-    standin.sim(
-        "PUT",
-        "/midtrans/payments",
-        {"order_id": "ORD-1", "gross_amount": "150000.00", "transaction_status": "settlement"},
-    )
-
-
 def _fault(standin: StandIn, **fault: Any) -> None:
     standin.sim("PUT", "/faults", fault)
 
@@ -66,7 +44,7 @@ def _fault(standin: StandIn, **fault: Any) -> None:
 def test_rate_limit_answers_429_in_the_provider_s_own_body_without_retry_after(
     standin: StandIn, provider: str, code: str
 ) -> None:
-    _payments(standin)
+    payments(standin)
     _fault(standin, provider=provider, mode="rate_limit", scope="api")
 
     answer = PROBES[provider](standin)
@@ -79,7 +57,7 @@ def test_rate_limit_answers_429_in_the_provider_s_own_body_without_retry_after(
 
 
 def test_rate_limit_retry_after_sends_the_header(standin: StandIn) -> None:
-    _payments(standin)
+    payments(standin)
     _fault(
         standin,
         provider="revenue-monster",
@@ -114,7 +92,7 @@ def test_rate_limit_retry_after_sends_the_header(standin: StandIn) -> None:
 def test_server_error_answers_5xx_in_the_provider_s_own_body(
     standin: StandIn, provider: str, status: int | None, check: Callable[[Any], bool]
 ) -> None:
-    _payments(standin)
+    payments(standin)
     _fault(standin, provider=provider, mode="server_error", status=status, scope="api")
 
     answer = PROBES[provider](standin)
@@ -124,7 +102,7 @@ def test_server_error_answers_5xx_in_the_provider_s_own_body(
 
 
 def test_a_fault_with_a_count_takes_only_the_next_requests(standin: StandIn) -> None:
-    _payments(standin)
+    payments(standin)
     _fault(standin, provider="midtrans", mode="server_error", count=2)
 
     statuses = [_midtrans(standin).status_code for _ in range(3)]
@@ -134,7 +112,7 @@ def test_a_fault_with_a_count_takes_only_the_next_requests(standin: StandIn) -> 
 
 
 def test_token_endpoints_take_the_fault_unless_it_is_scoped_to_the_api(standin: StandIn) -> None:
-    _payments(standin)
+    payments(standin)
     _fault(standin, provider="pivot", mode="rate_limit", scope="api")
     token = standin.pivot_token()
     assert _pivot(standin).status_code == 429
@@ -148,7 +126,7 @@ def test_token_endpoints_take_the_fault_unless_it_is_scoped_to_the_api(standin: 
 
 
 def test_slow_answers_after_the_delay(standin: StandIn) -> None:
-    _payments(standin)
+    payments(standin)
     _fault(standin, provider="midtrans", mode="slow", seconds=0.3)
 
     started = time.monotonic()
@@ -159,7 +137,7 @@ def test_slow_answers_after_the_delay(standin: StandIn) -> None:
 
 
 def test_drop_connection_closes_the_connection_without_an_answer(standin: StandIn) -> None:
-    _payments(standin)
+    payments(standin)
     _fault(standin, provider="midtrans", mode="drop_connection", count=1)
 
     with pytest.raises(httpx.TransportError):
@@ -172,7 +150,7 @@ def test_drop_connection_closes_the_connection_without_an_answer(standin: StandI
 
 @pytest.mark.parametrize("mode", ["malformed", "truncated"])
 def test_malformed_and_truncated_answers_are_not_json(standin: StandIn, mode: str) -> None:
-    _payments(standin)
+    payments(standin)
     whole = _midtrans(standin).content
     _fault(standin, provider="midtrans", mode=mode)
 
@@ -188,7 +166,7 @@ def test_malformed_and_truncated_answers_are_not_json(standin: StandIn, mode: st
 
 
 def test_html_answers_an_error_page(standin: StandIn) -> None:
-    _payments(standin)
+    payments(standin)
     _fault(standin, provider="pivot", mode="html", status=404, scope="api")
 
     answer = _pivot(standin)
@@ -199,7 +177,7 @@ def test_html_answers_an_error_page(standin: StandIn) -> None:
 
 
 def test_not_found_as_200_turns_midtrans_s_404_into_http_200_only_when_not_found(standin: StandIn) -> None:
-    _payments(standin)
+    payments(standin)
     _fault(standin, provider="midtrans", mode="not_found_as_200")
 
     unknown = standin.http.get("/midtrans/v2/NOPE/status", headers=midtrans_auth())
@@ -226,192 +204,6 @@ def test_a_fault_the_stand_in_cannot_play_is_refused(standin: StandIn, fault: di
     assert standin.http.put("/_sim/faults", json=fault).status_code == 400
 
 
-@cache
-def _authenticator(provider: str) -> Authenticator:
-    """The receiver's check of the provider's callbacks, configured with the test credentials."""
-    authenticator = all_providers()[provider].configure(credentials())
-    assert authenticator is not None
-    return authenticator
-
-
-def _authenticated(provider: str, path: str, headers: dict[str, str], body: bytes) -> None:
-    assert _authenticator(provider).refusal(headers, body) is None
-    assert path == f"/callbacks/{provider}"
-
-
-def _send(standin: StandIn, receiver: Receiver, provider: str, key: str, **options: Any) -> dict[str, Any]:
-    answer = standin.http.post(
-        f"/_sim/{provider}/payments/{key}/callback", json={"url": f"{receiver.url}/callbacks/{provider}", **options}
-    )
-    assert answer.status_code == 200, answer.text
-    sent: dict[str, Any] = answer.json()
-    return sent
-
-
-@pytest.mark.parametrize(
-    ("provider", "event", "status"),
-    [
-        ("pivot", "PAYMENT.PAID", Status.PAID),
-        ("revenue-monster", "PAYMENT_WEB_ONLINE", Status.PAID),
-        ("midtrans", "settlement", Status.PAID),
-    ],
-)
-def test_a_callback_arrives_signed_as_the_provider_signs(
-    standin: StandIn, receiver: Receiver, provider: str, event: str, status: Status
-) -> None:
-    _payments(standin)
-
-    sent = _send(standin, receiver, provider, "ORD-1")
-
-    assert sent["event"] == event
-    assert sent["copies"] == [{"outcome": "delivered", "status": 200, "answer": "OK"}]
-    ((path, headers, body),) = receiver.received
-    _authenticated(provider, path, headers, body)
-    event_ = all_providers()[provider].normalize(body)
-    assert event_ is not None
-    assert (event_.status, event_.order_ref) == (status, "ORD-1")
-
-
-def test_a_pivot_refund_callback_carries_the_refund(standin: StandIn, receiver: Receiver) -> None:
-    _payments(standin)
-    standin.sim("PATCH", "/pivot/payments/p-1", {"refunds": [{"id": "r-1", "amount": "500.00"}]})
-
-    sent = _send(standin, receiver, "pivot", "p-1", event="REFUND.SUCCESS")
-
-    assert sent["body"]["data"]["id"] == "r-1"
-    ((path, headers, body),) = receiver.received
-    _authenticated("pivot", path, headers, body)
-    event = all_providers()["pivot"].normalize(body)
-    assert event is not None
-    assert event.status == Status.PARTIALLY_REFUNDED
-
-
-def test_a_midtrans_expiry_notification_carries_202(standin: StandIn, receiver: Receiver) -> None:
-    standin.sim(
-        "PUT", "/midtrans/payments", {"order_id": "ORD-2", "gross_amount": "89500.00", "transaction_status": "expire"}
-    )
-
-    _send(standin, receiver, "midtrans", "ORD-2")
-
-    ((path, headers, body),) = receiver.received
-    _authenticated("midtrans", path, headers, body)
-    assert json.loads(body)["status_code"] == "202"
-
-
-def test_revenue_monster_notifies_successes_only(standin: StandIn, receiver: Receiver) -> None:
-    standin.sim("PUT", "/revenue-monster/payments", {"orderId": "ORD-3", "amount": 100, "status": "FAILED"})
-
-    answer = standin.http.post(
-        "/_sim/revenue-monster/payments/ORD-3/callback", json={"url": f"{receiver.url}/callbacks/x"}
-    )
-
-    assert answer.status_code == 409
-    assert receiver.received == []
-
-
-def test_copies_duplicate_a_callback_and_drop_loses_it(standin: StandIn, receiver: Receiver) -> None:
-    _payments(standin)
-
-    copied = _send(standin, receiver, "pivot", "p-1", copies=3)
-    dropped = _send(standin, receiver, "pivot", "p-1", drop=True)
-
-    assert [c["status"] for c in copied["copies"]] == [200, 200, 200]
-    assert dropped["copies"] == [{"outcome": "dropped"}]
-    assert len(receiver.received) == 3
-    assert len({body for _, _, body in receiver.received}) == 1
-
-
-def test_a_delayed_callback_arrives_after_the_delay(standin: StandIn, receiver: Receiver) -> None:
-    _payments(standin)
-
-    started = time.monotonic()
-    _send(standin, receiver, "midtrans", "ORD-1", delay_ms=200)
-
-    assert time.monotonic() - started >= 0.2
-    assert len(receiver.received) == 1
-
-
-def test_the_receiver_s_answer_is_reported(standin: StandIn, receiver: Receiver) -> None:
-    _payments(standin)
-    receiver.status = 503
-
-    sent = _send(standin, receiver, "midtrans", "ORD-1")
-
-    assert sent["copies"][0]["status"] == 503
-
-
-def _shuffled(events: list[str], seed: int) -> list[str]:
-    shuffled = list(events)
-    random.Random(seed).shuffle(shuffled)
-    return shuffled
-
-
-def _hold_three(standin: StandIn, receiver: Receiver) -> list[str]:
-    standin.sim(
-        "PUT", "/pivot/payments", {"id": "p-1", "clientReferenceId": "ORD-1", "amount": 150000, "status": "PROCESSING"}
-    )
-    events = []
-    for status in ("PROCESSING", "PAID", "CANCELLED"):
-        standin.sim("PATCH", "/pivot/payments/p-1", {"status": status})
-        events.append(_send(standin, receiver, "pivot", "p-1", hold=True)["event"])
-    assert receiver.received == []
-    return events
-
-
-@pytest.mark.parametrize(
-    ("order", "arrange"),
-    [
-        ("as_held", lambda e: e),
-        ("reverse", lambda e: e[::-1]),
-        ("shuffle", lambda e: _shuffled(e, 42)),
-    ],
-)
-def test_held_callbacks_are_released_in_the_order_asked(
-    standin: StandIn, receiver: Receiver, order: str, arrange: Callable[[list[str]], list[str]]
-) -> None:
-    events = _hold_three(standin, receiver)
-    assert len(standin.sim("GET", "/callbacks")["held"]) == 3
-
-    released = standin.sim("POST", "/callbacks/release", {"order": order, "seed": 42})["released"]
-
-    arrived = [json.loads(body)["event"] for _, _, body in receiver.received]
-    assert arrived == arrange(events) == [r["event"] for r in released]
-    assert all(r["status"] == 200 for r in released)
-    for path, headers, body in receiver.received:
-        _authenticated("pivot", path, headers, body)
-    assert standin.sim("GET", "/callbacks")["held"] == []
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://10.0.0.1:8000/callbacks/pivot",
-        "http://example.com/callbacks/pivot",
-        "http://localhost:8000/callbacks/pivot",
-        "https://203.0.113.7/callbacks/pivot",
-        "ftp://127.0.0.1/callbacks/pivot",
-        None,
-    ],
-)
-def test_a_callback_to_anything_but_loopback_is_refused(standin: StandIn, receiver: Receiver, url: str | None) -> None:
-    _payments(standin)
-
-    answer = standin.http.post("/_sim/pivot/payments/p-1/callback", json={"url": url, "hold": True})
-
-    assert answer.status_code == 400
-    assert standin.sim("GET", "/callbacks") == {"held": [], "sent": []}
-
-
-def test_ipv6_loopback_is_a_loopback_url(standin: StandIn) -> None:
-    _payments(standin)
-
-    answer = standin.http.post(
-        "/_sim/pivot/payments/p-1/callback", json={"url": "http://[::1]:9/callbacks/pivot", "drop": True}
-    )
-
-    assert answer.status_code == 200
-
-
 def test_the_clock_advances_and_can_be_set(standin: StandIn) -> None:
     before = standin.sim("GET", "/clock")["now"]
 
@@ -423,7 +215,7 @@ def test_the_clock_advances_and_can_be_set(standin: StandIn) -> None:
 
 
 def test_the_request_log_shows_every_api_request_by_provider(standin: StandIn) -> None:
-    _payments(standin)
+    payments(standin)
     _pivot(standin)
     _midtrans(standin)
     standin.http.get("/midtrans/v2/ORD-1/status")
@@ -441,7 +233,7 @@ def test_the_request_log_shows_every_api_request_by_provider(standin: StandIn) -
 
 
 def test_reset_forgets_payments_faults_and_requests(standin: StandIn) -> None:
-    _payments(standin)
+    payments(standin)
     _fault(standin, provider="pivot", mode="rate_limit")
 
     standin.sim("POST", "/reset")
@@ -457,47 +249,3 @@ def test_control_api_errors_name_the_problem(standin: StandIn) -> None:
     assert standin.http.put("/_sim/pivot/payments", content=b"[1]").json() == {
         "error": "the body must be a JSON object"
     }
-
-
-def test_the_settings_payhook_s_clients_read_are_the_credentials_accepted(tmp_path: Path) -> None:
-    private = KEYS / "revenue-monster-merchant-test-private.pem"
-    settings = {
-        "PAYHOOK_PIVOT_MERCHANT_ID": "m-1",
-        "PAYHOOK_PIVOT_MERCHANT_SECRET": "s-1",
-        "PAYHOOK_REVENUE_MONSTER_PRIVATE_KEY_FILE": str(private),
-        "PAYHOOK_MIDTRANS_SERVER_KEY": "SB-Mid-server-other",
-    }
-    with TestClient(create_app(StandInConfig.from_env(settings, tmp_path))) as client:
-        token = client.post(
-            "/pivot/v1/access-token",
-            headers={"X-MERCHANT-ID": "m-1", "X-MERCHANT-SECRET": "s-1"},
-            json={"grantType": "client_credentials"},
-        )
-        midtrans = client.get("/midtrans/v2/x/status", headers=midtrans_auth("SB-Mid-server-other"))
-
-    assert token.status_code == 200
-    assert midtrans.status_code == 404
-    # Nothing asked for the fixture's merchant pair: the private key's public half was used.
-    assert not (tmp_path / "revenue-monster-merchant-test-public.pem").exists()
-
-
-def test_a_bare_keys_folder_receives_throwaway_keys(tmp_path: Path) -> None:
-    StandInConfig.from_env({}, tmp_path / "keys")
-
-    made = sorted(p.name for p in (tmp_path / "keys").iterdir())
-
-    assert "revenue-monster-merchant-test-private.pem" in made
-    assert "revenue-monster-merchant-test-public.pem" in made
-    assert "pivot-test-key" in made
-
-
-def test_settings_that_cannot_work_are_refused() -> None:
-    key = base64.b64encode(b"x").decode()
-    with pytest.raises(SettingsError):
-        StandInConfig.from_env(
-            {"PAYHOOK_SIMULATE_MIDTRANS_PRODUCTION_KEY": (KEYS / "midtrans-test-server-key").read_text()}, KEYS
-        )
-    with pytest.raises(SettingsError):
-        StandInConfig.from_env({"PAYHOOK_SIMULATE_REVENUE_MONSTER_MERCHANT_PUBLIC_KEY": key}, KEYS)
-    with pytest.raises(ValueError, match="loopback"):
-        serve(0, host="0.0.0.0")
