@@ -7,7 +7,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -77,7 +77,9 @@ def iso(unix: float) -> str:
     return datetime.fromtimestamp(int(unix), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_iso(value: str, name: str) -> float:
+def parse_iso(value: Any, name: str) -> float:
+    if not isinstance(value, str):
+        raise ControlError(400, f"{name} must be an ISO 8601 time such as 2025-01-01T03:04:10Z")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -191,7 +193,6 @@ class Outgoing:
     body: bytes
     headers: dict[str, str]
     url: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class StandIn(Protocol):
