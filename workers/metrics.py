@@ -40,6 +40,16 @@ DELIVERY_LAG_SECONDS = Histogram(
 )
 
 
+RECONCILE_CHECKS = Counter(
+    "payhook_reconcile_checks_total",
+    "Queries of a provider's status API, by provider and result",
+    ["provider", "result"],
+)
+PROVIDER_API_SECONDS = Histogram(
+    "payhook_provider_api_seconds", "One request to a provider's status API", ["provider"], buckets=_LATENCY
+)
+
+
 def observe_commit(report: Report, received_at: Iterable[float], seconds: float) -> None:
     """One committed batch: its events and dead letters, its size, how long it took, how long each waited."""
     now = time.time()
@@ -62,6 +72,16 @@ def observe_deliveries(results: Mapping[str, int], lags: Iterable[float], durati
         DELIVERY_LAG_SECONDS.observe(max(0.0, lag))
     for seconds in durations:
         DELIVERY_SECONDS.observe(seconds)
+
+
+def observe_checks(results: Iterable[tuple[str, str]]) -> None:
+    """Queries made: (provider, result) each."""
+    for provider, result in results:
+        RECONCILE_CHECKS.labels(provider, result).inc()
+
+
+def observe_api(provider: str, seconds: float) -> None:
+    PROVIDER_API_SECONDS.labels(provider).observe(seconds)
 
 
 def serve(port: int) -> None:

@@ -26,7 +26,7 @@ _CLAIM = text("""
           ORDER BY provider, next_check_at LIMIT :limit FOR UPDATE SKIP LOCKED) due
     WHERE p.id = due.id
     RETURNING p.id, p.provider, p.payment_key, p.order_ref, p.provider_payment_id, p.created_at, p.status,
-              p.check_step
+              p.check_step, coalesce(p.check_reason, 'schedule') AS reason
 """)
 
 
@@ -42,6 +42,8 @@ class Due:
     created_at: datetime
     status: Status
     step: int
+    # Why it is asked about: ``schedule``, ``confirm``, ``report``, ``job``, ``manual``.
+    reason: str = "schedule"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,7 @@ def claim_due(session: Session, provider: str, limit: int, lease_seconds: float)
     rows = session.execute(_CLAIM, {"provider": provider, "limit": limit, "lease": lease_seconds})
     return [
         Due(r.id, r.provider, r.payment_key, r.order_ref, r.provider_payment_id, r.created_at, Status(r.status),
-            r.check_step)
+            r.check_step, r.reason)
         for r in rows
     ]  # fmt: skip
 
@@ -89,7 +91,7 @@ def record(session: Session, checks: Sequence[Check]) -> None:
 def plan(session: Session, payment_id: int, planned: NextCheck) -> None:
     """Put a payment at its next place in the schedule (or none, or unresolved)."""
     at = None if planned.at is None else datetime.fromtimestamp(planned.at, UTC)
-    values: dict[str, Any] = {"next_check_at": at, "check_step": planned.step}
+    values: dict[str, Any] = {"next_check_at": at, "check_step": planned.step, "check_reason": "schedule"}
     if planned.unresolved:
         values["unresolved_at"] = func.coalesce(Payment.unresolved_at, func.now())
     session.execute(update(Payment).where(Payment.id == payment_id).values(**values))

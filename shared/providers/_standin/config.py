@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.env import SettingsError, positive_int, secrets_list
 from shared.providers import Signer, midtrans, pivot, revenue_monster
+from shared.providers._auth import public_pem
 
 PIVOT_MERCHANT_ID = "pivot-test-merchant"
 PIVOT_MERCHANT_SECRET = "pivot-test-secret"  # noqa: S105 (a documented throwaway)
@@ -128,7 +129,7 @@ def _rm_signer(environ: Mapping[str, str], keys: Path) -> Signer:
     if pem is None:
         return revenue_monster.test_signer(keys)
     key = _private_key(pem, f"{_SIM}REVENUE_MONSTER_SERVER_PRIVATE_KEY")
-    return Signer(revenue_monster.public_pem(key), lambda body: (body, revenue_monster.sign_headers(body, key)))
+    return Signer(public_pem(key), lambda body: (body, revenue_monster.sign_headers(body, key)))
 
 
 def merchant_public_key(environ: Mapping[str, str], keys: Path) -> rsa.RSAPublicKey:
@@ -160,7 +161,7 @@ def _make_merchant_pair(keys: Path) -> None:
         )
         private_path.write_bytes(pem)
         private_path.chmod(0o600)
-    (keys / MERCHANT_PUBLIC).write_text(revenue_monster.public_pem(key))
+    (keys / MERCHANT_PUBLIC).write_text(public_pem(key))
 
 
 def _pem(environ: Mapping[str, str], variable: str) -> str | None:

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.providers.standin.conftest import StandIn, midtrans_auth, payments
+from tests.providers.standin.conftest import midtrans_auth, payments
 from tests.providers.standin.test_revenue_monster import call
+from tests.support.standin import StandIn
 
 # One status-API request per provider, against a payment that exists.
 Probe = Callable[[StandIn], httpx.Response]

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.providers.standin.conftest import MIDTRANS_KEY, StandIn, midtrans_auth, serve_standin
+from tests.providers.standin.conftest import midtrans_auth
+from tests.support.standin import MIDTRANS_KEY, StandIn, serve_standin
 
 PRODUCTION_KEY = "Mid-server-TEST-payhook-production-0000"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.providers.standin.conftest import PIVOT_ID, PIVOT_SECRET, StandIn
+from tests.support.standin import PIVOT_ID, PIVOT_SECRET, StandIn
 
 
 def _get(standin: StandIn, path: str, token: str) -> Any:

@@ -18,8 +18,8 @@ from starlette.testclient import TestClient
 from shared.providers._standin import StandInConfig, create_app
 from shared.providers._standin.revenue_monster import RevenueMonsterStandIn
 from shared.providers._standin.rm_signature import string_to_sign
-from tests.providers.standin.conftest import RM_BASIC, StandIn, serve_standin
 from tests.support.fixtures import KEYS
+from tests.support.standin import RM_BASIC, StandIn, serve_standin
 
 
 def _key(name: str) -> rsa.RSAPrivateKey:
