@@ -19,6 +19,8 @@ from tenacity import RetryCallState
 
 from shared.backlog import group_info, text
 from shared.db import dead_letters as dlq
+from shared.db.apply import Policy
+from shared.providers import confirming
 from shared.queue import QueuedCallback
 from workers import metrics
 from workers.context import STOPPING, WorkerContext
@@ -40,6 +42,8 @@ class Drain:
         self._claim_ms = int(self.settings.claim_timeout_seconds * 1000)
         self._held_ids: list[str] = []
         self._slot = 0
+        self._confirming = confirming(self.settings.environ)
+        self._schedule = self.settings.reconcile_schedule
 
     # -- the loop ---------------------------------------------------------------------------------------
 
@@ -109,9 +113,9 @@ class Drain:
     def _process(self, entries: list[Entry]) -> Report:
         ids = [entry_id for entry_id, _ in entries]
         self._held_ids = ids
-        prepared = prepare(entries, self.ctx.providers)
+        prepared = prepare(entries, self.ctx.providers, self._confirming)
         started = time.perf_counter()
-        report = self._retry(commit, self.ctx.sessions, prepared, self.ctx.sealer)
+        report = self._retry(commit, self.ctx.sessions, prepared, self.ctx.sealer, Policy(self._schedule))
         metrics.observe_commit(
             report, [item.callback.received_at for item in prepared.items], time.perf_counter() - started
         )
