@@ -129,7 +129,9 @@ class PaymentCheck(Base):
     __tablename__ = "payment_checks"
     __table_args__ = (
         Index("ix_payment_checks_payment", "payment_id", "id"),
-        CheckConstraint("result IN ('unchanged', 'corrected', 'not_found', 'error')", name="ck_payment_checks_result"),
+        CheckConstraint(
+            "result IN ('unchanged', 'corrected', 'confirmed', 'not_found', 'error')", name="ck_payment_checks_result"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.Column("status_after", sa.String(24)),
         sa.Column("actor", sa.String(200)),
         sa.CheckConstraint(
-            "result IN ('unchanged', 'corrected', 'not_found', 'error')", name="ck_payment_checks_result"
+            "result IN ('unchanged', 'corrected', 'confirmed', 'not_found', 'error')", name="ck_payment_checks_result"
         ),
     )
     op.create_index("ix_payment_checks_payment", "payment_checks", ["payment_id", "id"])

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from ingest.server import create_app
 from shared.settings import Settings
 from tests.conftest import env_for
-from tests.support.fixtures import sample
+from tests.support.fixtures import sample, signed
 from tests.support.pipeline import drain_all, payment, pivot_event, post, rows, scalar
 from tests.support.standin import StandIn, api_settings, serve_standin
 from workers.context import WorkerContext
@@ -146,3 +146,75 @@ def test_revenue_monster_payments_are_asked_with_signed_requests(
     assert shown is not None and shown["status"] == "refunded"
     signed = [r for r in standin.requests("revenue-monster") if "/v3/" in r["path"]]
     assert signed and all(r["status"] == 200 for r in signed)
+
+
+def _midtrans(name: str, **changes: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(sample(f"midtrans.{name}"))
+    doc.update(changes)
+    return doc
+
+
+def _standin_midtrans(standin: StandIn, doc: dict[str, Any], status: str) -> None:
+    standin.sim(
+        "PUT", "/midtrans/payments",
+        {"transaction_id": doc["transaction_id"], "order_id": doc["order_id"], "gross_amount": doc["gross_amount"],
+         "transaction_status": status, "settlement_time": "2025-03-14 10:41:37", "payment_type": "bank_transfer"},
+    )  # fmt: skip
+
+
+def test_a_midtrans_notification_is_applied_only_as_get_status_confirms_it(
+    reconciled: Settings, standin: StandIn, engine: Engine
+) -> None:
+    settled = _midtrans("bank_transfer_settlement")
+    with TestClient(create_app(reconciled, ring=False)) as web:
+        post(web, "midtrans", json.dumps(settled).encode())
+    drain_all(reconciled)
+    waiting = payment(engine, "midtrans", settled["order_id"])
+    assert waiting is not None and waiting["status"] == "pending"
+    assert [(e["status"], e["outcome"]) for e in waiting["events"]] == [("paid", "unconfirmed")]
+    _standin_midtrans(standin, settled, "settlement")
+    assert reconcile(reconciled) == {"confirmed": 1}
+    shown = payment(engine, "midtrans", settled["order_id"])
+    assert shown is not None and shown["status"] == "paid"
+    assert [c.reason for c in checks(engine, "midtrans")] == ["confirm"]
+
+
+def test_an_edited_midtrans_copy_that_still_verifies_changes_nothing(
+    reconciled: Settings, standin: StandIn, engine: Engine
+) -> None:
+    """The hostile review's genuine settlement, resent with transaction_status refund (both status_code 200):
+    it verifies, waits for Get Status, which says settlement, and the payment stays paid."""
+    settled = _midtrans("bank_transfer_settlement")
+    _standin_midtrans(standin, settled, "settlement")
+    with TestClient(create_app(reconciled, ring=False)) as web:
+        post(web, "midtrans", json.dumps(settled).encode())
+        drain_all(reconciled)
+        reconcile(reconciled)
+        edited = {**settled, "transaction_status": "refund", "refund_amount": "150000.00"}
+        post(web, "midtrans", json.dumps(edited).encode())
+        for status in ("deny", "expire"):  # these do not fit the signed status_code 200: refused
+            sent, headers = signed("midtrans", json.dumps({**settled, "transaction_status": status}).encode())
+            assert web.post("/callbacks/midtrans", content=sent, headers=headers).status_code == 401
+    drain_all(reconciled)
+    assert reconcile(reconciled) == {"unchanged": 1}
+    shown = payment(engine, "midtrans", settled["order_id"])
+    assert shown is not None and shown["status"] == "paid"
+    assert [(e["status"], e["outcome"]) for e in shown["events"]] == [
+        ("paid", "unconfirmed"), ("paid", "applied"), ("refunded", "unconfirmed")
+    ]  # fmt: skip
+    assert scalar(engine, "SELECT count(*) FROM outbox_events WHERE type = 'payment.refunded'") == 0
+
+
+def test_a_reversal_get_status_reports_is_applied(reconciled: Settings, standin: StandIn, engine: Engine) -> None:
+    settled = _midtrans("bank_transfer_settlement")
+    _standin_midtrans(standin, settled, "settlement")
+    with TestClient(create_app(reconciled, ring=False)) as web:
+        post(web, "midtrans", json.dumps(settled).encode())
+        drain_all(reconciled)
+        reconcile(reconciled)
+        standin.sim("PATCH", f"/midtrans/payments/{settled['transaction_id']}", {"transaction_status": "deny"})
+        post(web, "midtrans", json.dumps({**settled, "transaction_status": "deny", "status_code": "202"}).encode())
+    drain_all(reconciled)
+    assert reconcile(reconciled) == {"confirmed": 1}
+    shown = payment(engine, "midtrans", settled["order_id"])
+    assert shown is not None and shown["status"] == "reversed"
