@@ -105,20 +105,21 @@ class RevenueMonsterStandIn:
         if reason is not None:
             refuse_auth(request, reason)
             return error(401, "InvalidClient")
-        doc = await json_object(request)
-        grant = doc.get("grantType") if doc is not None else None
+        doc = await json_object(request) or {}
+        grant = doc.get("grantType")
+        refresh = str(doc.get("refreshToken")) if grant == "refresh_token" else None
         if grant is None:
             refuse_auth(request, "grantType is required")
             return error(400, "InvalidRequest")
-        if grant == "refresh_token":
-            expires = self._refresh_tokens.get(str(doc.get("refreshToken")) if doc else "")
+        if refresh is not None:
+            expires = self._refresh_tokens.get(refresh)
             if expires is None or expires <= self._clock.now():
                 refuse_auth(request, "refreshToken is unknown or expired")
                 return error(400, "InvalidGrant")
         elif grant != "client_credentials":
             refuse_auth(request, f"grantType {grant!r} is not supported")
             return error(400, "UnSupportedGrantType")
-        return json_response(self._issue(doc.get("refreshToken") if grant == "refresh_token" and doc else None))
+        return json_response(self._issue(refresh))
 
     def _client_refusal(self, header: str) -> str | None:
         scheme, _, encoded = header.partition(" ")
