@@ -26,7 +26,7 @@ from shared.celery_app import make_celery
 from shared.connections import receiver_redis
 from shared.doorbell import Doorbell
 from shared.errors import http_exception, server_error
-from shared.ops.admin import Admin
+from shared.ops.api import AdminApi
 from shared.ops.console.app import Console
 from shared.ops.service import Operations as OpsService
 from shared.providers import Configured, load_providers
@@ -89,7 +89,7 @@ def create_app(
         Route("/readyz", operations.readyz, methods=["GET"]),
         Route("/metrics", operations.metrics_text, methods=["GET"]),
         Route("/openapi.json", operations.openapi, methods=["GET"]),
-        Admin(settings).mount(),
+        AdminApi(settings).mount(),
         *([Console(settings).mount()] if settings.actors else []),
     ]
     app = Starlette(

@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 
 from scripts.bench import data
 from shared.db.migrate import upgrade
-from shared.ops.embedded import Server, start_postgres
+from shared.ops.dev.embedded import Server, start_postgres
 from shared.ops.service import Operations
 from shared.providers import all_providers, demo_environment
 from shared.settings import Settings

@@ -28,7 +28,7 @@ from shared.backlog import queue_stats
 from shared.db import audit
 from shared.db import dead_letters as dlq
 from shared.db.models import OperatorJob
-from shared.ops.base import Connections, filters_document
+from shared.ops.audit import Connections, filters_document
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from shared.celery_app import make_celery
 from shared.db import audit, payments, spool
 from shared.db import dead_letters as dlq
 from shared.db.payments import find_payment, history
-from shared.ops.base import Refused, filters_document
+from shared.ops.audit import Refused, filters_document
 from shared.ops.documents import audit_document, conflict_document, letter_document, letter_summary, payment_document
 from shared.ops.jobs import JOB_TASK, JobRunner
-from shared.ops.outbox_ops import ROTATION_OVERLAP_SECONDS, OutboxOperations, ids_text
+from shared.ops.outbox import ROTATION_OVERLAP_SECONDS, OutboxOperations, ids_text
 from shared.ops.predict import predict, summary
 from shared.providers import all_providers
 

@@ -1,39 +1,30 @@
-"""``payhook dlq ...`` and ``payhook jobs ...``: the dead-letter queue for people (tables, dry runs that
-predict, bulk actions with a progress bar) and for scripts (``--json``, exit codes)."""
+"""``payhook dlq ...``: the dead-letter queue for people (tables, dry runs that predict, bulk actions with a
+progress bar) and for scripts (``--json``, exit codes)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import time
 from collections.abc import Callable
-from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shared.db import dead_letters as dlq
-from shared.ops.cli_support import _actor, _actor_name, _emit, _fail, _operations, _reasons
-from shared.ops.render import ago, console, pretty, styled, table, utc_time, when
+from shared.ops.cli.jobs import follow_with_progress
+from shared.ops.cli.support import (
+    IsoTime,
+    actor_name,
+    actor_option,
+    emit,
+    fail,
+    operator_service,
+    reports_failures,
+)
+from shared.ops.render import ago, console, pretty, styled, table, when
 from shared.ops.service import Operations
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class _IsoTime(click.ParamType):  # type: ignore[type-arg]
-    """ISO 8601, with or without a zone (``Z``, ``+07:00``); a time without one is UTC."""
-
-    name = "time"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return utc_time(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 time", param, ctx)
 
 
 def _filters(fn: F) -> F:
@@ -47,8 +38,8 @@ def _filters(fn: F) -> F:
         return fn(filters=dlq.Filters(**values), **kwargs)
 
     for option in (
-        click.option("--until", type=_IsoTime(), help="created before (ISO 8601)"),
-        click.option("--since", type=_IsoTime(), help="created at or after (ISO 8601)"),
+        click.option("--until", type=IsoTime(), help="created before (ISO 8601)"),
+        click.option("--since", type=IsoTime(), help="created at or after (ISO 8601)"),
         click.option(
             "--search",
             help="free text: the raw body as sent (unless encrypted at rest), the detail, "
@@ -73,14 +64,14 @@ def dlq_group() -> None:
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--after", type=click.IntRange(0), default=0, help="the last id of the previous page")
 @click.option("--json", "as_json", is_flag=True)
-@_reasons
+@reports_failures
 def dlq_list(filters: dlq.Filters, limit: int, after: int, as_json: bool) -> None:
     """Dead letters waiting for an operator, oldest first, a page at a time."""
-    with _operations() as ops:
+    with operator_service() as ops:
         letters = ops.letters(filters, limit=limit, after=after or None)
         counts = ops.letter_counts(filters) if not as_json else {}
     if as_json:
-        _emit(letters)
+        emit(letters)
         return
     rows = [
         (
@@ -109,13 +100,13 @@ def dlq_list(filters: dlq.Filters, limit: int, after: int, as_json: bool) -> Non
 @dlq_group.command("counts")
 @_filters
 @click.option("--json", "as_json", is_flag=True)
-@_reasons
+@reports_failures
 def dlq_counts(filters: dlq.Filters, as_json: bool) -> None:
     """How many letters wait, by reason."""
-    with _operations() as ops:
+    with operator_service() as ops:
         counts = ops.letter_counts(filters)
     if as_json:
-        _emit({"by_reason": counts, "total": sum(counts.values())})
+        emit({"by_reason": counts, "total": sum(counts.values())})
         return
     rows = [(styled(reason), n) for reason, n in counts.items()]
     console().print(
@@ -126,16 +117,16 @@ def dlq_counts(filters: dlq.Filters, as_json: bool) -> None:
 @dlq_group.command("show")
 @click.argument("letter_id", type=int)
 @click.option("--json", "as_json", is_flag=True)
-@_reasons
+@reports_failures
 def dlq_show(letter_id: int, as_json: bool) -> None:
     """One dead letter: the body pretty-printed, headers, reason, detail and traceback."""
-    with _operations() as ops:
+    with operator_service() as ops:
         document = ops.letter(letter_id)
     if document is None:
-        _fail(f"no dead letter {letter_id}")
+        fail(f"no dead letter {letter_id}")
         return
     if as_json:
-        _emit(document)
+        emit(document)
         return
     out = console()
     facts = [
@@ -161,9 +152,9 @@ def dlq_show(letter_id: int, as_json: bool) -> None:
 def _chosen(ops: Operations, ids: tuple[int, ...], select_all: bool, filters: dlq.Filters) -> list[int] | None:
     """The ids given, or None for --all (a job over the filter)."""
     if ids and select_all:
-        _fail("give dead-letter ids or --all, not both")
+        fail("give dead-letter ids or --all, not both")
     if not ids and not select_all:
-        _fail("give dead-letter ids, or --all (with filters) for every matching one")
+        fail("give dead-letter ids, or --all (with filters) for every matching one")
     return list(ids) if ids else None
 
 
@@ -174,8 +165,8 @@ def _chosen(ops: Operations, ids: tuple[int, ...], select_all: bool, filters: dl
 @click.option("--dry-run", is_flag=True, help="predict what a replay would do to each letter; change nothing")
 @click.option("--background", is_flag=True, help="leave the job to the workers; print its id")
 @click.option("--json", "as_json", is_flag=True)
-@_actor
-@_reasons
+@actor_option
+@reports_failures
 def dlq_replay(
     ids: tuple[int, ...],
     select_all: bool,
@@ -188,8 +179,8 @@ def dlq_replay(
     """Send dead letters' original callbacks through the pipeline again. --dry-run predicts each one's outcome
     (applied, duplicate, stale, conflict, or dead_letter again with the reason) by the real normalizers and
     state machine against the current state. --all runs as a job: resumable, cancellable, rate-limited."""
-    who = _actor_name(actor)
-    with _operations() as ops:
+    who = actor_name(actor)
+    with operator_service() as ops:
         chosen = _chosen(ops, ids, select_all, filters)
         if dry_run:
             selected = chosen if chosen is not None else ops.matching(filters)
@@ -201,15 +192,15 @@ def dlq_replay(
             return
         else:
             done = ops.replay(chosen, actor=who)
-            _emit({"replayed": done}) if as_json else console().print(f"replayed {len(done)} dead letters")
+            emit({"replayed": done}) if as_json else console().print(f"replayed {len(done)} dead letters")
             missing = sorted(set(chosen) - set(done))
     if missing:
-        _fail(f"not waiting (no such dead letter, or replayed already): {' '.join(map(str, missing))}")
+        fail(f"not waiting (no such dead letter, or replayed already): {' '.join(map(str, missing))}")
 
 
 def _print_predictions(report: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        _emit(report)
+        emit(report)
         return
     rows = []
     for x in report["letters"]:
@@ -226,20 +217,20 @@ def _print_predictions(report: dict[str, Any], as_json: bool) -> None:
 @_filters
 @click.option("--background", is_flag=True, help="leave the job to the workers; print its id")
 @click.option("--json", "as_json", is_flag=True)
-@_actor
-@_reasons
+@actor_option
+@reports_failures
 def dlq_purge(
     ids: tuple[int, ...], select_all: bool, filters: dlq.Filters, background: bool, as_json: bool, actor: str | None
 ) -> None:
     """Delete dead letters for good (replayed ones too, with --all)."""
-    with _operations() as ops:
+    with operator_service() as ops:
         chosen = _chosen(ops, ids, select_all, filters)
         if chosen is None:
             everything = dataclasses.replace(filters, include_replayed=True)
-            _run_job(ops, "purge", everything, _actor_name(actor), background=background, as_json=as_json)
+            _run_job(ops, "purge", everything, actor_name(actor), background=background, as_json=as_json)
             return
-        removed = ops.purge(chosen, actor=_actor_name(actor))
-    _emit({"purged": removed}) if as_json else console().print(f"purged {removed} dead letters")
+        removed = ops.purge(chosen, actor=actor_name(actor))
+    emit({"purged": removed}) if as_json else console().print(f"purged {removed} dead letters")
 
 
 def _run_job(ops: Operations, kind: str, filters: dlq.Filters, actor: str, *, background: bool, as_json: bool) -> None:
@@ -247,118 +238,15 @@ def _run_job(ops: Operations, kind: str, filters: dlq.Filters, actor: str, *, ba
     progress bar; one already running elsewhere is followed."""
     job, created = ops.start_job(kind, filters, actor=actor, background=background)
     if background:
-        _emit(job) if as_json else console().print(f"job {job['id']} {job['status']}: {kind} of {job['total']} letters")
+        emit(job) if as_json else console().print(f"job {job['id']} {job['status']}: {kind} of {job['total']} letters")
         return
     if not created:
         console().print(f"job {job['id']} for this filter is {job['status']} already: following it", style="dim")
-    final = _with_progress(ops, job, as_json, run=created)
+    final = follow_with_progress(ops, job, as_json, run=created)
     if as_json:
-        _emit(final)
+        emit(final)
     else:
         verb = "replayed" if kind == "replay" else "purged"
         console().print(f"job {final['id']} {styled(final['status'])}: {verb} {final['changed']} of {final['total']}")
     if final["status"] not in ("done",):
-        _fail(f"job {final['id']} ended {final['status']}{': ' + final['error'] if final['error'] else ''}")
-
-
-def _with_progress(ops: Operations, job: dict[str, Any], quiet: bool, *, run: bool) -> dict[str, Any]:
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console(),
-        disable=quiet,
-        transient=False,
-    ) as bar:
-        task = bar.add_task(f"{job['kind']} (job {job['id']})", total=job["total"] or 1, completed=job["processed"])
-
-        def show(current: dict[str, Any]) -> None:
-            bar.update(task, completed=current["processed"], total=max(current["total"], current["processed"]) or 1)
-
-        if run:
-            ops.run_job(job["id"], progress=show)
-        else:
-            _follow(ops, job["id"], show)
-    final = ops.job(job["id"])
-    assert final is not None
-    return final
-
-
-def _follow(ops: Operations, job_id: int, show: Callable[[dict[str, Any]], None]) -> None:
-    while True:
-        current = ops.job(job_id)
-        if current is None:
-            return
-        show(current)
-        if current["status"] not in ("queued", "running"):
-            return
-        time.sleep(0.5)
-
-
-@click.group("jobs")
-def jobs_group() -> None:
-    """Bulk replays and purges: their progress, and cancelling them."""
-
-
-@jobs_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@_reasons
-def jobs_list(as_json: bool) -> None:
-    """The latest jobs, newest first."""
-    with _operations() as ops:
-        found = ops.jobs()
-    if as_json:
-        _emit(found)
-        return
-    rows = [
-        (
-            j["id"],
-            j["kind"],
-            styled(j["status"]),
-            f"{j['processed']}/{j['total']}",
-            j["changed"],
-            j["actor"],
-            json.dumps(j["filters"]),
-            ago(j["created_at"]),
-        )
-        for j in found
-    ]
-    console().print(table("Jobs", ("id", "kind", "status", "progress", "changed", "by", "filter", "started"), rows))
-
-
-@jobs_group.command("show")
-@click.argument("job_id", type=int)
-@click.option("--follow", is_flag=True, help="show progress until the job ends")
-@click.option("--json", "as_json", is_flag=True)
-@_reasons
-def jobs_show(job_id: int, follow: bool, as_json: bool) -> None:
-    """One job's progress."""
-    with _operations() as ops:
-        job = ops.job(job_id)
-        if job is None:
-            _fail(f"no job {job_id}")
-            return
-        if follow:
-            job = _with_progress(ops, job, as_json, run=False)
-    if as_json:
-        _emit(job)
-        return
-    console().print(
-        f"job {job['id']} {job['kind']} {styled(job['status'])}: {job['processed']}/{job['total']} processed, "
-        f"{job['changed']} changed, by {job['actor']}, started {ago(job['created_at'])}"
-    )
-
-
-@jobs_group.command("cancel")
-@click.argument("job_id", type=int)
-@_actor
-@_reasons
-def jobs_cancel(job_id: int, actor: str | None) -> None:
-    """Stop a job after the chunk in hand (what it did stays done)."""
-    with _operations() as ops:
-        job = ops.cancel_job(job_id, actor=_actor_name(actor))
-    if job is None:
-        _fail(f"no job {job_id}")
-        return
-    console().print(f"job {job_id}: {job['status']}{' (stopping after this chunk)' if job['cancel_requested'] else ''}")
+        fail(f"job {final['id']} ended {final['status']}{': ' + final['error'] if final['error'] else ''}")

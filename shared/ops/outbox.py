@@ -9,8 +9,8 @@ from typing import Any
 from shared import webhooks
 from shared.canonical import EVENT_TYPES
 from shared.db import outbox
-from shared.ops.base import Connections, Refused, filters_document
-from shared.ops.outbox_documents import delivery_document, delivery_summary, endpoint_document
+from shared.ops.audit import Connections, Refused, filters_document
+from shared.ops.documents import delivery_document, delivery_summary, endpoint_document
 from shared.providers import all_providers
 
 # How long a rotated-out secret keeps signing, unless the operator says otherwise.

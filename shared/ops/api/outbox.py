@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from shared.db.outbox import DELIVERY_STATUSES, DeliveryFilters
 from shared.errors import error
-from shared.ops.http import BadQuery, actor_of, as_id, as_int, as_json, as_text, body_object
+from shared.ops.api.requests import BadQuery, actor_of, as_id, as_int, as_json, as_text, body_object
 from shared.ops.service import ROTATION_OVERLAP_SECONDS, Operations
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -59,7 +59,7 @@ def _changes(document: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-class OutboxAdmin:
+class OutboxRoutes:
     def __init__(self, ops: Operations) -> None:
         self.ops = ops
 
