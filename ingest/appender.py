@@ -34,7 +34,7 @@ class Appender:
         # spool instead of each waiting for its own timeout.
         self._broken_until = 0.0
         self._script = redis.register_script(APPEND_SCRIPT)
-        self._keys = [doorbell.keys.stream, doorbell.keys.doorbell(0)]
+        self._keys = [doorbell.keys.stream, doorbell.keys.drain_bell_key(0)]
         self._doorbell = doorbell
         self._observe = observe
         self._pending: list[tuple[QueuedCallback, asyncio.Future[bytes]]] = []

@@ -47,7 +47,7 @@ class Doorbell:
         self._celery = celery
         # The same bells call the outbox's delivery loops (``for_deliveries``).
         self.task = task
-        self._key = keys.doorbell if task == DRAIN_TASK else keys.delivery_bell
+        self._key = keys.drain_bell_key if task == DRAIN_TASK else keys.delivery_bell_key
 
     def for_deliveries(self) -> Doorbell:
         return Doorbell(self.keys, redis=self._redis, celery=self._celery, task=DELIVER_TASK)
@@ -103,7 +103,7 @@ class Doorbell:
         rang = False
         for start in range(0, len(callbacks), chunk):
             *chunk_ids, took = script(
-                keys=[self.keys.stream, self.keys.doorbell(0)],
+                keys=[self.keys.stream, self.keys.drain_bell_key(0)],
                 args=script_args(callbacks[start : start + chunk], TTL_SECONDS),
             )
             ids.extend(chunk_ids)

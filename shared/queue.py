@@ -75,11 +75,11 @@ class QueueKeys:
     def group(self) -> str:
         return f"{self.prefix}:workers"
 
-    def doorbell(self, slot: int) -> str:
+    def drain_bell_key(self, slot: int) -> str:
         """The doorbell of drain ``slot``; slot 0 is the one appends ring."""
         return f"{self.prefix}:drain:{slot}"
 
-    def delivery_bell(self, slot: int) -> str:
+    def delivery_bell_key(self, slot: int) -> str:
         """The doorbell of delivery loop ``slot``; slot 0 is the one committed batches ring."""
         return f"{self.prefix}:deliver:{slot}"
 

@@ -67,7 +67,7 @@ def run_job(job_id: int) -> str:
     """A bulk replay or purge, for a drain budget at a time: then handed back to a fresh task. A replay that
     meets a live backlog hands the job back at once; the tick resumes it in ten seconds."""
     _stop_gracefully()
-    ops = context.current(settings, app).operations
+    ops = context.current(settings, app).operator_service
     status = ops.run_job(job_id, budget_seconds=settings.drain_budget_seconds, yield_to_traffic=True)
     if status == "running":
         ops.send_job(job_id)

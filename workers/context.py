@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.connections import sync_redis
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.doorbell import Doorbell
-from shared.ops.service import Operations
+from shared.ops.service import OperatorService
 from shared.providers import Provider, all_providers
 from shared.queue import QueueKeys
 from shared.sealing import Sealer
@@ -71,13 +71,13 @@ class WorkerContext:
         return f"{socket.gethostname()}:{self.pid}:{secrets.token_hex(3)}"
 
     @cached_property
-    def operations(self) -> Operations:
+    def operator_service(self) -> OperatorService:
         """Operator actions that run in workers: bulk jobs."""
-        return Operations(self.settings, pool_size=1)
+        return OperatorService(self.settings, pool_size=1)
 
     def close(self) -> None:
-        if "operations" in self.__dict__:
-            self.operations.close()
+        if "operator_service" in self.__dict__:
+            self.operator_service.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
         if "redis" in self.__dict__:

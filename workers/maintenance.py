@@ -49,7 +49,7 @@ def move_spool(ctx: WorkerContext, max_batches: int = 10) -> int:
     spool; at most ``max_batches`` batches per call (the next tick goes on)."""
     moved = 0
     script = ctx.redis.register_script(MOVE_SCRIPT)
-    keys = [ctx.keys.stream, ctx.keys.doorbell(0), ctx.keys.spool_moved]
+    keys = [ctx.keys.stream, ctx.keys.drain_bell_key(0), ctx.keys.spool_moved]
     for _ in range(max_batches):
         with ctx.sessions.begin() as session:
             rows = spool.take_oldest(session, SPOOL_BATCH)
@@ -111,9 +111,9 @@ def resume_jobs(ctx: WorkerContext) -> list[int]:
     if time.monotonic() - _last_jobs < JOBS_EVERY_SECONDS:
         return []
     _last_jobs = time.monotonic()
-    stale = ctx.operations.runner.stale()
+    stale = ctx.operator_service.runner.stale()
     for job_id in stale:
-        ctx.operations.send_job(job_id)
+        ctx.operator_service.send_job(job_id)
     return stale
 
 

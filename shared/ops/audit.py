@@ -37,7 +37,7 @@ class Refused(ValueError):
 
 
 @dataclass(slots=True)
-class Outcome:
+class AuditResult:
     """Filled in by an audited action: how many things it touched and how it ended."""
 
     text: str = "done"
@@ -93,9 +93,9 @@ class Connections:
         target: str | None = None,
         filters: dict[str, Any] | None = None,
         dry_run: bool = False,
-    ) -> Iterator[tuple[Session, Outcome]]:
+    ) -> Iterator[tuple[Session, AuditResult]]:
         """Run an action in a transaction that also records it."""
-        outcome = Outcome()
+        outcome = AuditResult()
         try:
             with self.session() as session:
                 yield session, outcome

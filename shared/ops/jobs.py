@@ -71,7 +71,7 @@ def filters_from(document: dict[str, Any]) -> dlq.Filters:
 
 
 class JobRunner:
-    """Starts, runs, cancels and reads jobs over the operations' connections."""
+    """Starts, runs, cancels and reads jobs over the operator service's connections."""
 
     def __init__(self, ops: Connections, *, rate: float) -> None:
         self.ops = ops

@@ -25,7 +25,7 @@ def _check_filters(events: list[str] | None, provider: str | None) -> None:
         raise Refused(f"unknown provider {provider!r}; known: {', '.join(all_providers())}")
 
 
-class OutboxOperations(Connections):
+class OutboxService(Connections):
     def _check_url(self, url: str) -> None:
         try:
             webhooks.check_url(url, self.settings.endpoint_allowed_hosts)

@@ -28,7 +28,7 @@ STYLES = {
 }
 
 
-def console() -> Console:
+def terminal() -> Console:
     """stdout; rich itself turns colours off under ``NO_COLOR`` and when stdout is not a terminal, and takes
     the terminal's width (``COLUMNS`` where there is none)."""
     return Console(highlight=False)

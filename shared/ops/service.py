@@ -20,17 +20,17 @@ from shared.db.payments import find_payment, history
 from shared.ops.audit import Refused, filters_document
 from shared.ops.documents import audit_document, conflict_document, letter_document, letter_summary, payment_document
 from shared.ops.jobs import JOB_TASK, JobRunner
-from shared.ops.outbox import ROTATION_OVERLAP_SECONDS, OutboxOperations, ids_text
+from shared.ops.outbox import ROTATION_OVERLAP_SECONDS, OutboxService, ids_text
 from shared.ops.predict import predict, summary
 from shared.providers import all_providers
 
 # A dry run predicts at most this many letters (the first in replay order): it runs in the caller's process.
 DRY_RUN_LIMIT = 10_000
 
-__all__ = ["ROTATION_OVERLAP_SECONDS", "Operations", "Refused"]
+__all__ = ["ROTATION_OVERLAP_SECONDS", "OperatorService", "Refused"]
 
 
-class Operations(OutboxOperations):
+class OperatorService(OutboxService):
     """Connections are made on first use: a command that only reads the database never touches Redis."""
 
     # -- payments ---------------------------------------------------------------------------------------

@@ -144,7 +144,7 @@ def test_a_move_whose_delete_failed_is_not_repeated(settings: Settings, redis: R
     # A mover appended them, then died before its delete committed.
     spooled = [(spool_id, QueuedCallback("pivot", b"x", {}, 1.0)) for spool_id in ids]
     redis.register_script(MOVE_SCRIPT)(
-        keys=[keys.stream, keys.doorbell(0), keys.spool_moved], args=move_args(spooled, 5)
+        keys=[keys.stream, keys.drain_bell_key(0), keys.spool_moved], args=move_args(spooled, 5)
     )
     assert redis.xlen(keys.stream) == 3
     assert _move(settings) == 0

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from ingest.server import create_app
 from shared.db import dead_letters as dlq
 from shared.ops.cli import main
-from shared.ops.service import Operations
+from shared.ops.service import OperatorService
 from shared.settings import Settings
 from tests.conftest import env_for
 from tests.support.pipeline import drain_all, post
@@ -45,7 +45,7 @@ def _letters(web: TestClient, settings: Settings) -> None:
 
 def test_filters_counts_and_cursor_pages(settings: Settings, web: TestClient) -> None:
     _letters(web, settings)
-    ops = Operations(settings, pool_size=1)
+    ops = OperatorService(settings, pool_size=1)
     try:
         everything = ops.letters(dlq.Filters(), limit=100)
         assert len(everything) == 12
@@ -94,7 +94,7 @@ def test_the_cli_and_the_admin_api_filter_the_same_way(settings: Settings, web: 
 def test_encrypted_bodies_are_searched_by_their_metadata_only(prefix: str, web: TestClient) -> None:
     sealed = Settings.from_env(env_for(prefix, PAYHOOK_ENCRYPTION_KEYS=Fernet.generate_key().decode()))
     _letters(web, sealed)
-    ops = Operations(sealed, pool_size=1)
+    ops = OperatorService(sealed, pool_size=1)
     try:
         # The raw body is ciphertext at rest: text only in it is not found ...
         assert ops.letters(dlq.Filters(text="needle-in-xml"), limit=10) == []
@@ -109,7 +109,7 @@ def test_time_range_pages_follow_time_and_cover_every_letter(settings: Settings,
     from datetime import UTC, datetime, timedelta
 
     _letters(web, settings)
-    ops = Operations(settings, pool_size=1)
+    ops = OperatorService(settings, pool_size=1)
     try:
         window = dlq.Filters(since=datetime.now(UTC) - timedelta(hours=1), until=datetime.now(UTC) + timedelta(hours=1))
         pages, after = [], None

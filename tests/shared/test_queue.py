@@ -22,8 +22,8 @@ def test_a_callback_appended_by_the_script_decodes_to_itself_and_takes_the_doorb
     assert (id1, id2) == (first, second)
     assert set(fields1) == set(FIELDS)
     assert QueuedCallback.decode(fields1) == callback
-    assert redis.get(KEYS.doorbell(0)) == b"1"
-    assert 0 < int(redis.ttl(KEYS.doorbell(0))) <= TTL_SECONDS
+    assert redis.get(KEYS.drain_bell_key(0)) == b"1"
+    assert 0 < int(redis.ttl(KEYS.drain_bell_key(0))) <= TTL_SECONDS
 
 
 def test_the_doorbell_is_taken_once_until_released() -> None:

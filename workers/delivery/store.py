@@ -131,7 +131,7 @@ _DISABLE = text("""
 
 
 @dataclass(frozen=True, slots=True)
-class Job:
+class Claim:
     """One claimed delivery: what to send, where, signed with which secrets."""
 
     delivery_id: int
@@ -149,7 +149,7 @@ class Job:
 
 @dataclass(slots=True)
 class Result:
-    job: Job
+    claim: Claim
     attempted_at: datetime
     duration_ms: float
     status_code: int | None = None
@@ -182,7 +182,7 @@ def relaxed_commit(session: Session) -> None:
     session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
-def claim(session: Session, sealer: Sealer, *, limit: int, per_endpoint: int, lease_seconds: float) -> list[Job]:
+def claim(session: Session, sealer: Sealer, *, limit: int, per_endpoint: int, lease_seconds: float) -> list[Claim]:
     """Claim up to ``limit`` due deliveries, at most ``per_endpoint`` in flight per consumer (across workers)."""
     if limit <= 0:
         return []
@@ -218,7 +218,7 @@ def claim(session: Session, sealer: Sealer, *, limit: int, per_endpoint: int, le
         return []
     rows = session.execute(_TAKE, {"ids": take, "lease": lease_seconds}).all()
     order = {delivery_id: n for n, delivery_id in enumerate(take)}
-    return sorted((_job(row, sealer) for row in rows), key=lambda j: order[j.delivery_id])
+    return sorted((_claim_of(row, sealer) for row in rows), key=lambda c: order[c.delivery_id])
 
 
 def any_due(session: Session) -> bool:
@@ -233,9 +233,9 @@ def prune(session: Session, retention_seconds: float, limit: int = 5000) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _job(row: Any, sealer: Sealer) -> Job:
+def _claim_of(row: Any, sealer: Sealer) -> Claim:
     secrets = [sealer.open(s).decode() for s in (row.secret, row.previous_secret) if s is not None]
-    return Job(
+    return Claim(
         delivery_id=row.id,
         attempt=row.attempts,
         endpoint_id=row.endpoint_id,
@@ -265,18 +265,18 @@ def record(session: Session, results: list[Result], schedule: tuple[float, ...])
     for r in results:
         status, next_at, label = _next(r, schedule, now)
         if r.gone:
-            gone.add(r.job.endpoint_id)
+            gone.add(r.claim.endpoint_id)
         statuses.append(status)
         next_ats.append(next_at)
         recorded.results[label] += 1
         if status == "delivered":
-            recorded.lags.append((now - r.job.created_at).total_seconds())
+            recorded.lags.append((now - r.claim.created_at).total_seconds())
     _insert_attempts(session, results)
     finished = session.execute(
         _FINISH,
         {
-            "ids": [r.job.delivery_id for r in results],
-            "attempts": [r.job.attempt for r in results],
+            "ids": [r.claim.delivery_id for r in results],
+            "attempts": [r.claim.attempt for r in results],
             "statuses": statuses,
             "next_ats": next_ats,
             "ats": ended,
@@ -295,7 +295,7 @@ def _insert_attempts(session: Session, results: list[Result]) -> None:
     session.execute(
         _ATTEMPTS,
         {
-            "ids": [r.job.delivery_id for r in results],
+            "ids": [r.claim.delivery_id for r in results],
             "ats": [r.attempted_at for r in results],
             "durations": [r.duration_ms for r in results],
             "codes": [r.status_code for r in results],
@@ -322,7 +322,7 @@ def _next(r: Result, schedule: tuple[float, ...], now: datetime) -> tuple[str, d
     if r.gone:
         # Kept pending: it goes out when an operator enables the endpoint again.
         return "pending", now, "disabled"
-    delay = None if r.permanent else next_delay(r.job.attempt, schedule, r.retry_after)
+    delay = None if r.permanent else next_delay(r.claim.attempt, schedule, r.retry_after)
     if delay is None:
         return "failed", now, "failed"
     return "pending", now + timedelta(seconds=delay), "retried"

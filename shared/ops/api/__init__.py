@@ -23,7 +23,7 @@ from shared.errors import error
 from shared.ops.api.letters import LetterRoutes
 from shared.ops.api.outbox import OutboxRoutes
 from shared.ops.api.requests import BadQuery
-from shared.ops.service import Operations, Refused
+from shared.ops.service import OperatorService, Refused
 from shared.settings import Settings
 
 __all__ = ["AdminApi"]
@@ -33,7 +33,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 class AdminApi:
     def __init__(self, settings: Settings) -> None:
-        self.ops = Operations(settings)
+        self.ops = OperatorService(settings)
         self._digests = [(_digest(f"Bearer {token}"), actor) for token, actor in settings.actors.items()]
 
     def actor(self, authorization: str) -> str | None:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from shared.db import dead_letters as dlq
 from shared.errors import error
 from shared.ops.api.requests import actor_of, as_id, as_int, as_json, as_text, as_time
-from shared.ops.service import Operations
+from shared.ops.service import OperatorService
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_PAGE = 1000
@@ -34,7 +34,7 @@ def _filters(request: Request) -> dlq.Filters:
 
 
 class LetterRoutes:
-    def __init__(self, ops: Operations) -> None:
+    def __init__(self, ops: OperatorService) -> None:
         self.ops = ops
 
     def routes(self) -> list[tuple[str, Handler, list[str]]]:

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from shared.db.outbox import DELIVERY_STATUSES, DeliveryFilters
 from shared.errors import error
 from shared.ops.api.requests import BadQuery, actor_of, as_id, as_int, as_json, as_text, body_object
-from shared.ops.service import ROTATION_OVERLAP_SECONDS, Operations
+from shared.ops.service import ROTATION_OVERLAP_SECONDS, OperatorService
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_PAGE = 1000
@@ -60,7 +60,7 @@ def _changes(document: dict[str, Any]) -> dict[str, Any]:
 
 
 class OutboxRoutes:
-    def __init__(self, ops: Operations) -> None:
+    def __init__(self, ops: OperatorService) -> None:
         self.ops = ops
 
     def routes(self) -> list[tuple[str, Handler, list[str]]]:

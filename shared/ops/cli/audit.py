@@ -6,7 +6,7 @@ import click
 import orjson
 
 from shared.ops.cli.support import emit, operator_service, reports_failures
-from shared.ops.render import console, table, when
+from shared.ops.render import table, terminal, when
 
 
 @click.group("audit")
@@ -36,4 +36,4 @@ def audit_list(limit: int, as_json: bool) -> None:
         )
         for e in entries
     ]
-    console().print(table("Audit trail", ("when", "actor", "action", "on", "count", "outcome"), rows))
+    terminal().print(table("Audit trail", ("when", "actor", "action", "on", "count", "outcome"), rows))

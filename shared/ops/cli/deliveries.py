@@ -6,7 +6,7 @@ import click
 
 from shared.db.outbox import DELIVERY_STATUSES, DeliveryFilters
 from shared.ops.cli.support import actor_name, actor_option, emit, fail, operator_service, reports_failures
-from shared.ops.render import ago, console, styled, table, when
+from shared.ops.render import ago, styled, table, terminal, when
 
 
 @click.group()
@@ -40,7 +40,7 @@ def deliveries_list(endpoint_id: int | None, status: str | None, limit: int, as_
         for d in found
     ]
     columns = ("id", "endpoint", "event", "status", "attempts", "last answer", "next / last")
-    console().print(table("Deliveries, newest first", columns, rows, caption=None if found else "none"))
+    terminal().print(table("Deliveries, newest first", columns, rows, caption=None if found else "none"))
 
 
 @deliveries.command("show")
@@ -57,7 +57,7 @@ def deliveries_show(delivery_id: int, as_json: bool) -> None:
     if as_json:
         emit(found)
         return
-    out = console()
+    out = terminal()
     out.print(
         f"[bold]delivery {found['id']}[/]: {found['type']} {found['event_id']} to endpoint {found['endpoint_id']}, "
         f"{styled(found['status'])} after {found['attempts']} attempts"

@@ -21,8 +21,8 @@ from shared.ops.cli.support import (
     operator_service,
     reports_failures,
 )
-from shared.ops.render import ago, console, pretty, styled, table, when
-from shared.ops.service import Operations
+from shared.ops.render import ago, pretty, styled, table, terminal, when
+from shared.ops.service import OperatorService
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,7 +90,7 @@ def dlq_list(filters: dlq.Filters, limit: int, after: int, as_json: bool) -> Non
     caption = f"{len(letters)} of {waiting} waiting ({by_reason})" if waiting else "no dead letters waiting"
     if len(letters) == limit:
         caption += f"; next page: --after {letters[-1]['id']}"
-    console().print(
+    terminal().print(
         table(
             "Dead letters", ("id", "provider", "reason", "event", "order", "created", "detail"), rows, caption=caption
         )
@@ -109,7 +109,7 @@ def dlq_counts(filters: dlq.Filters, as_json: bool) -> None:
         emit({"by_reason": counts, "total": sum(counts.values())})
         return
     rows = [(styled(reason), n) for reason, n in counts.items()]
-    console().print(
+    terminal().print(
         table("Waiting dead letters by reason", ("reason", "letters"), rows, caption=f"{sum(counts.values())} in all")
     )
 
@@ -128,7 +128,7 @@ def dlq_show(letter_id: int, as_json: bool) -> None:
     if as_json:
         emit(document)
         return
-    out = console()
+    out = terminal()
     facts = [
         ("id", document["id"]),
         ("provider", document["provider"]),
@@ -149,7 +149,7 @@ def dlq_show(letter_id: int, as_json: bool) -> None:
         out.print(document["traceback"], markup=False)
 
 
-def _chosen(ops: Operations, ids: tuple[int, ...], select_all: bool, filters: dlq.Filters) -> list[int] | None:
+def _chosen(ops: OperatorService, ids: tuple[int, ...], select_all: bool, filters: dlq.Filters) -> list[int] | None:
     """The ids given, or None for --all (a job over the filter)."""
     if ids and select_all:
         fail("give dead-letter ids or --all, not both")
@@ -192,7 +192,7 @@ def dlq_replay(
             return
         else:
             done = ops.replay(chosen, actor=who)
-            emit({"replayed": done}) if as_json else console().print(f"replayed {len(done)} dead letters")
+            emit({"replayed": done}) if as_json else terminal().print(f"replayed {len(done)} dead letters")
             missing = sorted(set(chosen) - set(done))
     if missing:
         fail(f"not waiting (no such dead letter, or replayed already): {' '.join(map(str, missing))}")
@@ -207,8 +207,8 @@ def _print_predictions(report: dict[str, Any], as_json: bool) -> None:
         change = f"{x['current_status'] or 'new'} -> {x['status']}" if x["predicted"] in ("applied", "conflict") else ""
         rows.append((x["id"], styled(x["predicted"]), change, x["reason"] or ""))
     total = ", ".join(f"{n} {what}" for what, n in sorted(report["summary"].items())) or "no dead letters"
-    console().print(table("Dry run", ("id", "predicted", "status", "reason"), rows))
-    console().print(f"dry run, nothing changed: {total}")
+    terminal().print(table("Dry run", ("id", "predicted", "status", "reason"), rows))
+    terminal().print(f"dry run, nothing changed: {total}")
 
 
 @dlq_group.command("purge")
@@ -230,23 +230,25 @@ def dlq_purge(
             _run_job(ops, "purge", everything, actor_name(actor), background=background, as_json=as_json)
             return
         removed = ops.purge(chosen, actor=actor_name(actor))
-    emit({"purged": removed}) if as_json else console().print(f"purged {removed} dead letters")
+    emit({"purged": removed}) if as_json else terminal().print(f"purged {removed} dead letters")
 
 
-def _run_job(ops: Operations, kind: str, filters: dlq.Filters, actor: str, *, background: bool, as_json: bool) -> None:
+def _run_job(
+    ops: OperatorService, kind: str, filters: dlq.Filters, actor: str, *, background: bool, as_json: bool
+) -> None:
     """Start the job (or find the one running for this filter) and, unless --background, run it here with a
     progress bar; one already running elsewhere is followed."""
     job, created = ops.start_job(kind, filters, actor=actor, background=background)
     if background:
-        emit(job) if as_json else console().print(f"job {job['id']} {job['status']}: {kind} of {job['total']} letters")
+        emit(job) if as_json else terminal().print(f"job {job['id']} {job['status']}: {kind} of {job['total']} letters")
         return
     if not created:
-        console().print(f"job {job['id']} for this filter is {job['status']} already: following it", style="dim")
+        terminal().print(f"job {job['id']} for this filter is {job['status']} already: following it", style="dim")
     final = follow_with_progress(ops, job, as_json, run=created)
     if as_json:
         emit(final)
     else:
         verb = "replayed" if kind == "replay" else "purged"
-        console().print(f"job {final['id']} {styled(final['status'])}: {verb} {final['changed']} of {final['total']}")
+        terminal().print(f"job {final['id']} {styled(final['status'])}: {verb} {final['changed']} of {final['total']}")
     if final["status"] not in ("done",):
         fail(f"job {final['id']} ended {final['status']}{': ' + final['error'] if final['error'] else ''}")

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from shared.ops.cli.support import actor_name, actor_option, emit, fail, operator_service, reports_failures
-from shared.ops.render import ago, console, table
+from shared.ops.render import ago, table, terminal
 
 
 def _endpoint_row(e: dict[str, Any]) -> tuple[Any, ...]:
@@ -52,7 +52,7 @@ def endpoints_list(as_json: bool) -> None:
         emit(found)
         return
     columns = ("id", "endpoint", "events", "provider", "state", "added")
-    console().print(table("Endpoints", columns, [_endpoint_row(e) for e in found], caption=None if found else "none"))
+    terminal().print(table("Endpoints", columns, [_endpoint_row(e) for e in found], caption=None if found else "none"))
 
 
 def _change(endpoint_id: int, changes: dict[str, Any], done: str, actor: str | None) -> None:
@@ -60,7 +60,7 @@ def _change(endpoint_id: int, changes: dict[str, Any], done: str, actor: str | N
         found = ops.change_endpoint(endpoint_id, changes, actor=actor_name(actor))
     if found is None:
         fail(f"no endpoint {endpoint_id}")
-    console().print(f"endpoint {endpoint_id} {done}")
+    terminal().print(f"endpoint {endpoint_id} {done}")
 
 
 @endpoints.command("disable")

@@ -11,17 +11,17 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shared.ops.cli.support import actor_name, actor_option, emit, fail, operator_service, reports_failures
-from shared.ops.render import ago, console, styled, table
-from shared.ops.service import Operations
+from shared.ops.render import ago, styled, table, terminal
+from shared.ops.service import OperatorService
 
 
-def follow_with_progress(ops: Operations, job: dict[str, Any], quiet: bool, *, run: bool) -> dict[str, Any]:
+def follow_with_progress(ops: OperatorService, job: dict[str, Any], quiet: bool, *, run: bool) -> dict[str, Any]:
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console(),
+        console=terminal(),
         disable=quiet,
         transient=False,
     ) as bar:
@@ -39,7 +39,7 @@ def follow_with_progress(ops: Operations, job: dict[str, Any], quiet: bool, *, r
     return final
 
 
-def _follow(ops: Operations, job_id: int, show: Callable[[dict[str, Any]], None]) -> None:
+def _follow(ops: OperatorService, job_id: int, show: Callable[[dict[str, Any]], None]) -> None:
     while True:
         current = ops.job(job_id)
         if current is None:
@@ -78,7 +78,7 @@ def jobs_list(as_json: bool) -> None:
         )
         for j in found
     ]
-    console().print(table("Jobs", ("id", "kind", "status", "progress", "changed", "by", "filter", "started"), rows))
+    terminal().print(table("Jobs", ("id", "kind", "status", "progress", "changed", "by", "filter", "started"), rows))
 
 
 @jobs_group.command("show")
@@ -98,7 +98,7 @@ def jobs_show(job_id: int, follow: bool, as_json: bool) -> None:
     if as_json:
         emit(job)
         return
-    console().print(
+    terminal().print(
         f"job {job['id']} {job['kind']} {styled(job['status'])}: {job['processed']}/{job['total']} processed, "
         f"{job['changed']} changed, by {job['actor']}, started {ago(job['created_at'])}"
     )
@@ -115,4 +115,6 @@ def jobs_cancel(job_id: int, actor: str | None) -> None:
     if job is None:
         fail(f"no job {job_id}")
         return
-    console().print(f"job {job_id}: {job['status']}{' (stopping after this chunk)' if job['cancel_requested'] else ''}")
+    terminal().print(
+        f"job {job_id}: {job['status']}{' (stopping after this chunk)' if job['cancel_requested'] else ''}"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from shared.ops.cli.support import emit, fail, operator_service, reports_failures
-from shared.ops.render import console, styled, table, when
+from shared.ops.render import styled, table, terminal, when
 
 
 @click.group()
@@ -28,7 +28,7 @@ def payments_show(provider: str, order_ref: str, as_json: bool) -> None:
     if as_json:
         emit(document)
         return
-    out = console()
+    out = terminal()
     out.print(
         f"[bold]{document['provider']} {document['order_ref'] or document['payment_key']}[/]: "
         f"{styled(document['status'])}  {document['amount'] or '-'} {document['currency'] or ''}"
@@ -63,4 +63,4 @@ def payments_conflicts(provider: str | None, limit: int, as_json: bool) -> None:
     ]
     caption = None if found else "no conflicts"
     columns = ("provider", "order", "kept", "clashed with", "amount", "last clash")
-    console().print(table("Payments with conflicting outcomes", columns, rows, caption=caption))
+    terminal().print(table("Payments with conflicting outcomes", columns, rows, caption=caption))

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.ops.render import utc_time
-from shared.ops.service import Operations, Refused
+from shared.ops.service import OperatorService, Refused
 from shared.settings import Settings, SettingsError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,8 +47,8 @@ def reports_failures(fn: F) -> F:
 
 
 @contextmanager
-def operator_service() -> Iterator[Operations]:
-    ops = Operations(Settings.from_env(), pool_size=1)
+def operator_service() -> Iterator[OperatorService]:
+    ops = OperatorService(Settings.from_env(), pool_size=1)
     try:
         yield ops
     finally:

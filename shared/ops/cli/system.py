@@ -10,7 +10,7 @@ import click
 
 from shared.db.migrate import upgrade
 from shared.ops.cli.support import emit, fail, operator_service, reports_failures
-from shared.ops.render import console, table
+from shared.ops.render import table, terminal
 from shared.settings import Settings
 
 
@@ -76,7 +76,7 @@ def stats(as_json: bool) -> None:
         ("dead letters waiting", dead),
         ("oldest waiting callback", _age(oldest) if numbers is not None else unknown),
     ]
-    console().print(table("payhook", ("", ""), rows))
+    terminal().print(table("payhook", ("", ""), rows))
 
 
 def _age(seconds: float | None) -> str:
