@@ -105,8 +105,8 @@ def main() -> None:
                 limit=50,
             ),
         ),
-        ("free text, common (first page)", lambda: ops.letters(dlq.Filters(text="Example Store"), limit=50)),
-        ("free text, one letter (whole scan)", lambda: ops.letters(dlq.Filters(text=f"INV{deep}}}"), limit=50)),
+        ("free text, common (first page)", lambda: ops.letters(dlq.Filters(search="Example Store"), limit=50)),
+        ("free text, one letter (whole scan)", lambda: ops.letters(dlq.Filters(search=f"INV{deep}}}"), limit=50)),
         ("counts by reason (all)", lambda: ops.letter_counts(dlq.Filters())),
         ("a job's count (one reason)", lambda: ops.matching(dlq.Filters(reason="crashed_worker"))),
     ]

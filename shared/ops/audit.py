@@ -11,7 +11,6 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -42,12 +41,6 @@ class AuditResult:
 
     text: str = "done"
     count: int | None = None
-
-
-def filters_document(filters: Any) -> dict[str, Any]:
-    """A dataclass of filters as the audit trail keeps it: only what was set, times in ISO 8601."""
-    found = {name: getattr(filters, name) for name in getattr(filters, "__slots__", ())}
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in found.items() if v not in (None, False)}
 
 
 class Connections:

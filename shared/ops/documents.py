@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from shared.canonical import DeliveryStatus
 from shared.db.models import (
     AuditEntry,
     DeadLetter,
@@ -143,7 +144,7 @@ def delivery_summary(delivery: Delivery, event: OutboxEvent) -> dict[str, Any]:
         "provider": event.provider,
         "status": delivery.status,
         "attempts": delivery.attempts,
-        "next_attempt_at": _iso(delivery.next_attempt_at) if delivery.status in ("pending", "sending") else None,
+        "next_attempt_at": _iso(delivery.next_attempt_at) if delivery.status in DeliveryStatus.unfinished() else None,
         "last_attempt_at": _iso(delivery.last_attempt_at),
         "last_status_code": delivery.last_status_code,
         "last_error": delivery.last_error,

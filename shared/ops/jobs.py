@@ -28,7 +28,7 @@ from shared.backlog import queue_stats
 from shared.db import audit
 from shared.db import dead_letters as dlq
 from shared.db.models import OperatorJob
-from shared.ops.audit import Connections, filters_document
+from shared.ops.audit import Connections
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,6 @@ def job_document(job: OperatorJob) -> dict[str, Any]:
     }
 
 
-def filters_from(document: dict[str, Any]) -> dlq.Filters:
-    values = dict(document)
-    for name in ("since", "until"):
-        if values.get(name):
-            values[name] = datetime.fromisoformat(values[name])
-    return dlq.Filters(**values)
-
-
 class JobRunner:
     """Starts, runs, cancels and reads jobs over the operator service's connections."""
 
@@ -81,7 +73,7 @@ class JobRunner:
         """The job for ``kind`` and ``filters``: a new one (True), or the one already queued or running."""
         if kind not in KINDS:
             raise ValueError(f"unknown job kind {kind!r}")
-        chosen = filters_document(filters)
+        chosen = filters.to_document()
         key = orjson.dumps(chosen, option=orjson.OPT_SORT_KEYS).decode()
         with self.ops.session() as session:
             up_to = dlq.newest_id(session)
@@ -173,7 +165,7 @@ class JobRunner:
         job = self._take(job_id, me)
         if job is None:
             return "held"
-        filters = filters_from(job.filters)
+        filters = dlq.Filters.from_document(job.filters)
         act = replay if job.kind == "replay" else purge
         deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
         started, done, failures = time.monotonic(), 0, 0

@@ -9,7 +9,7 @@ from typing import Any
 from shared import webhooks
 from shared.canonical import EVENT_TYPES
 from shared.db import outbox
-from shared.ops.audit import Connections, Refused, filters_document
+from shared.ops.audit import Connections, Refused
 from shared.ops.documents import delivery_document, delivery_summary, endpoint_document
 from shared.providers import all_providers
 
@@ -121,7 +121,7 @@ class OutboxService(Connections):
         self, delivery_ids: Sequence[int], *, actor: str, filters: outbox.DeliveryFilters | None = None
     ) -> list[int]:
         """Make deliveries due now with a fresh schedule; the ids made due."""
-        chosen = filters_document(filters) if filters else None
+        chosen = filters.to_document() if filters else None
         target = None if filters else ids_text(delivery_ids)
         with self.audited(actor, "delivery.retry", target=target, filters=chosen) as (session, done):
             made_due = outbox.retry(session, delivery_ids)

@@ -34,13 +34,6 @@ def terminal() -> Console:
     return Console(highlight=False)
 
 
-def utc_time(text: str) -> datetime:
-    """ISO 8601 as operators type it, with or without a zone (``Z``, ``+07:00``); without one it is UTC.
-    Raises ValueError."""
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def ago(moment: datetime | str | None, now: datetime | None = None) -> str:
     """``3 min ago``, ``just now``, ``in 2 h``."""
     if moment is None:

@@ -17,7 +17,7 @@ from shared.celery_app import make_celery
 from shared.db import audit, payments, spool
 from shared.db import dead_letters as dlq
 from shared.db.payments import find_payment, history
-from shared.ops.audit import Refused, filters_document
+from shared.ops.audit import Refused
 from shared.ops.documents import audit_document, conflict_document, letter_document, letter_summary, payment_document
 from shared.ops.jobs import JOB_TASK, JobRunner
 from shared.ops.outbox import ROTATION_OVERLAP_SECONDS, OutboxService, ids_text
@@ -89,7 +89,7 @@ class OperatorService(OutboxService):
 
     def replay(self, letter_ids: Sequence[int], *, actor: str, filters: dlq.Filters | None = None) -> list[int]:
         """Send each letter's original callback through the pipeline again; the ids replayed."""
-        chosen = filters_document(filters) if filters else None
+        chosen = filters.to_document() if filters else None
         with self.audited(actor, "dlq.replay", target=None if filters else ids_text(letter_ids), filters=chosen) as (
             session,
             done,
@@ -159,7 +159,7 @@ class OperatorService(OutboxService):
     def dry_run(self, letter_ids: Sequence[int], *, actor: str, filters: dlq.Filters | None = None) -> dict[str, Any]:
         """What replaying the letters would do now, per letter and in sum; nothing changes but the audit
         trail, which records the dry run."""
-        chosen = filters_document(filters) if filters else None
+        chosen = filters.to_document() if filters else None
         target = None if filters else ids_text(letter_ids)
         chosen_ids = sorted(letter_ids)[:DRY_RUN_LIMIT]
         with self.audited(actor, "dlq.replay", target=target, filters=chosen, dry_run=True) as (session, done):
@@ -177,7 +177,7 @@ class OperatorService(OutboxService):
             }
 
     def purge(self, letter_ids: Sequence[int], *, actor: str, filters: dlq.Filters | None = None) -> int:
-        chosen = filters_document(filters) if filters else None
+        chosen = filters.to_document() if filters else None
         with self.audited(actor, "dlq.purge", target=None if filters else ids_text(letter_ids), filters=chosen) as (
             session,
             done,

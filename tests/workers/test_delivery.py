@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from shared.canonical import DeliveryStatus
 from shared.db.outbox import DeliveryFilters
 from shared.ops.service import OperatorService
 from shared.settings import Settings
@@ -178,7 +179,7 @@ def test_a_spent_schedule_fails_the_delivery_and_a_retry_sends_it(
         healthy = True
         ops = OperatorService(fast, pool_size=1)
         try:
-            failed = ops.matching_deliveries(DeliveryFilters(status="failed"))
+            failed = ops.matching_deliveries(DeliveryFilters(status=DeliveryStatus.FAILED))
             assert ops.retry_deliveries(failed, actor="test") == failed
         finally:
             ops.close()

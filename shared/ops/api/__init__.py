@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
+from shared.db.letter_filters import BadFilter
 from shared.errors import error
 from shared.ops.api.letters import LetterRoutes
 from shared.ops.api.outbox import OutboxRoutes
@@ -66,7 +67,7 @@ class AdminApi:
             async def endpoint(request: Request) -> Response:
                 try:
                     return await handler(request)
-                except BadQuery as exc:
+                except (BadQuery, BadFilter) as exc:
                     return error(400, "bad_request", str(exc))
                 except Refused as exc:
                     return error(422, "refused", str(exc))

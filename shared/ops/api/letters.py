@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from shared.db import dead_letters as dlq
 from shared.errors import error
-from shared.ops.api.requests import actor_of, as_id, as_int, as_json, as_text, as_time
+from shared.ops.api.requests import actor_of, as_id, as_int, as_json, as_text
 from shared.ops.service import OperatorService
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -21,16 +21,7 @@ SYNC_LIMIT = 1000
 
 
 def _filters(request: Request) -> dlq.Filters:
-    query = request.query_params
-    return dlq.Filters(
-        provider=as_text(query.get("provider"), "provider"),
-        reason=as_text(query.get("reason"), "reason"),
-        since=as_time(request, "since"),
-        until=as_time(request, "until"),
-        event_type=as_text(query.get("event_type"), "event_type"),
-        order_ref=as_text(query.get("order_ref"), "order_ref"),
-        text=as_text(query.get("q"), "q"),
-    )
+    return dlq.Filters.from_query(request.query_params)
 
 
 class LetterRoutes:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.canonical import EVENT_TYPES
+from shared.canonical import EVENT_TYPES, DeliveryStatus
+from shared.db.letter_filters import ALIASES, FIELDS
 
 ADMIN: dict[str, Any] = {"security": [{"bearer": []}]}
 _OBJECT = {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}}
@@ -37,16 +38,20 @@ def admin_paths(providers: list[str]) -> dict[str, Any]:
 
 
 def letter_filters() -> list[dict[str, Any]]:
-    """Every dead-letter filter, for lists, counts, dry runs, replays and purges."""
-    text = [
-        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-        for n in ("provider", "reason", "event_type", "order_ref", "q")
-    ]
-    times = [
-        {"name": n, "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}
-        for n in ("since", "until")
-    ]
-    return text + times
+    """Every dead-letter filter (``FIELDS``), for lists, counts, dry runs, replays and purges; free text also
+    under its earlier name."""
+    found = []
+    for field in FIELDS:
+        schema = {"type": "string", "format": "date-time"} if field.kind == "time" else {"type": "string"}
+        found.append(_query(field.name, field.description, schema))
+        if field.name in ALIASES:
+            alias = f"the same as {field.name} (its earlier name); {field.name} wins when both are given"
+            found.append(_query(ALIASES[field.name], alias, schema))
+    return found
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
 
 def _operator_paths() -> dict[str, Any]:
@@ -182,7 +187,7 @@ def _outbox_admin(names: list[str]) -> dict[str, Any]:
     admin: dict[str, Any] = {"security": [{"bearer": []}]}
     endpoint_id = {"name": "endpoint_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
     delivery_id = {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
-    statuses = {"type": "string", "enum": ["pending", "sending", "delivered", "failed"]}
+    statuses = {"type": "string", "enum": [str(s) for s in DeliveryStatus]}
     filters = [
         {"name": "endpoint", "in": "query", "schema": {"type": "integer", "minimum": 1}},
         {"name": "status", "in": "query", "schema": statuses},

@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared.db.outbox import DELIVERY_STATUSES, DeliveryFilters
+from shared.canonical import DeliveryStatus
+from shared.db.outbox import DeliveryFilters
 from shared.errors import error
 from shared.ops.api.requests import BadQuery, actor_of, as_id, as_int, as_json, as_text, body_object
 from shared.ops.service import ROTATION_OVERLAP_SECONDS, OperatorService
@@ -144,8 +145,10 @@ class OutboxRoutes:
 
 
 def _delivery_filters(request: Request) -> DeliveryFilters:
-    status = as_text(request.query_params.get("status"), "status")
-    if status is not None and status not in DELIVERY_STATUSES:
-        raise BadQuery(f"status must be one of {', '.join(DELIVERY_STATUSES)}")
+    given = as_text(request.query_params.get("status"), "status")
+    try:
+        status = None if given is None else DeliveryStatus(given)
+    except ValueError:
+        raise BadQuery(f"status must be one of {', '.join(DeliveryStatus)}") from None
     endpoint = as_int(request, "endpoint", 0, 1, 10**18) if "endpoint" in request.query_params else None
     return DeliveryFilters(endpoint_id=endpoint, status=status)

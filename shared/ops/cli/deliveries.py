@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import click
 
-from shared.db.outbox import DELIVERY_STATUSES, DeliveryFilters
+from shared.canonical import DeliveryStatus
+from shared.db.outbox import DeliveryFilters
 from shared.ops.cli.support import actor_name, actor_option, emit, fail, operator_service, reports_failures
 from shared.ops.render import ago, styled, table, terminal, when
+
+# The choices of --status: the words a delivery status is stored as.
+STATUSES = [str(s) for s in DeliveryStatus]
+
+
+def _status(ctx: click.Context, param: click.Parameter, value: str | None) -> DeliveryStatus | None:
+    return None if value is None else DeliveryStatus(value)
 
 
 @click.group()
@@ -16,11 +24,11 @@ def deliveries() -> None:
 
 @deliveries.command("list")
 @click.option("--endpoint", "endpoint_id", type=int, help="only this endpoint's")
-@click.option("--status", type=click.Choice(DELIVERY_STATUSES), help="only deliveries in this state")
+@click.option("--status", type=click.Choice(STATUSES), callback=_status, help="only deliveries in this state")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @reports_failures
-def deliveries_list(endpoint_id: int | None, status: str | None, limit: int, as_json: bool) -> None:
+def deliveries_list(endpoint_id: int | None, status: DeliveryStatus | None, limit: int, as_json: bool) -> None:
     """Deliveries, newest first."""
     with operator_service() as ops:
         found = ops.deliveries(DeliveryFilters(endpoint_id, status), limit=limit)
@@ -78,10 +86,12 @@ def deliveries_show(delivery_id: int, as_json: bool) -> None:
 @deliveries.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--endpoint", "endpoint_id", type=int, help="every delivery of this endpoint (with --status)")
-@click.option("--status", type=click.Choice(DELIVERY_STATUSES), help="every delivery in this state")
+@click.option("--status", type=click.Choice(STATUSES), callback=_status, help="every delivery in this state")
 @actor_option
 @reports_failures
-def deliveries_retry(ids: tuple[int, ...], endpoint_id: int | None, status: str | None, actor: str | None) -> None:
+def deliveries_retry(
+    ids: tuple[int, ...], endpoint_id: int | None, status: DeliveryStatus | None, actor: str | None
+) -> None:
     """Send deliveries again now, with a fresh retry schedule."""
     if ids and (endpoint_id is not None or status is not None):
         fail("give delivery ids, or --endpoint/--status, not both")
@@ -89,7 +99,7 @@ def deliveries_retry(ids: tuple[int, ...], endpoint_id: int | None, status: str 
         fail("give delivery ids, or --endpoint ID --status failed")
     with operator_service() as ops:
         # By endpoint alone: its failed deliveries (re-sending what was delivered takes --status delivered).
-        filters = None if ids else DeliveryFilters(endpoint_id, status or "failed")
+        filters = None if ids else DeliveryFilters(endpoint_id, status or DeliveryStatus.FAILED)
         chosen = list(ids) if filters is None else ops.matching_deliveries(filters)
         done = ops.retry_deliveries(chosen, actor=actor_name(actor), filters=filters)
     click.echo(f"retried {len(done)} deliveries")

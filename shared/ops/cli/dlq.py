@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from shared.db import dead_letters as dlq
+from shared.db.letter_filters import FIELDS
 from shared.ops.cli.jobs import follow_with_progress
 from shared.ops.cli.support import (
     IsoTime,
@@ -28,29 +29,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _filters(fn: F) -> F:
-    """The filter options, handed to the command as one ``filters`` argument."""
+    """The filter options (one per ``FIELDS`` entry), handed to the command as one ``filters`` argument."""
 
     @wraps(fn)
     def wrapper(**kwargs: Any) -> Any:
-        names = ("provider", "reason", "since", "until", "event_type", "order_ref", "search")
-        values = {name: kwargs.pop(name) for name in names}
-        values["text"] = values.pop("search")
-        return fn(filters=dlq.Filters(**values), **kwargs)
+        return fn(filters=dlq.Filters(**{field.name: kwargs.pop(field.name) for field in FIELDS}), **kwargs)
 
-    for option in (
-        click.option("--until", type=IsoTime(), help="created before (ISO 8601)"),
-        click.option("--since", type=IsoTime(), help="created at or after (ISO 8601)"),
-        click.option(
-            "--search",
-            help="free text: the raw body as sent (unless encrypted at rest), the detail, "
-            "order reference and event type",
-        ),
-        click.option("--order-ref", help="only letters naming this order reference"),
-        click.option("--event-type", help="only this event type, as the provider names it"),
-        click.option("--reason", help="only this reason code"),
-        click.option("--provider", help="only this provider"),
-    ):
-        wrapper = option(wrapper)
+    for field in reversed(FIELDS):  # the last decorator applied is the first option listed
+        kind = IsoTime() if field.kind == "time" else None
+        wrapper = click.option(field.option, field.name, type=kind, help=field.description)(wrapper)
     return wrapper  # type: ignore[return-value]
 
 

@@ -16,7 +16,7 @@ import orjson
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.ops.render import utc_time
+from shared.db.letter_filters import utc_time
 from shared.ops.service import OperatorService, Refused
 from shared.settings import Settings, SettingsError
 

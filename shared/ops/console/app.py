@@ -20,11 +20,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from shared.canonical import DeliveryStatus
 from shared.db import dead_letters as dlq
-from shared.db.outbox import DELIVERY_STATUSES, DeliveryFilters
+from shared.db.outbox import DeliveryFilters
 from shared.errors import ascii_digits, error
 from shared.ops.console.session import COOKIE, ConsoleSession, ConsoleSessions
-from shared.ops.render import ago, pretty, utc_time
+from shared.ops.render import ago, pretty
 from shared.ops.service import OperatorService
 from shared.providers import all_providers
 from shared.settings import Settings
@@ -59,7 +60,7 @@ class Console:
         self.templates.env.filters["ago"] = ago
         self.templates.env.filters["pretty"] = pretty
         self.templates.env.globals["providers"] = list(all_providers())
-        self.templates.env.globals["delivery_statuses"] = DELIVERY_STATUSES
+        self.templates.env.globals["delivery_statuses"] = [str(s) for s in DeliveryStatus]
 
     def mount(self) -> Mount:
         return Mount("/console", app=self.app())
@@ -180,7 +181,7 @@ class Console:
             "letters.html",
             letters=letters,
             counts=counts,
-            filters=_filter_values(filters),
+            filters=filters.to_query(),
             next_page=next_page,
             total=sum(counts.values()),
         )
@@ -215,7 +216,7 @@ class Console:
         report = await run_in_threadpool(
             lambda: self.ops.dry_run(self.ops.matching(filters), actor=session.actor, filters=filters)
         )
-        return self.render(request, session, "dry_run.html", report=report, filters=_filter_values(filters))
+        return self.render(request, session, "dry_run.html", report=report, filters=filters.to_query())
 
     async def replay_all(self, request: Request, session: ConsoleSession) -> Response:
         return await self._job(request, session, "replay")
@@ -251,8 +252,7 @@ class Console:
         return self.render(request, session, "conflicts.html", conflicts=found)
 
     async def deliveries(self, request: Request, session: ConsoleSession) -> Response:
-        status = request.query_params.get("status") or None
-        status = status if status in DELIVERY_STATUSES else None
+        status = _delivery_status(request.query_params.get("status"))
         endpoint = _number(request.query_params.get("endpoint"))
         found, endpoints = await run_in_threadpool(
             lambda: (self.ops.deliveries(DeliveryFilters(endpoint, status), limit=100), self.ops.endpoints())
@@ -314,44 +314,16 @@ def _path_number(request: Request, name: str) -> int | None:
     return _number(request.path_params.get(name))
 
 
-def _text(source: Any, name: str) -> str | None:
-    value = source.get(name)
-    return value.strip().replace("\x00", "") or None if isinstance(value, str) else None
+def _letter_filters(source: Any) -> dlq.Filters:
+    """The form's (or the page's query's) filters; text is trimmed, a time that does not parse is left out."""
+    return dlq.Filters.from_query(source, forgiving=True)
 
 
-def _time(source: Any, name: str) -> datetime | None:
-    raw = _text(source, name)
-    if not raw:
-        return None
+def _delivery_status(given: str | None) -> DeliveryStatus | None:
     try:
-        return utc_time(raw)
+        return DeliveryStatus(given) if given else None
     except ValueError:
         return None
-
-
-def _letter_filters(source: Any) -> dlq.Filters:
-    return dlq.Filters(
-        provider=_text(source, "provider"),
-        reason=_text(source, "reason"),
-        event_type=_text(source, "event_type"),
-        order_ref=_text(source, "order_ref"),
-        text=_text(source, "q"),
-        since=_time(source, "since"),
-        until=_time(source, "until"),
-    )
-
-
-def _filter_values(filters: dlq.Filters) -> dict[str, str]:
-    values = {
-        "provider": filters.provider,
-        "reason": filters.reason,
-        "event_type": filters.event_type,
-        "order_ref": filters.order_ref,
-        "q": filters.text,
-        "since": filters.since.isoformat() if filters.since else None,
-        "until": filters.until.isoformat() if filters.until else None,
-    }
-    return {k: v for k, v in values.items() if v}
 
 
 def _query(request: Request, **changes: Any) -> str:
