@@ -15,7 +15,7 @@ import logging
 
 from celery import Celery
 from redis import Redis
-from redis.exceptions import OutOfMemoryError
+from redis.exceptions import OutOfMemoryError, RedisError
 
 from shared.queue import APPEND_SCRIPT, QueuedCallback, QueueKeys, script_args
 
@@ -90,6 +90,16 @@ class Doorbell:
     def ring_if_free(self, slot: int = 0) -> bool:
         """Take the doorbell and ring it, unless a drain (or delivery loop) holds it already."""
         return self.take(slot) and self.ring(slot)
+
+    def ring_deliveries(self) -> bool:
+        """Wake a delivery loop now rather than at the next tick, unless one holds delivery doorbell 0: after a
+        batch that made deliveries, an endpoint enabled, deliveries retried. Never raises: a failure only
+        delays them until the tick, which rings for deliveries that are due."""
+        try:
+            return self.for_deliveries().ring_if_free(0)
+        except RedisError as exc:
+            log.warning("could not ring a delivery loop: %s", type(exc).__name__)
+            return False
 
     def append(self, callback: QueuedCallback) -> bytes:
         """Append one callback from synchronous code, ringing when it took the doorbell; the entry id."""

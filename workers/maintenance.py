@@ -34,7 +34,7 @@ def tick(ctx: WorkerContext) -> None:
         lambda: ring_if_needed(ctx.doorbell, claim_ms),
         lambda: trim(ctx.redis, ctx.keys),
         lambda: forget_idle_consumers(ctx.redis, ctx.keys, idle_ms=2 * claim_ms),
-        lambda: ring_deliveries_if_due(ctx),
+        lambda: deliveries_due(ctx) and ctx.doorbell.ring_deliveries(),
         lambda: prune_outbox(ctx),
         lambda: resume_jobs(ctx),
     ):
@@ -87,12 +87,11 @@ def ring_if_needed(doorbell: Doorbell, claim_timeout_ms: int) -> bool:
     return doorbell.ring(0)
 
 
-def ring_deliveries_if_due(ctx: WorkerContext) -> bool:
-    """Ring a delivery loop when a delivery is due (a retry whose time came, a lease that ran out, an endpoint
-    enabled again) and no loop holds doorbell 0."""
+def deliveries_due(ctx: WorkerContext) -> bool:
+    """Whether a delivery is due (a retry whose time came, a lease that ran out, an endpoint enabled again): the
+    tick then rings a delivery loop."""
     with ctx.sessions.begin() as session:
-        due = deliveries.any_due(session)
-    return due and ctx.doorbell.for_deliveries().ring_if_free(0)
+        return deliveries.any_due(session)
 
 
 def prune_outbox(ctx: WorkerContext, *, force: bool = False) -> int:

@@ -25,10 +25,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from shared.backlog import queue_stats
+from shared.connections import Connections
 from shared.db import audit
 from shared.db import dead_letters as dlq
 from shared.db.models import OperatorJob
-from shared.ops.audit import Connections
+from shared.ops.audit import audited
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class JobRunner:
             return [job_document(j) for j in found]
 
     def cancel(self, job_id: int, *, actor: str) -> dict[str, Any] | None:
-        with self.ops.audited(actor, "job.cancel", target=f"job {job_id}") as (session, done):
+        with audited(self.ops, actor, "job.cancel", target=f"job {job_id}") as (session, done):
             job = session.get(OperatorJob, job_id, with_for_update=True)
             if job is None:
                 done.text, done.count = "no such job", 0

@@ -17,7 +17,7 @@ from shared.celery_app import make_celery
 from shared.db import audit, payments, spool
 from shared.db import dead_letters as dlq
 from shared.db.payments import find_payment, history
-from shared.ops.audit import Refused
+from shared.ops.audit import Refused, audited
 from shared.ops.documents import audit_document, conflict_document, letter_document, letter_summary, payment_document
 from shared.ops.jobs import JOB_TASK, JobRunner
 from shared.ops.outbox import ROTATION_OVERLAP_SECONDS, OutboxService, ids_text
@@ -90,7 +90,7 @@ class OperatorService(OutboxService):
     def replay(self, letter_ids: Sequence[int], *, actor: str, filters: dlq.Filters | None = None) -> list[int]:
         """Send each letter's original callback through the pipeline again; the ids replayed."""
         chosen = filters.to_document() if filters else None
-        with self.audited(actor, "dlq.replay", target=None if filters else ids_text(letter_ids), filters=chosen) as (
+        with audited(self, actor, "dlq.replay", target=None if filters else ids_text(letter_ids), filters=chosen) as (
             session,
             done,
         ):
@@ -128,7 +128,7 @@ class OperatorService(OutboxService):
         return job, created
 
     def send_job(self, job_id: int) -> None:
-        make_celery(self.settings).send_task(JOB_TASK, kwargs={"job_id": job_id}, retry=False)
+        (self.celery or make_celery(self.settings)).send_task(JOB_TASK, kwargs={"job_id": job_id}, retry=False)
 
     def run_job(
         self,
@@ -162,7 +162,7 @@ class OperatorService(OutboxService):
         chosen = filters.to_document() if filters else None
         target = None if filters else ids_text(letter_ids)
         chosen_ids = sorted(letter_ids)[:DRY_RUN_LIMIT]
-        with self.audited(actor, "dlq.replay", target=target, filters=chosen, dry_run=True) as (session, done):
+        with audited(self, actor, "dlq.replay", target=target, filters=chosen, dry_run=True) as (session, done):
             letters = dlq.waiting(session, chosen_ids) if chosen_ids else []
             predictions = predict(session, letters, self.sealer, all_providers())
             counts = summary(predictions)
@@ -178,7 +178,7 @@ class OperatorService(OutboxService):
 
     def purge(self, letter_ids: Sequence[int], *, actor: str, filters: dlq.Filters | None = None) -> int:
         chosen = filters.to_document() if filters else None
-        with self.audited(actor, "dlq.purge", target=None if filters else ids_text(letter_ids), filters=chosen) as (
+        with audited(self, actor, "dlq.purge", target=None if filters else ids_text(letter_ids), filters=chosen) as (
             session,
             done,
         ):
