@@ -23,9 +23,7 @@ from celery.signals import worker_init, worker_process_shutdown
 from redis.exceptions import RedisError
 
 from shared import logs
-from shared.celery_app import make_celery
-from shared.doorbell import DELIVER_TASK, DRAIN_TASK, TICK_TASK
-from shared.ops.jobs import JOB_TASK
+from shared.celery_app import DELIVER_TASK, DRAIN_TASK, JOB_TASK, TICK_TASK, make_celery
 from shared.settings import Settings
 from workers import context, maintenance, metrics
 from workers.delivery import handlers

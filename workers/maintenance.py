@@ -10,8 +10,8 @@ from redis import Redis
 
 from shared.backlog import group_info, queue_stats, text
 from shared.db import spool
-from shared.doorbell import TTL_SECONDS, Doorbell
-from shared.queue import MOVE_SCRIPT, QueueKeys, move_args
+from shared.doorbell import Doorbell
+from shared.queue import MOVE_SCRIPT, QueueKeys, move_args, move_keys
 from workers.context import WorkerContext
 from workers.delivery import store as deliveries
 from workers.drain import ensure_group
@@ -49,7 +49,7 @@ def move_spool(ctx: WorkerContext, max_batches: int = 10) -> int:
     spool; at most ``max_batches`` batches per call (the next tick goes on)."""
     moved = 0
     script = ctx.redis.register_script(MOVE_SCRIPT)
-    keys = [ctx.keys.stream, ctx.keys.drain_bell_key(0), ctx.keys.spool_moved]
+    keys = move_keys(ctx.keys)
     for _ in range(max_batches):
         with ctx.sessions.begin() as session:
             rows = spool.take_oldest(session, SPOOL_BATCH)
@@ -57,7 +57,7 @@ def move_spool(ctx: WorkerContext, max_batches: int = 10) -> int:
                 break
             spooled = [(row.id, spool.as_queued(row, ctx.sealer)) for row in rows]
             # An id appended before (by a mover whose delete then failed) is skipped by the script.
-            count, rang = script(keys=keys, args=move_args(spooled, TTL_SECONDS))
+            count, rang = script(keys=keys, args=move_args(spooled))
             spool.remove(session, [row.id for row in rows])
         # The rows are gone: their ids need not be remembered (if this fails, they stay, harmlessly).
         ctx.redis.srem(ctx.keys.spool_moved, *[row.id for row in rows])

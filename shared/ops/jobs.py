@@ -33,7 +33,6 @@ from shared.ops.audit import audited
 
 log = logging.getLogger(__name__)
 
-JOB_TASK = "payhook.job"
 # A chunk's work in the job's transaction: how many letters it changed.
 Chunk = Callable[[Session, list[int]], int]
 MAX_FAILURES = 3

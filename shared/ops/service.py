@@ -8,21 +8,20 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.orm import Session
 
-from shared.backlog import QueueStats, queue_stats
-from shared.celery_app import make_celery
+from shared.backlog import QueueStats, queue_stats_if_reachable
+from shared.celery_app import JOB_TASK, make_celery
 from shared.db import audit, payments, spool
 from shared.db import dead_letters as dlq
 from shared.db.payments import find_payment, history
 from shared.ops.audit import Refused, audited
 from shared.ops.documents import audit_document, conflict_document, letter_document, letter_summary, payment_document
-from shared.ops.jobs import JOB_TASK, JobRunner
+from shared.ops.jobs import JobRunner
 from shared.ops.outbox import ROTATION_OVERLAP_SECONDS, OutboxService, ids_text
 from shared.ops.predict import predict, summary
 from shared.providers import all_providers
+from shared.queue import append_sync
 
 # A dry run predicts at most this many letters (the first in replay order): it runs in the caller's process.
 DRY_RUN_LIMIT = 10_000
@@ -52,10 +51,7 @@ class OperatorService(OutboxService):
 
     def queue(self) -> QueueStats | None:
         """The stream's numbers; None while Redis is unreachable."""
-        try:
-            return queue_stats(self.redis, self.keys)
-        except (RedisConnectionError, RedisTimeoutError):
-            return None
+        return queue_stats_if_reachable(self.redis, self.keys)
 
     def spooled(self) -> int:
         with self.session() as session:
@@ -101,7 +97,9 @@ class OperatorService(OutboxService):
     def _replay(self, session: Session, letter_ids: Sequence[int]) -> list[int]:
         letters = dlq.mark_replayed(session, letter_ids) if letter_ids else []
         # Appended before the mark commits: a failed append marks nothing (see mark_replayed).
-        self.doorbell.append_all([dlq.original(letter, self.sealer) for letter in letters])
+        _, took = append_sync(self.redis, self.keys, [dlq.original(letter, self.sealer) for letter in letters])
+        if took:
+            self.doorbell.ring(0)
         return [x.id for x in letters]
 
     def replay_chunk(self, session: Session, letter_ids: list[int]) -> int:
