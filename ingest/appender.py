@@ -15,8 +15,8 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared.doorbell import TTL_SECONDS, Doorbell
-from shared.queue import APPEND_SCRIPT, QueuedCallback, script_args
+from shared.doorbell import Doorbell
+from shared.queue import APPEND_SCRIPT, QueuedCallback, append_keys, script_args
 
 log = logging.getLogger(__name__)
 # Bounds one script call (and so how long Redis is busy with it); the rest go in the next call.
@@ -34,7 +34,7 @@ class Appender:
         # spool instead of each waiting for its own timeout.
         self._broken_until = 0.0
         self._script = redis.register_script(APPEND_SCRIPT)
-        self._keys = [doorbell.keys.stream, doorbell.keys.doorbell(0)]
+        self._keys = append_keys(doorbell.keys)
         self._doorbell = doorbell
         self._observe = observe
         self._pending: list[tuple[QueuedCallback, asyncio.Future[bytes]]] = []
@@ -69,7 +69,7 @@ class Appender:
         batch = [(callback, future) for callback, future in batch if not future.done()]
         if not batch:
             return
-        args = script_args([callback for callback, _ in batch], TTL_SECONDS)
+        args = script_args([callback for callback, _ in batch])
         started = time.perf_counter()
         try:
             result = await asyncio.wait_for(self._script(keys=self._keys, args=args), self._timeout)

@@ -186,8 +186,8 @@ class FastPath:
 
 
 @dataclass
-class Operations:
-    """Health, readiness and metrics."""
+class Probes:
+    """The receiver's probes: health, readiness, metrics and the OpenAPI document."""
 
     redis: Redis
     metrics: ReceiverMetrics

@@ -18,17 +18,18 @@ from starlette.routing import Route
 from ingest import openapi
 from ingest.appender import Appender
 from ingest.metrics import ReceiverMetrics
-from ingest.routes import CallbackEndpoint, FastPath, Operations
+from ingest.routes import CallbackEndpoint, FastPath, Probes
 from ingest.shutdown import GracefulShutdown
 from ingest.spool import Spool
-from shared.backlog import QueueStats
+from shared.backlog import QueueStats, queue_stats_if_reachable
 from shared.celery_app import make_celery
-from shared.connections import receiver_redis
+from shared.connections import Connections, receiver_redis
+from shared.db import dead_letters
+from shared.db import spool as spool_table
 from shared.doorbell import Doorbell
 from shared.errors import http_exception, server_error
-from shared.ops.admin import Admin
+from shared.ops.api import AdminApi
 from shared.ops.console.app import Console
-from shared.ops.service import Operations as OpsService
 from shared.providers import Configured, load_providers
 from shared.queue import QueueKeys
 from shared.settings import Settings
@@ -37,12 +38,13 @@ from shared.settings import Settings
 def queue_reader(settings: Settings) -> Callable[[], tuple[QueueStats | None, int | None, int | None]]:
     """The queue's numbers for the scrape: the stream's (None while Redis is away), the spool's and the dead
     letters waiting (None while PostgreSQL is away). Its connections open at the first scrape."""
-    ops = OpsService(settings, pool_size=1)
+    connections = Connections(settings, pool_size=1)
 
     def read() -> tuple[QueueStats | None, int | None, int | None]:
-        stats = ops.queue()
+        stats = queue_stats_if_reachable(connections.redis, connections.keys)
         try:
-            return stats, ops.spooled(), ops.waiting_letters()
+            with connections.session() as session:
+                return stats, spool_table.count(session), dead_letters.count_waiting(session)
         except SQLAlchemyError:
             return stats, None, None
 
@@ -67,7 +69,7 @@ def create_app(
     callbacks = CallbackEndpoint(providers, appender, settings, metrics, spool)
     shutdown = GracefulShutdown(settings.shutdown_grace_seconds)
     document = openapi.document([c.provider for c in providers.values()])
-    operations = Operations(redis, metrics, orjson.dumps(document), shutdown, spool, queue_reader(settings))
+    probes = Probes(redis, metrics, orjson.dumps(document), shutdown, spool, queue_reader(settings))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -85,11 +87,11 @@ def create_app(
 
     routes = [
         Route("/callbacks/{provider}", callbacks, methods=["POST", "GET", "HEAD"]),
-        Route("/healthz", operations.healthz, methods=["GET"]),
-        Route("/readyz", operations.readyz, methods=["GET"]),
-        Route("/metrics", operations.metrics_text, methods=["GET"]),
-        Route("/openapi.json", operations.openapi, methods=["GET"]),
-        Admin(settings).mount(),
+        Route("/healthz", probes.healthz, methods=["GET"]),
+        Route("/readyz", probes.readyz, methods=["GET"]),
+        Route("/metrics", probes.metrics_text, methods=["GET"]),
+        Route("/openapi.json", probes.openapi, methods=["GET"]),
+        AdminApi(settings).mount(),
         *([Console(settings).mount()] if settings.actors else []),
     ]
     app = Starlette(

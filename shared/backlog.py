@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.queue import QueueKeys
 
@@ -50,6 +52,14 @@ def queue_stats(redis: Redis, keys: QueueKeys) -> QueueStats:
     oldest = min(candidates, key=id_key) if candidates else None
     by_consumer = {text(c["name"]): int(c["pending"]) for c in summary.get("consumers") or []}
     return QueueStats(max(0, length - in_flight), in_flight, _age(oldest) if oldest else None, by_consumer)
+
+
+def queue_stats_if_reachable(redis: Redis, keys: QueueKeys) -> QueueStats | None:
+    """``queue_stats``, or None while Redis is unreachable (the metrics and ``payhook stats`` show the rest)."""
+    try:
+        return queue_stats(redis, keys)
+    except (RedisConnectionError, RedisTimeoutError):
+        return None
 
 
 def id_key(entry_id: str) -> tuple[int, int]:

@@ -20,6 +20,20 @@ class Status(enum.StrEnum):
     REVERSED = "reversed"
 
 
+class DeliveryStatus(enum.StrEnum):
+    """Where a delivery of an outbox event to one consumer stands (stored as these words)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+    @classmethod
+    def unfinished(cls) -> tuple[DeliveryStatus, ...]:
+        """Still to be sent: waiting for its time, or being sent."""
+        return (cls.PENDING, cls.SENDING)
+
+
 class Outcome(enum.StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"

@@ -10,8 +10,15 @@ from __future__ import annotations
 from celery import Celery
 from kombu.entity import Exchange, Queue
 
-from shared.doorbell import DELIVER_TASK
 from shared.settings import Settings
+
+# Every task's name, here with the routes that send them to their queue: the receiver and operators publish
+# them by name, the worker (``workers.app``) runs them.
+DRAIN_TASK = "payhook.drain"
+DELIVER_TASK = "payhook.deliver"
+TICK_TASK = "payhook.tick"
+# A bulk replay or purge (``shared.ops.jobs``).
+JOB_TASK = "payhook.job"
 
 
 def deliveries_queue(settings: Settings) -> str:

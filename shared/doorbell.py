@@ -1,11 +1,12 @@
 """The doorbell: how work in the stream gets a drain, with about one Celery message per burst.
 
-Each drain slot has a doorbell key. Appending a callback takes doorbell 0 (``SET NX``, in the append
-script of ``shared.queue``); only the append that found it free *rings*: publishes a ``payhook.drain``
-message for slot 0. The drain holds its doorbell while it runs and releases it when the stream is empty,
-then reads once more, which closes the race with a concurrent append. A drain whose batch came back full
-takes the next slot's doorbell and rings it, so more processes help, up to ``PAYHOOK_MAX_DRAINS``. A
-doorbell left by a drain that died expires after ``TTL_SECONDS``; the periodic tick rings a lost one.
+Each drain slot has a doorbell key. Appending a callback takes doorbell 0 (``SET NX``, in the append script of
+the queue contract, ``shared.queue``); only the append that found it free *rings*: publishes a
+``payhook.drain`` message for slot 0. The drain holds its doorbell while it runs and releases it when the
+stream is empty, then reads once more, which closes the race with a concurrent append. A drain whose batch
+came back full takes the next slot's doorbell and rings it, so more processes help, up to
+``PAYHOOK_MAX_DRAINS``. A doorbell left by a drain that died expires after ``BELL_TTL_SECONDS``; the periodic
+tick rings a lost one. The same bells call the outbox's delivery loops.
 """
 
 from __future__ import annotations
@@ -15,16 +16,12 @@ import logging
 
 from celery import Celery
 from redis import Redis
-from redis.exceptions import OutOfMemoryError
+from redis.exceptions import OutOfMemoryError, RedisError
 
-from shared.queue import APPEND_SCRIPT, QueuedCallback, QueueKeys, script_args
+from shared.celery_app import DELIVER_TASK, DRAIN_TASK
+from shared.queue import BELL_TTL_SECONDS, QueueKeys
 
 log = logging.getLogger(__name__)
-
-DRAIN_TASK = "payhook.drain"
-DELIVER_TASK = "payhook.deliver"
-TICK_TASK = "payhook.tick"
-TTL_SECONDS = 5
 
 
 class Doorbell:
@@ -47,7 +44,7 @@ class Doorbell:
         self._celery = celery
         # The same bells call the outbox's delivery loops (``for_deliveries``).
         self.task = task
-        self._key = keys.doorbell if task == DRAIN_TASK else keys.delivery_bell
+        self._key = keys.drain_bell_key if task == DRAIN_TASK else keys.delivery_bell_key
 
     def for_deliveries(self) -> Doorbell:
         return Doorbell(self.keys, redis=self._redis, celery=self._celery, task=DELIVER_TASK)
@@ -62,7 +59,7 @@ class Doorbell:
         """True when the doorbell was free and is now ours: the caller must ring it. A Redis at its
         ``maxmemory`` refuses the write: then nobody takes it (the drain that runs goes on)."""
         try:
-            return bool(self.redis.set(self._key(slot), b"1", nx=True, ex=TTL_SECONDS))
+            return bool(self.redis.set(self._key(slot), b"1", nx=True, ex=BELL_TTL_SECONDS))
         except OutOfMemoryError:
             return False
 
@@ -70,7 +67,7 @@ class Doorbell:
         """Keep a doorbell we took from expiring while its drain runs (not possible, and not needed, while
         Redis is at its ``maxmemory``: the drain frees memory as it goes)."""
         with contextlib.suppress(OutOfMemoryError):
-            self.redis.set(self._key(slot), b"1", ex=TTL_SECONDS)
+            self.redis.set(self._key(slot), b"1", ex=BELL_TTL_SECONDS)
 
     def release(self, slot: int) -> None:
         self.redis.delete(self._key(slot))
@@ -91,23 +88,12 @@ class Doorbell:
         """Take the doorbell and ring it, unless a drain (or delivery loop) holds it already."""
         return self.take(slot) and self.ring(slot)
 
-    def append(self, callback: QueuedCallback) -> bytes:
-        """Append one callback from synchronous code, ringing when it took the doorbell; the entry id."""
-        return self.append_all([callback])[0]
-
-    def append_all(self, callbacks: list[QueuedCallback], chunk: int = 256) -> list[bytes]:
-        """Append callbacks in order from synchronous code (an operator's replay), a chunk per round trip,
-        ringing once if an append took the doorbell; their entry ids."""
-        script = self.redis.register_script(APPEND_SCRIPT)
-        ids: list[bytes] = []
-        rang = False
-        for start in range(0, len(callbacks), chunk):
-            *chunk_ids, took = script(
-                keys=[self.keys.stream, self.keys.doorbell(0)],
-                args=script_args(callbacks[start : start + chunk], TTL_SECONDS),
-            )
-            ids.extend(chunk_ids)
-            rang = rang or bool(took)
-        if rang:
-            self.ring(0)
-        return ids
+    def ring_deliveries(self) -> bool:
+        """Wake a delivery loop now rather than at the next tick, unless one holds delivery doorbell 0: after a
+        batch that made deliveries, an endpoint enabled, deliveries retried. Never raises: a failure only
+        delays them until the tick, which rings for deliveries that are due."""
+        try:
+            return self.for_deliveries().ring_if_free(0)
+        except RedisError as exc:
+            log.warning("could not ring a delivery loop: %s", type(exc).__name__)
+            return False

@@ -1,8 +1,9 @@
 """The queue contract: the only seam between the receiver and the workers.
 
 Every acknowledged callback is one entry of a Redis Stream. Workers read it through one consumer group and
-acknowledge an entry only after its effect is committed to PostgreSQL. Appending also takes the doorbell
-(``shared.doorbell``) in the same atomic step, so that a drain is published only when none is pending.
+acknowledge an entry only after its effect is committed to PostgreSQL. Appending also takes doorbell 0
+(``shared.doorbell``) in the same atomic step, so that a drain is published only when none is pending: the
+append scripts, the doorbells' keys and their TTL are defined here, in one place.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import orjson
+from redis import Redis
 
+# A doorbell left by a drain (or delivery loop) that died expires after this long; the periodic tick rings a
+# lost one.
+BELL_TTL_SECONDS = 5
 # The entry's field names, in the order of ``QueuedCallback.values()``: the one definition of the layout.
 FIELDS = (b"p", b"b", b"h", b"t")
 _PROVIDER, _BODY, _HEADERS, _RECEIVED = FIELDS
@@ -75,11 +80,11 @@ class QueueKeys:
     def group(self) -> str:
         return f"{self.prefix}:workers"
 
-    def doorbell(self, slot: int) -> str:
-        """The doorbell of drain ``slot``; slot 0 is the one appends ring."""
+    def drain_bell_key(self, slot: int) -> str:
+        """The doorbell of drain ``slot``; slot 0 is the one appends take (``append_keys``)."""
         return f"{self.prefix}:drain:{slot}"
 
-    def delivery_bell(self, slot: int) -> str:
+    def delivery_bell_key(self, slot: int) -> str:
         """The doorbell of delivery loop ``slot``; slot 0 is the one committed batches ring."""
         return f"{self.prefix}:deliver:{slot}"
 
@@ -136,16 +141,42 @@ APPEND_SCRIPT = _append_script()
 MOVE_SCRIPT = _move_script()
 
 
-def script_args(callbacks: list[QueuedCallback], doorbell_ttl: int) -> list[bytes | int]:
-    args: list[bytes | int] = [doorbell_ttl]
+def append_keys(keys: QueueKeys) -> list[str]:
+    """``APPEND_SCRIPT``'s keys."""
+    return [keys.stream, keys.drain_bell_key(0)]
+
+
+def script_args(callbacks: list[QueuedCallback]) -> list[bytes | int]:
+    """``APPEND_SCRIPT``'s arguments."""
+    args: list[bytes | int] = [BELL_TTL_SECONDS]
     for callback in callbacks:
         args.extend(callback.values())
     return args
 
 
-def move_args(spooled: list[tuple[int, QueuedCallback]], doorbell_ttl: int) -> list[bytes | int]:
+def move_keys(keys: QueueKeys) -> list[str]:
+    """``MOVE_SCRIPT``'s keys."""
+    return [keys.stream, keys.drain_bell_key(0), keys.spool_moved]
+
+
+def move_args(spooled: list[tuple[int, QueuedCallback]]) -> list[bytes | int]:
     """``MOVE_SCRIPT``'s arguments: each spooled callback with its spool id before its values."""
-    args: list[bytes | int] = [doorbell_ttl]
+    args: list[bytes | int] = [BELL_TTL_SECONDS]
     for spool_id, callback in spooled:
         args += [spool_id, *callback.values()]
     return args
+
+
+def append_sync(
+    redis: Redis, keys: QueueKeys, callbacks: list[QueuedCallback], chunk: int = 256
+) -> tuple[list[bytes], bool]:
+    """Append callbacks in order from synchronous code (an operator's replay, tests), a chunk per round trip:
+    their entry ids, and whether an append took doorbell 0 (then the caller must ring it)."""
+    script = redis.register_script(APPEND_SCRIPT)
+    ids: list[bytes] = []
+    took = False
+    for start in range(0, len(callbacks), chunk):
+        *chunk_ids, took_now = script(keys=append_keys(keys), args=script_args(callbacks[start : start + chunk]))
+        ids.extend(chunk_ids)
+        took = took or bool(took_now)
+    return ids, took

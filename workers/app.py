@@ -23,9 +23,7 @@ from celery.signals import worker_init, worker_process_shutdown
 from redis.exceptions import RedisError
 
 from shared import logs
-from shared.celery_app import make_celery
-from shared.doorbell import DELIVER_TASK, DRAIN_TASK, TICK_TASK
-from shared.ops.jobs import JOB_TASK
+from shared.celery_app import DELIVER_TASK, DRAIN_TASK, JOB_TASK, TICK_TASK, make_celery
 from shared.settings import Settings
 from workers import context, maintenance, metrics
 from workers.delivery import handlers
@@ -67,7 +65,7 @@ def run_job(job_id: int) -> str:
     """A bulk replay or purge, for a drain budget at a time: then handed back to a fresh task. A replay that
     meets a live backlog hands the job back at once; the tick resumes it in ten seconds."""
     _stop_gracefully()
-    ops = context.current(settings, app).operations
+    ops = context.current(settings, app).operator_service
     status = ops.run_job(job_id, budget_seconds=settings.drain_budget_seconds, yield_to_traffic=True)
     if status == "running":
         ops.send_job(job_id)

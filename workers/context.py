@@ -6,21 +6,13 @@ import os
 import secrets
 import socket
 import threading
-from dataclasses import dataclass
 from functools import cached_property
 
 from celery import Celery
-from redis import Redis
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from shared.connections import sync_redis
-from shared.db.engine import make_engine, make_sessionmaker
-from shared.doorbell import Doorbell
-from shared.ops.service import Operations
+from shared.connections import Connections
+from shared.ops.service import OperatorService
 from shared.providers import Provider, all_providers
-from shared.queue import QueueKeys
-from shared.sealing import Sealer
 from shared.settings import Settings
 
 # A drain's blocking read waits up to a few tens of milliseconds; everything else answers at once.
@@ -30,36 +22,14 @@ STOPPING = threading.Event()
 STOPPING_HANDLER_INSTALLED = threading.Event()
 
 
-@dataclass
-class WorkerContext:
-    settings: Settings
-    pid: int
-    # Rings doorbells; None in tests that run drains in-process.
-    celery: Celery | None = None
+class WorkerContext(Connections):
+    """The connections every process has (``shared.connections``), and what is a worker's own: its process,
+    its name in the consumer group, the providers, the Celery app that rings (None in tests that run drains
+    in-process), bulk jobs."""
 
-    @cached_property
-    def engine(self) -> Engine:
-        return make_engine(self.settings, pool_size=2)
-
-    @cached_property
-    def sessions(self) -> sessionmaker[Session]:
-        return make_sessionmaker(self.engine)
-
-    @cached_property
-    def redis(self) -> Redis:
-        return sync_redis(self.settings, socket_timeout=SOCKET_TIMEOUT_SECONDS)
-
-    @cached_property
-    def doorbell(self) -> Doorbell:
-        return Doorbell(self.keys, redis=self.redis, celery=self.celery)
-
-    @cached_property
-    def sealer(self) -> Sealer:
-        return self.settings.sealer
-
-    @cached_property
-    def keys(self) -> QueueKeys:
-        return QueueKeys(self.settings.queue_prefix)
+    def __init__(self, settings: Settings, pid: int, celery: Celery | None = None) -> None:
+        super().__init__(settings, pool_size=2, socket_timeout=SOCKET_TIMEOUT_SECONDS, celery=celery)
+        self.pid = pid
 
     @cached_property
     def providers(self) -> dict[str, Provider]:
@@ -71,17 +41,14 @@ class WorkerContext:
         return f"{socket.gethostname()}:{self.pid}:{secrets.token_hex(3)}"
 
     @cached_property
-    def operations(self) -> Operations:
+    def operator_service(self) -> OperatorService:
         """Operator actions that run in workers: bulk jobs."""
-        return Operations(self.settings, pool_size=1)
+        return OperatorService(self.settings, pool_size=1)
 
     def close(self) -> None:
-        if "operations" in self.__dict__:
-            self.operations.close()
-        if "engine" in self.__dict__:
-            self.engine.dispose()
-        if "redis" in self.__dict__:
-            self.redis.close()
+        if "operator_service" in self.__dict__:
+            self.operator_service.close()
+        super().close()
 
 
 _current: WorkerContext | None = None

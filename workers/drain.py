@@ -122,16 +122,8 @@ class Drain:
         self._retry(self._ack, ids)
         self._held_ids = []
         if report.deliveries:
-            self._call_deliveries()
+            self.doorbell.ring_deliveries()
         return report
-
-    def _call_deliveries(self) -> None:
-        """The batch made outbox deliveries: ring a delivery loop unless one runs. Never raises (the tick
-        rings a delivery that is due and was not rung)."""
-        try:
-            self.doorbell.for_deliveries().ring_if_free(0)
-        except redis.exceptions.RedisError as exc:
-            log.warning("could not ring a delivery loop: %s", type(exc).__name__)
 
     def _ack(self, ids: Sequence[str]) -> None:
         """Acknowledge and delete, in one round trip: a processed entry frees its memory at once (a Redis at

@@ -10,8 +10,8 @@ from redis import Redis
 
 from shared.backlog import group_info, queue_stats, text
 from shared.db import spool
-from shared.doorbell import TTL_SECONDS, Doorbell
-from shared.queue import MOVE_SCRIPT, QueueKeys, move_args
+from shared.doorbell import Doorbell
+from shared.queue import MOVE_SCRIPT, QueueKeys, move_args, move_keys
 from workers.context import WorkerContext
 from workers.delivery import store as deliveries
 from workers.drain import ensure_group
@@ -34,7 +34,7 @@ def tick(ctx: WorkerContext) -> None:
         lambda: ring_if_needed(ctx.doorbell, claim_ms),
         lambda: trim(ctx.redis, ctx.keys),
         lambda: forget_idle_consumers(ctx.redis, ctx.keys, idle_ms=2 * claim_ms),
-        lambda: ring_deliveries_if_due(ctx),
+        lambda: deliveries_due(ctx) and ctx.doorbell.ring_deliveries(),
         lambda: prune_outbox(ctx),
         lambda: resume_jobs(ctx),
     ):
@@ -49,7 +49,7 @@ def move_spool(ctx: WorkerContext, max_batches: int = 10) -> int:
     spool; at most ``max_batches`` batches per call (the next tick goes on)."""
     moved = 0
     script = ctx.redis.register_script(MOVE_SCRIPT)
-    keys = [ctx.keys.stream, ctx.keys.doorbell(0), ctx.keys.spool_moved]
+    keys = move_keys(ctx.keys)
     for _ in range(max_batches):
         with ctx.sessions.begin() as session:
             rows = spool.take_oldest(session, SPOOL_BATCH)
@@ -57,7 +57,7 @@ def move_spool(ctx: WorkerContext, max_batches: int = 10) -> int:
                 break
             spooled = [(row.id, spool.as_queued(row, ctx.sealer)) for row in rows]
             # An id appended before (by a mover whose delete then failed) is skipped by the script.
-            count, rang = script(keys=keys, args=move_args(spooled, TTL_SECONDS))
+            count, rang = script(keys=keys, args=move_args(spooled))
             spool.remove(session, [row.id for row in rows])
         # The rows are gone: their ids need not be remembered (if this fails, they stay, harmlessly).
         ctx.redis.srem(ctx.keys.spool_moved, *[row.id for row in rows])
@@ -87,12 +87,11 @@ def ring_if_needed(doorbell: Doorbell, claim_timeout_ms: int) -> bool:
     return doorbell.ring(0)
 
 
-def ring_deliveries_if_due(ctx: WorkerContext) -> bool:
-    """Ring a delivery loop when a delivery is due (a retry whose time came, a lease that ran out, an endpoint
-    enabled again) and no loop holds doorbell 0."""
+def deliveries_due(ctx: WorkerContext) -> bool:
+    """Whether a delivery is due (a retry whose time came, a lease that ran out, an endpoint enabled again): the
+    tick then rings a delivery loop."""
     with ctx.sessions.begin() as session:
-        due = deliveries.any_due(session)
-    return due and ctx.doorbell.for_deliveries().ring_if_free(0)
+        return deliveries.any_due(session)
 
 
 def prune_outbox(ctx: WorkerContext, *, force: bool = False) -> int:
@@ -111,9 +110,9 @@ def resume_jobs(ctx: WorkerContext) -> list[int]:
     if time.monotonic() - _last_jobs < JOBS_EVERY_SECONDS:
         return []
     _last_jobs = time.monotonic()
-    stale = ctx.operations.runner.stale()
+    stale = ctx.operator_service.runner.stale()
     for job_id in stale:
-        ctx.operations.send_job(job_id)
+        ctx.operator_service.send_job(job_id)
     return stale
 
 

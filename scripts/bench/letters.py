@@ -1,7 +1,7 @@
 """``make bench-letters``: the dead-letter queue at 1,000,000 letters, as operators page and filter it.
 
 Fills a database of its own (``payhook_letters_bench``) with a million letters over three providers and six
-reasons (bodies like real callbacks, a month of dead-lettering), then times, through the operations service
+reasons (bodies like real callbacks, a month of dead-lettering), then times, through the operator service
 that the admin API, the CLI and the console all call: cursor pages (first and deep), the offset page the
 cursor replaces (the baseline, measured in the same run), each filter, free text, counts by reason, a job's
 count. Each figure is the median of five runs, in milliseconds.
@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 
 from shared.db import dead_letters as dlq
 from shared.db.migrate import upgrade
-from shared.ops.service import Operations
+from shared.ops.service import OperatorService
 from shared.settings import Settings
 
 DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/payhook_letters_bench"
@@ -84,7 +84,7 @@ def main() -> None:
     n = args.letters
     print(f"letters: filling {n:,} dead letters ...", flush=True)
     print(f"letters: filled in {fill(n):.0f} s", flush=True)
-    ops = Operations(Settings.from_env({"PAYHOOK_DATABASE_URL": DATABASE}), pool_size=1)
+    ops = OperatorService(Settings.from_env({"PAYHOOK_DATABASE_URL": DATABASE}), pool_size=1)
     deep = int(n * 0.9)
     cases: list[tuple[str, Callable[[], object]]] = [
         ("first page (50), no filter", lambda: ops.letters(dlq.Filters(), limit=50)),
@@ -105,8 +105,8 @@ def main() -> None:
                 limit=50,
             ),
         ),
-        ("free text, common (first page)", lambda: ops.letters(dlq.Filters(text="Example Store"), limit=50)),
-        ("free text, one letter (whole scan)", lambda: ops.letters(dlq.Filters(text=f"INV{deep}}}"), limit=50)),
+        ("free text, common (first page)", lambda: ops.letters(dlq.Filters(search="Example Store"), limit=50)),
+        ("free text, one letter (whole scan)", lambda: ops.letters(dlq.Filters(search=f"INV{deep}}}"), limit=50)),
         ("counts by reason (all)", lambda: ops.letter_counts(dlq.Filters())),
         ("a job's count (one reason)", lambda: ops.matching(dlq.Filters(reason="crashed_worker"))),
     ]

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from scripts.bench import data, pipeline, procs
 from scripts.bench.run import DATABASE, Run, drained, query, steady
-from shared.ops.service import Operations
+from shared.ops.service import OperatorService
 from shared.settings import Settings
 from tests.support.net import free_port
 
@@ -71,7 +71,7 @@ def endpoint(run: Run, label: str) -> Iterator[str]:
     server = procs.uvicorn("scripts.bench.apps:endpoint", port, run.env, log, core=procs.LOAD_CORE)
     try:
         url = f"http://127.0.0.1:{port}/payhook"
-        ops = Operations(Settings.from_env(run.env), pool_size=1)
+        ops = OperatorService(Settings.from_env(run.env), pool_size=1)
         try:
             ops.add_endpoint(url, None, None, actor="bench")
         finally:

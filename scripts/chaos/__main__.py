@@ -26,8 +26,8 @@ from sqlalchemy import create_engine, text
 
 from scripts.bench import data
 from shared.db.migrate import upgrade
-from shared.ops.embedded import Server, start_postgres
-from shared.ops.service import Operations
+from shared.ops.dev.embedded import Server, start_postgres
+from shared.ops.service import OperatorService
 from shared.providers import all_providers, demo_environment
 from shared.settings import Settings
 from tests.support.net import free_port
@@ -172,7 +172,7 @@ class Chaos:
         from shared.db.dead_letters import Filters  # noqa: PLC0415
 
         def replay() -> None:
-            ops = Operations(settings)
+            ops = OperatorService(settings)
             try:
                 ops.replay(ops.matching(Filters()), actor="chaos")
             finally:
@@ -222,7 +222,7 @@ def schedule(chaos: Chaos, stop: threading.Event) -> None:
 def settle(chaos: Chaos, traffic: list[Sent], timeout: float = 300) -> None:
     """Wait until nothing is queued, in flight or spooled."""
     settings = Settings.from_env(chaos.env)
-    ops = Operations(settings)
+    ops = OperatorService(settings)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:

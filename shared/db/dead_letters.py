@@ -2,7 +2,7 @@
 
 A dead letter holds the raw callback as the receiver acknowledged it, the reason (a short code), the error
 message and traceback. It lives in PostgreSQL, so it survives worker and Redis restarts. What operators do
-with letters (list, show, replay, purge) is ``shared.ops.dead_letters``.
+with letters (list, show, replay, purge) is the operator service, ``shared.ops.service``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from shared.db.letter_filters import Filters as Filters  # noqa: PLC0414 - re-exported: callers say dlq.Filters
 from shared.db.models import DeadLetter
 from shared.providers import all_providers
 from shared.queue import QueuedCallback
@@ -32,20 +33,6 @@ class Rejected:
     reason: str
     detail: str
     traceback: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    provider: str | None = None
-    reason: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    include_replayed: bool = False
-    event_type: str | None = None
-    order_ref: str | None = None
-    # Free text: the raw body's bytes as sent (not where the body is encrypted at rest), the reason's detail,
-    # the order reference and the event type.
-    text: str | None = None
 
 
 def _clean(text: str | None, limit: int) -> str:
@@ -106,8 +93,8 @@ def _filtered(query: Select[Any], filters: Filters) -> Select[Any]:
         query = query.where(DeadLetter.event_type == filters.event_type)
     if filters.order_ref:
         query = query.where(DeadLetter.order_ref == filters.order_ref)
-    if filters.text:
-        query = query.where(_matches_text(filters.text))
+    if filters.search:
+        query = query.where(_matches_text(filters.search))
     if not filters.include_replayed:
         query = query.where(DeadLetter.replayed_at.is_(None))
     return query

@@ -3,6 +3,7 @@ and the outbox (payment events, their consumers, deliveries and attempts)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -29,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.canonical import Outcome, Status
+from shared.canonical import DeliveryStatus, Outcome, Status
 
 
 def _enum(kind: type[Status] | type[Outcome], name: str) -> Enum:
@@ -194,7 +195,17 @@ class SpooledCallback(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-_UNFINISHED = text("status IN ('pending', 'sending')")
+def sql_word(word: str) -> str:
+    """``'a'``: a fixed word (an enum's value) as a literal of SQL text."""
+    return f"'{word}'"
+
+
+def sql_in(words: Iterable[str]) -> str:
+    """``('a', 'b')``: fixed words for an ``IN`` of SQL text."""
+    return "(" + ", ".join(sql_word(word) for word in words) + ")"
+
+
+_UNFINISHED = text(f"status IN {sql_in(DeliveryStatus.unfinished())}")
 
 
 class OutboxEvent(Base):
@@ -253,7 +264,7 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("event_id", "endpoint_id", name="uq_deliveries_event_endpoint"),
-        CheckConstraint("status IN ('pending', 'sending', 'delivered', 'failed')", name="ck_deliveries_status"),
+        CheckConstraint(f"status IN {sql_in(DeliveryStatus)}", name="ck_deliveries_status"),
         Index("ix_deliveries_due", "endpoint_id", "next_attempt_at", "event_id", postgresql_where=_UNFINISHED),
         Index("ix_deliveries_order", "endpoint_id", "payment_id", "event_id", postgresql_where=_UNFINISHED),
         Index("ix_deliveries_endpoint_status", "endpoint_id", "status", "id"),

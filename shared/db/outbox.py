@@ -14,16 +14,23 @@ from typing import Any
 from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from shared.canonical import DeliveryStatus
 from shared.db.models import Delivery, DeliveryAttempt, Endpoint, OutboxEvent
 from shared.sealing import Sealer
 
-DELIVERY_STATUSES = ("pending", "sending", "delivered", "failed")
+# What a retry makes due again: all but a delivery being sent right now.
+_RETRYABLE = (DeliveryStatus.FAILED, DeliveryStatus.PENDING, DeliveryStatus.DELIVERED)
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryFilters:
     endpoint_id: int | None = None
-    status: str | None = None
+    status: DeliveryStatus | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        """As the audit trail keeps them: only what is set."""
+        found = {"endpoint_id": self.endpoint_id, "status": None if self.status is None else str(self.status)}
+        return {k: v for k, v in found.items() if v is not None}
 
 
 def add_endpoint(
@@ -125,8 +132,11 @@ def retry(session: Session, delivery_ids: Sequence[int]) -> list[int]:
         return []
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Delivery)
-        .where(Delivery.id.in_(list(delivery_ids)), Delivery.status.in_(("failed", "pending", "delivered")))
-        .values(status="pending", attempts=0, next_attempt_at=func.now())
+        .where(
+            Delivery.id.in_(list(delivery_ids)),
+            Delivery.status.in_((DeliveryStatus.FAILED, DeliveryStatus.PENDING, DeliveryStatus.DELIVERED)),
+        )
+        .values(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=func.now())
         .returning(Delivery.id)
     )
     return sorted(result.scalars())

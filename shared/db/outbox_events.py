@@ -18,11 +18,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from shared.canonical import CONFLICT_EVENT as CONFLICT
-from shared.canonical import CanonicalEvent, Outcome, Status
+from shared.canonical import CanonicalEvent, DeliveryStatus, Outcome, Status
+from shared.db.models import sql_word
 
 REFUND_STATUSES = frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED})
 
-_WRITE = text("""
+_WRITE = text(f"""
     WITH event AS (
         INSERT INTO outbox_events (event_id, type, provider, payment_id, body)
         SELECT v.event_id, v.type, v.provider, v.payment_id, v.body
@@ -33,13 +34,13 @@ _WRITE = text("""
         RETURNING id, type, provider, payment_id
     )
     INSERT INTO deliveries (event_id, endpoint_id, payment_id, status, next_attempt_at)
-    SELECT event.id, e.id, event.payment_id, 'pending', now()
+    SELECT event.id, e.id, event.payment_id, {sql_word(DeliveryStatus.PENDING)}, now()
     FROM event JOIN endpoints e
       ON e.enabled
      AND (e.event_types IS NULL OR event.type = ANY(e.event_types))
      AND (e.provider IS NULL OR e.provider = event.provider)
     RETURNING id
-""")
+""")  # noqa: S608 - fixed words of an enum, no input
 
 
 @dataclass(frozen=True, slots=True)

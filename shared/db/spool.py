@@ -10,8 +10,8 @@ from shared.db.models import SpooledCallback
 from shared.queue import QueuedCallback
 from shared.sealing import Sealer
 
-# One mover at a time: the stream's spool mark only rises, so two movers taking different rows at once
-# could make one skip the other's.
+# One mover at a time: the spool goes into the stream in spool order, and two movers at once would interleave
+# their batches (the set of moved ids keeps a row from being appended twice, not the order).
 _MOVER_LOCK = 7_316_042_002
 
 

@@ -25,14 +25,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from shared.backlog import queue_stats
+from shared.connections import Connections
 from shared.db import audit
 from shared.db import dead_letters as dlq
 from shared.db.models import OperatorJob
-from shared.ops.base import Connections, filters_document
+from shared.ops.audit import audited
 
 log = logging.getLogger(__name__)
 
-JOB_TASK = "payhook.job"
 # A chunk's work in the job's transaction: how many letters it changed.
 Chunk = Callable[[Session, list[int]], int]
 MAX_FAILURES = 3
@@ -62,16 +62,8 @@ def job_document(job: OperatorJob) -> dict[str, Any]:
     }
 
 
-def filters_from(document: dict[str, Any]) -> dlq.Filters:
-    values = dict(document)
-    for name in ("since", "until"):
-        if values.get(name):
-            values[name] = datetime.fromisoformat(values[name])
-    return dlq.Filters(**values)
-
-
 class JobRunner:
-    """Starts, runs, cancels and reads jobs over the operations' connections."""
+    """Starts, runs, cancels and reads jobs over the operator service's connections."""
 
     def __init__(self, ops: Connections, *, rate: float) -> None:
         self.ops = ops
@@ -81,7 +73,7 @@ class JobRunner:
         """The job for ``kind`` and ``filters``: a new one (True), or the one already queued or running."""
         if kind not in KINDS:
             raise ValueError(f"unknown job kind {kind!r}")
-        chosen = filters_document(filters)
+        chosen = filters.to_document()
         key = orjson.dumps(chosen, option=orjson.OPT_SORT_KEYS).decode()
         with self.ops.session() as session:
             up_to = dlq.newest_id(session)
@@ -127,7 +119,7 @@ class JobRunner:
             return [job_document(j) for j in found]
 
     def cancel(self, job_id: int, *, actor: str) -> dict[str, Any] | None:
-        with self.ops.audited(actor, "job.cancel", target=f"job {job_id}") as (session, done):
+        with audited(self.ops, actor, "job.cancel", target=f"job {job_id}") as (session, done):
             job = session.get(OperatorJob, job_id, with_for_update=True)
             if job is None:
                 done.text, done.count = "no such job", 0
@@ -173,7 +165,7 @@ class JobRunner:
         job = self._take(job_id, me)
         if job is None:
             return "held"
-        filters = filters_from(job.filters)
+        filters = dlq.Filters.from_document(job.filters)
         act = replay if job.kind == "replay" else purge
         deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
         started, done, failures = time.monotonic(), 0, 0

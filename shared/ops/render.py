@@ -28,17 +28,10 @@ STYLES = {
 }
 
 
-def console() -> Console:
+def terminal() -> Console:
     """stdout; rich itself turns colours off under ``NO_COLOR`` and when stdout is not a terminal, and takes
     the terminal's width (``COLUMNS`` where there is none)."""
     return Console(highlight=False)
-
-
-def utc_time(text: str) -> datetime:
-    """ISO 8601 as operators type it, with or without a zone (``Z``, ``+07:00``); without one it is UTC.
-    Raises ValueError."""
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def ago(moment: datetime | str | None, now: datetime | None = None) -> str:

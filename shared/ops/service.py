@@ -8,29 +8,28 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.orm import Session
 
-from shared.backlog import QueueStats, queue_stats
-from shared.celery_app import make_celery
+from shared.backlog import QueueStats, queue_stats_if_reachable
+from shared.celery_app import JOB_TASK, make_celery
 from shared.db import audit, payments, spool
 from shared.db import dead_letters as dlq
 from shared.db.payments import find_payment, history
-from shared.ops.base import Refused, filters_document
+from shared.ops.audit import Refused, audited
 from shared.ops.documents import audit_document, conflict_document, letter_document, letter_summary, payment_document
-from shared.ops.jobs import JOB_TASK, JobRunner
-from shared.ops.outbox_ops import ROTATION_OVERLAP_SECONDS, OutboxOperations, ids_text
+from shared.ops.jobs import JobRunner
+from shared.ops.outbox import ROTATION_OVERLAP_SECONDS, OutboxService, ids_text
 from shared.ops.predict import predict, summary
 from shared.providers import all_providers
+from shared.queue import append_sync
 
 # A dry run predicts at most this many letters (the first in replay order): it runs in the caller's process.
 DRY_RUN_LIMIT = 10_000
 
-__all__ = ["ROTATION_OVERLAP_SECONDS", "Operations", "Refused"]
+__all__ = ["ROTATION_OVERLAP_SECONDS", "OperatorService", "Refused"]
 
 
-class Operations(OutboxOperations):
+class OperatorService(OutboxService):
     """Connections are made on first use: a command that only reads the database never touches Redis."""
 
     # -- payments ---------------------------------------------------------------------------------------
@@ -52,10 +51,7 @@ class Operations(OutboxOperations):
 
     def queue(self) -> QueueStats | None:
         """The stream's numbers; None while Redis is unreachable."""
-        try:
-            return queue_stats(self.redis, self.keys)
-        except (RedisConnectionError, RedisTimeoutError):
-            return None
+        return queue_stats_if_reachable(self.redis, self.keys)
 
     def spooled(self) -> int:
         with self.session() as session:
@@ -89,8 +85,8 @@ class Operations(OutboxOperations):
 
     def replay(self, letter_ids: Sequence[int], *, actor: str, filters: dlq.Filters | None = None) -> list[int]:
         """Send each letter's original callback through the pipeline again; the ids replayed."""
-        chosen = filters_document(filters) if filters else None
-        with self.audited(actor, "dlq.replay", target=None if filters else ids_text(letter_ids), filters=chosen) as (
+        chosen = filters.to_document() if filters else None
+        with audited(self, actor, "dlq.replay", target=None if filters else ids_text(letter_ids), filters=chosen) as (
             session,
             done,
         ):
@@ -101,7 +97,9 @@ class Operations(OutboxOperations):
     def _replay(self, session: Session, letter_ids: Sequence[int]) -> list[int]:
         letters = dlq.mark_replayed(session, letter_ids) if letter_ids else []
         # Appended before the mark commits: a failed append marks nothing (see mark_replayed).
-        self.doorbell.append_all([dlq.original(letter, self.sealer) for letter in letters])
+        _, took = append_sync(self.redis, self.keys, [dlq.original(letter, self.sealer) for letter in letters])
+        if took:
+            self.doorbell.ring(0)
         return [x.id for x in letters]
 
     def replay_chunk(self, session: Session, letter_ids: list[int]) -> int:
@@ -128,7 +126,7 @@ class Operations(OutboxOperations):
         return job, created
 
     def send_job(self, job_id: int) -> None:
-        make_celery(self.settings).send_task(JOB_TASK, kwargs={"job_id": job_id}, retry=False)
+        (self.celery or make_celery(self.settings)).send_task(JOB_TASK, kwargs={"job_id": job_id}, retry=False)
 
     def run_job(
         self,
@@ -159,10 +157,10 @@ class Operations(OutboxOperations):
     def dry_run(self, letter_ids: Sequence[int], *, actor: str, filters: dlq.Filters | None = None) -> dict[str, Any]:
         """What replaying the letters would do now, per letter and in sum; nothing changes but the audit
         trail, which records the dry run."""
-        chosen = filters_document(filters) if filters else None
+        chosen = filters.to_document() if filters else None
         target = None if filters else ids_text(letter_ids)
         chosen_ids = sorted(letter_ids)[:DRY_RUN_LIMIT]
-        with self.audited(actor, "dlq.replay", target=target, filters=chosen, dry_run=True) as (session, done):
+        with audited(self, actor, "dlq.replay", target=target, filters=chosen, dry_run=True) as (session, done):
             letters = dlq.waiting(session, chosen_ids) if chosen_ids else []
             predictions = predict(session, letters, self.sealer, all_providers())
             counts = summary(predictions)
@@ -177,8 +175,8 @@ class Operations(OutboxOperations):
             }
 
     def purge(self, letter_ids: Sequence[int], *, actor: str, filters: dlq.Filters | None = None) -> int:
-        chosen = filters_document(filters) if filters else None
-        with self.audited(actor, "dlq.purge", target=None if filters else ids_text(letter_ids), filters=chosen) as (
+        chosen = filters.to_document() if filters else None
+        with audited(self, actor, "dlq.purge", target=None if filters else ids_text(letter_ids), filters=chosen) as (
             session,
             done,
         ):

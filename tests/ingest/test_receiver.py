@@ -58,7 +58,7 @@ def test_authenticated_pivot_callback_is_queued_unmodified(client: TestClient, f
     assert queued.provider == "pivot"
     assert queued.headers == {"content-type": "application/json"}
     assert queued.received_at > 0
-    assert fake.get(KEYS_.doorbell(0)) == b"1"
+    assert fake.get(KEYS_.drain_bell_key(0)) == b"1"
 
 
 def test_signed_revenue_monster_callback_is_queued_with_its_signature_headers(

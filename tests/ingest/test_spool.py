@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from ingest.server import create_app
 from shared.ops.cli import main
-from shared.queue import MOVE_SCRIPT, QueuedCallback, QueueKeys, move_args
+from shared.queue import MOVE_SCRIPT, QueuedCallback, QueueKeys, move_args, move_keys
 from shared.settings import Settings
 from tests.conftest import env_for
 from tests.support.fixtures import sample, signed
@@ -143,9 +143,7 @@ def test_a_move_whose_delete_failed_is_not_repeated(settings: Settings, redis: R
     ids = [r.id for r in rows(engine, "SELECT id FROM spooled_callbacks ORDER BY id")]
     # A mover appended them, then died before its delete committed.
     spooled = [(spool_id, QueuedCallback("pivot", b"x", {}, 1.0)) for spool_id in ids]
-    redis.register_script(MOVE_SCRIPT)(
-        keys=[keys.stream, keys.doorbell(0), keys.spool_moved], args=move_args(spooled, 5)
-    )
+    redis.register_script(MOVE_SCRIPT)(keys=move_keys(keys), args=move_args(spooled))
     assert redis.xlen(keys.stream) == 3
     assert _move(settings) == 0
     assert redis.xlen(keys.stream) == 3, "nothing appended twice"

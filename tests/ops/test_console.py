@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from ingest.server import create_app
-from shared.ops.console.session import COOKIE, Sessions
+from shared.ops.console.session import COOKIE, ConsoleSessions
 from shared.settings import Settings
 from tests.support.pipeline import drain_all, pivot_event, post
 
@@ -81,7 +81,7 @@ def test_forms_need_the_csrf_token_and_cross_site_posts_are_refused(console: Tes
 
 
 def test_an_expired_session_goes_back_to_sign_in(console: TestClient, settings: Settings) -> None:
-    sessions = Sessions({"alice-console-token": "alice"})
+    sessions = ConsoleSessions({"alice-console-token": "alice"})
     fresh = sessions.sign_in("alice-console-token")
     assert fresh is not None
     session = dataclasses.replace(fresh, issued=time.time() - sessions.lifetime - 60)  # signed nine hours ago

@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import Engine
 
 from shared.db import dead_letters as dlq
-from shared.ops.console.session import COOKIE, Sessions
+from shared.ops.console.session import COOKIE, ConsoleSessions
 from shared.queue import QueuedCallback
 from shared.settings import Settings
 from tests.conftest import env_for
@@ -187,7 +187,7 @@ def test_the_browser_is_refused_forged_cross_site_and_expired(browser: Browser, 
     shot(page, "07-cross-site-refused")
 
     # A session past its lifetime: back to sign in.
-    sessions = Sessions({TOKEN: "alice"})
+    sessions = ConsoleSessions({TOKEN: "alice"})
     fresh = sessions.sign_in(TOKEN)
     assert fresh is not None
     old = dataclasses.replace(fresh, issued=time.time() - sessions.lifetime - 60)

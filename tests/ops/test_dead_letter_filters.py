@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from ingest.server import create_app
 from shared.db import dead_letters as dlq
 from shared.ops.cli import main
-from shared.ops.service import Operations
+from shared.ops.service import OperatorService
 from shared.settings import Settings
 from tests.conftest import env_for
 from tests.support.pipeline import drain_all, post
@@ -45,7 +45,7 @@ def _letters(web: TestClient, settings: Settings) -> None:
 
 def test_filters_counts_and_cursor_pages(settings: Settings, web: TestClient) -> None:
     _letters(web, settings)
-    ops = Operations(settings, pool_size=1)
+    ops = OperatorService(settings, pool_size=1)
     try:
         everything = ops.letters(dlq.Filters(), limit=100)
         assert len(everything) == 12
@@ -54,10 +54,10 @@ def test_filters_counts_and_cursor_pages(settings: Settings, web: TestClient) ->
         by_order = ops.letters(dlq.Filters(order_ref="order-3"), limit=10)
         assert [x["order_ref"] for x in by_order] == ["order-3"] and by_order[0]["event_type"] == "PAYMENT.PAID"
         assert len(ops.letters(dlq.Filters(event_type="PAYMENT.PAID"), limit=100)) == 6
-        [needle] = ops.letters(dlq.Filters(text="needle-in"), limit=10)
+        [needle] = ops.letters(dlq.Filters(search="needle-in"), limit=10)
         assert needle["detail"].startswith("body is not")
-        assert len(ops.letters(dlq.Filters(text="vip-"), limit=100)) == 4  # the body, and the order reference
-        assert ops.letter_counts(dlq.Filters(text="vip-")) == {everything[6]["reason"]: 4}
+        assert len(ops.letters(dlq.Filters(search="vip-"), limit=100)) == 4  # the body, and the order reference
+        assert ops.letter_counts(dlq.Filters(search="vip-")) == {everything[6]["reason"]: 4}
         # Cursor pages: each starts after the last id of the one before, and together they are everything.
         pages, after = [], None
         while True:
@@ -85,8 +85,10 @@ def test_the_cli_and_the_admin_api_filter_the_same_way(settings: Settings, web: 
         first = admin.get("/admin/dead-letters", params={"limit": 5}, headers=auth).json()
         second = admin.get("/admin/dead-letters", params={"limit": 5, "after": first["next_after"]}, headers=auth)
         assert second.json()["items"][0]["id"] > first["items"][-1]["id"]
-        found = admin.get("/admin/dead-letters", params={"q": "needle-in-xml"}, headers=auth).json()["items"]
+        found = admin.get("/admin/dead-letters", params={"search": "needle-in-xml"}, headers=auth).json()["items"]
         assert len(found) == 1
+        # q, free text's earlier name, still works.
+        assert admin.get("/admin/dead-letters", params={"q": "needle-in-xml"}, headers=auth).json()["items"] == found
         by_reason = admin.get("/admin/dead-letters/counts", params={"event_type": "PAYMENT.PAID"}, headers=auth)
         assert by_reason.json()["total"] == 6
 
@@ -94,12 +96,12 @@ def test_the_cli_and_the_admin_api_filter_the_same_way(settings: Settings, web: 
 def test_encrypted_bodies_are_searched_by_their_metadata_only(prefix: str, web: TestClient) -> None:
     sealed = Settings.from_env(env_for(prefix, PAYHOOK_ENCRYPTION_KEYS=Fernet.generate_key().decode()))
     _letters(web, sealed)
-    ops = Operations(sealed, pool_size=1)
+    ops = OperatorService(sealed, pool_size=1)
     try:
         # The raw body is ciphertext at rest: text only in it is not found ...
-        assert ops.letters(dlq.Filters(text="needle-in-xml"), limit=10) == []
+        assert ops.letters(dlq.Filters(search="needle-in-xml"), limit=10) == []
         # ... what was read from it when it was recorded (order reference, event type) and the detail are.
-        assert len(ops.letters(dlq.Filters(text="vip-"), limit=10)) == 4
+        assert len(ops.letters(dlq.Filters(search="vip-"), limit=10)) == 4
         assert len(ops.letters(dlq.Filters(order_ref="order-1"), limit=10)) == 1
     finally:
         ops.close()
@@ -109,7 +111,7 @@ def test_time_range_pages_follow_time_and_cover_every_letter(settings: Settings,
     from datetime import UTC, datetime, timedelta
 
     _letters(web, settings)
-    ops = Operations(settings, pool_size=1)
+    ops = OperatorService(settings, pool_size=1)
     try:
         window = dlq.Filters(since=datetime.now(UTC) - timedelta(hours=1), until=datetime.now(UTC) + timedelta(hours=1))
         pages, after = [], None

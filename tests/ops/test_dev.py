@@ -18,7 +18,7 @@ import httpx
 import psycopg
 import pytest
 
-from shared.ops.dev import process_commands
+from shared.ops.dev.stack import process_commands
 from shared.providers import all_providers
 from tests.support.net import free_port
 from tests.support.processes import procfile_command, wait_for

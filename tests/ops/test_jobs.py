@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from ingest.server import create_app
 from shared.db import dead_letters as dlq
 from shared.ops.cli import main
-from shared.ops.service import Operations
+from shared.ops.service import OperatorService
 from shared.queue import QueuedCallback
 from shared.settings import Settings
 from tests.conftest import env_for
@@ -72,7 +72,7 @@ def test_the_cli_runs_a_bulk_replay_as_a_job_with_progress_and_an_audit_trail(
 def test_starting_twice_finds_the_same_job_and_cancelling_stops_it(settings: Settings, engine: Engine) -> None:
     _letters(settings, 300)
     slow = Settings.from_env(env_for(settings.queue_prefix, PAYHOOK_BULK_RATE="200"))
-    ops = Operations(slow, pool_size=2)
+    ops = OperatorService(slow, pool_size=2)
     try:
         job, created = ops.start_job("replay", dlq.Filters(reason="crashed_worker"), actor="a", background=False)
         again, created_again = ops.start_job(
@@ -100,7 +100,7 @@ def test_starting_twice_finds_the_same_job_and_cancelling_stops_it(settings: Set
 
 def test_a_job_whose_runner_died_is_taken_over_where_it_stopped(settings: Settings, engine: Engine) -> None:
     _letters(settings, 250)
-    ops = Operations(settings, pool_size=1)
+    ops = OperatorService(settings, pool_size=1)
     try:
         job, _ = ops.start_job("replay", dlq.Filters(), actor="a", background=False)
         # Its runner did one chunk, then died: the heartbeat is old.
@@ -147,7 +147,7 @@ def test_a_worker_runs_a_job_started_over_the_admin_api(settings: Settings, engi
 def test_a_job_hands_back_at_its_budget_and_a_runner_taken_over_stops(settings: Settings, engine: Engine) -> None:
     _letters(settings, 450)
     slow = Settings.from_env(env_for(settings.queue_prefix, PAYHOOK_BULK_RATE="400"))
-    ops = Operations(slow, pool_size=2)
+    ops = OperatorService(slow, pool_size=2)
     try:
         job, _ = ops.start_job("replay", dlq.Filters(), actor="a", background=False)
         # The budget spent after the first chunk: handed back, queued, for the next runner.
@@ -169,7 +169,7 @@ def test_a_job_hands_back_at_its_budget_and_a_runner_taken_over_stops(settings: 
 
 def test_a_job_whose_chunks_keep_failing_fails_with_its_error(settings: Settings, engine: Engine) -> None:
     _letters(settings, 10)
-    ops = Operations(settings, pool_size=1)
+    ops = OperatorService(settings, pool_size=1)
     try:
         job, _ = ops.start_job("purge", dlq.Filters(), actor="a", background=False)
 

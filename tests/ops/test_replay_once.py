@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from shared.db.dead_letters import Filters
-from shared.ops.service import Operations
+from shared.ops.service import OperatorService
 from shared.queue import QueueKeys
 from shared.settings import Settings
 from tests.support.pipeline import drain_all, post, scalar
@@ -32,7 +32,7 @@ def test_concurrent_bulk_replays_replay_each_letter_once(
     replayed: list[list[int]] = []
 
     def replay_all() -> None:
-        ops = Operations(settings)
+        ops = OperatorService(settings)
         try:
             ids = ops.matching(Filters())
             start.wait()

@@ -11,13 +11,12 @@ from cryptography.fernet import Fernet
 from redis import Redis
 from sqlalchemy import Engine, text
 
-from shared.doorbell import Doorbell
 from shared.ops.cli import main
 from shared.queue import QueuedCallback, QueueKeys
 from shared.sealing import MARKER
 from shared.settings import Settings
 from tests.conftest import env_for
-from tests.support.pipeline import drain_all, payment, pivot_event, rows
+from tests.support.pipeline import append, drain_all, payment, pivot_event, rows
 
 pytestmark = pytest.mark.integration
 
@@ -27,10 +26,9 @@ def test_raw_callbacks_are_sealed_and_read_back_transparently_across_a_key_rotat
 ) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     sealed = dataclasses.replace(settings, encryption_keys=(old,))
-    doorbell = Doorbell(QueueKeys(settings.queue_prefix), redis=redis)
     good = pivot_event("PAYMENT.PAID", "sess-secret", "order-secret", "PAID")
-    doorbell.append(QueuedCallback("pivot", good, {}, 1.0))
-    doorbell.append(QueuedCallback("pivot", b"card 4111 1111 1111 1111, not json", {}, 2.0))
+    garbage = QueuedCallback("pivot", b"card 4111 1111 1111 1111, not json", {}, 2.0)
+    append(redis, QueueKeys(settings.queue_prefix), QueuedCallback("pivot", good, {}, 1.0), garbage)
     drain_all(sealed)
 
     [event] = rows(engine, "SELECT raw FROM payment_events")
@@ -59,7 +57,7 @@ def test_raw_callbacks_are_sealed_and_read_back_transparently_across_a_key_rotat
 
 
 def test_rows_stored_before_encryption_read_back_unchanged(settings: Settings, redis: Redis, engine: Engine) -> None:
-    Doorbell(QueueKeys(settings.queue_prefix), redis=redis).append(QueuedCallback("pivot", b"plain garbage", {}, 1.0))
+    append(redis, QueueKeys(settings.queue_prefix), QueuedCallback("pivot", b"plain garbage", {}, 1.0))
     drain_all(settings)
     env = env_for(settings.queue_prefix, PAYHOOK_ENCRYPTION_KEYS=Fernet.generate_key().decode())
     [letter] = rows(engine, "SELECT id FROM dead_letters")

@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 from redis import Redis
 
-from shared.celery_app import deliveries_queue, make_celery
-from shared.doorbell import DELIVER_TASK, DRAIN_TASK
-from shared.ops.jobs import JOB_TASK
+from shared.celery_app import DELIVER_TASK, DRAIN_TASK, JOB_TASK, deliveries_queue, make_celery
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration

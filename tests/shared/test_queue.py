@@ -7,8 +7,8 @@ from typing import Any, cast
 import fakeredis
 import pytest
 
-from shared.doorbell import TTL_SECONDS, Doorbell
-from shared.queue import FIELDS, MalformedEntry, QueuedCallback, QueueKeys
+from shared.doorbell import Doorbell
+from shared.queue import BELL_TTL_SECONDS, FIELDS, MalformedEntry, QueuedCallback, QueueKeys, append_sync
 
 KEYS = QueueKeys("payhook-unit")
 
@@ -16,14 +16,15 @@ KEYS = QueueKeys("payhook-unit")
 def test_a_callback_appended_by_the_script_decodes_to_itself_and_takes_the_doorbell() -> None:
     redis = fakeredis.FakeRedis()
     callback = QueuedCallback("pivot", b'{"raw": "bytes \\u0000 kept"}', {"content-type": "application/json"}, 12.5)
-    first = Doorbell(KEYS, redis=redis).append(callback)
-    second = Doorbell(KEYS, redis=redis).append(callback)
+    [first], took = append_sync(redis, KEYS, [callback])
+    [second], took_again = append_sync(redis, KEYS, [callback])
+    assert took and not took_again, "the first append takes doorbell 0, the next finds it taken"
     [(id1, fields1), (id2, _)] = cast(Any, redis.xrange(KEYS.stream))
     assert (id1, id2) == (first, second)
     assert set(fields1) == set(FIELDS)
     assert QueuedCallback.decode(fields1) == callback
-    assert redis.get(KEYS.doorbell(0)) == b"1"
-    assert 0 < int(redis.ttl(KEYS.doorbell(0))) <= TTL_SECONDS
+    assert redis.get(KEYS.drain_bell_key(0)) == b"1"
+    assert 0 < int(redis.ttl(KEYS.drain_bell_key(0))) <= BELL_TTL_SECONDS
 
 
 def test_the_doorbell_is_taken_once_until_released() -> None:

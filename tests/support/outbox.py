@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from shared.ops.service import Operations
+from shared.ops.service import OperatorService
 from shared.settings import Settings
 from workers.context import WorkerContext
 from workers.delivery.loop import DeliveryLoop
@@ -17,7 +17,7 @@ from workers.delivery.send import Handler
 def add_endpoint(
     settings: Settings, url: str, events: list[str] | None = None, provider: str | None = None
 ) -> dict[str, Any]:
-    ops = Operations(settings, pool_size=1)
+    ops = OperatorService(settings, pool_size=1)
     try:
         return ops.add_endpoint(url, events, provider, actor="test")
     finally:

@@ -8,18 +8,29 @@ import time
 from typing import Any
 
 import redis.exceptions
+from redis import Redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from shared.backlog import queue_stats
 from shared.db.payments import find_payment, history
+from shared.doorbell import Doorbell
 from shared.ops.documents import payment_document
+from shared.queue import QueuedCallback, QueueKeys, append_sync
 from shared.settings import Settings
 from tests.support.fixtures import sample, signed
 from workers.context import WorkerContext
 from workers.drain import Drain
 from workers.pipeline import Report
+
+
+def append(redis: Redis, keys: QueueKeys, *callbacks: QueuedCallback, doorbell: Doorbell | None = None) -> None:
+    """Append callbacks to the stream as an operator's replay does (one script call), and ring ``doorbell`` when
+    the append took doorbell 0."""
+    _, took = append_sync(redis, keys, list(callbacks))
+    if took and doorbell is not None:
+        doorbell.ring(0)
 
 
 def drain_all(settings: Settings, *, timeout: float = 60.0) -> Report:

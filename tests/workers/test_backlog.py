@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from shared.backlog import queue_stats
-from shared.doorbell import Doorbell
 from shared.queue import QueuedCallback, QueueKeys
 from shared.settings import Settings
-from tests.support.pipeline import drain_all, pivot_event
+from tests.support.pipeline import append, drain_all, pivot_event
 from tests.support.redis_server import PrivateRedis
 from workers.maintenance import needs_drain
 
@@ -22,9 +21,9 @@ pytestmark = pytest.mark.integration
 
 def _send(settings: Settings, first: int, count: int) -> None:
     with PrivateRedis.client_for(settings.redis_url) as redis:
-        doorbell = Doorbell(QueueKeys(settings.queue_prefix), redis=redis)
         for i in range(first, first + count):
-            doorbell.append(QueuedCallback("pivot", pivot_event("PAYMENT.PAID", f"s-{i}", f"o-{i}", "PAID"), {}, 1.0))
+            body = pivot_event("PAYMENT.PAID", f"s-{i}", f"o-{i}", "PAID")
+            append(redis, QueueKeys(settings.queue_prefix), QueuedCallback("pivot", body, {}, 1.0))
 
 
 def test_an_empty_queue_is_reported_empty_after_a_rewrite_and_a_restart(settings: Settings, tmp_path: Path) -> None:

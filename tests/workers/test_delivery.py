@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from shared.canonical import DeliveryStatus
 from shared.db.outbox import DeliveryFilters
-from shared.ops.service import Operations
+from shared.ops.service import OperatorService
 from shared.settings import Settings
 from tests.conftest import env_for
 from tests.support.hooks import Answer, Endpoint, Received
@@ -142,7 +143,7 @@ def test_410_disables_the_endpoint_and_enabling_it_sends_what_waited(
         post(web, "pivot", pivot_event("PAYMENT.PAID", "ps-410", "order-410", "PAID"))
         drain_all(fast)
         deliver_until(fast, lambda: len(hook.events()) == 1)
-        ops = Operations(fast, pool_size=1)
+        ops = OperatorService(fast, pool_size=1)
         try:
             endpoint = ops.endpoint(made["id"])
             assert endpoint is not None
@@ -176,9 +177,9 @@ def test_a_spent_schedule_fails_the_delivery_and_a_retry_sends_it(
         assert scalar(engine, "SELECT count(*) FROM delivery_attempts WHERE status_code = 302") == 6
         assert [r.event["type"] for r in hook.events()] == ["payment.processing"] * 3 + ["payment.paid"] * 3
         healthy = True
-        ops = Operations(fast, pool_size=1)
+        ops = OperatorService(fast, pool_size=1)
         try:
-            failed = ops.matching_deliveries(DeliveryFilters(status="failed"))
+            failed = ops.matching_deliveries(DeliveryFilters(status=DeliveryStatus.FAILED))
             assert ops.retry_deliveries(failed, actor="test") == failed
         finally:
             ops.close()
@@ -246,14 +247,14 @@ def test_an_endpoint_removed_while_its_attempt_is_in_flight_leaves_the_loop_stan
     ctx = WorkerContext(settings=settings, pid=os.getpid())
     try:
         with ctx.sessions.begin() as session:
-            [job] = store.claim(session, ctx.sealer, limit=10, per_endpoint=4, lease_seconds=30)
-        ops = Operations(settings, pool_size=1)
+            [claimed] = store.claim(session, ctx.sealer, limit=10, per_endpoint=4, lease_seconds=30)
+        ops = OperatorService(settings, pool_size=1)
         try:
             assert ops.remove_endpoint(made["id"], actor="test")
         finally:
             ops.close()
         with ctx.sessions.begin() as session:
-            recorded = store.record(session, [store.Result(job, datetime.now(UTC), 3.0, 200)], (1.0,))
+            recorded = store.record(session, [store.Result(claimed, datetime.now(UTC), 3.0, 200)], (1.0,))
         assert recorded.results["delivered"] == 1
     finally:
         ctx.close()

@@ -15,12 +15,11 @@ from starlette.testclient import TestClient
 
 from ingest.server import create_app
 from shared.canonical import Outcome
-from shared.doorbell import Doorbell
 from shared.queue import QueuedCallback, QueueKeys
 from shared.settings import Settings
 from tests.support.fixtures import PIVOT_KEY, sample
 from tests.support.net import TcpProxy
-from tests.support.pipeline import drain_all, pivot_event, scalar
+from tests.support.pipeline import append, drain_all, pivot_event, scalar
 from workers.pipeline import Report
 
 pytestmark = pytest.mark.integration
@@ -31,10 +30,9 @@ def _via(url: str, port: int) -> str:
 
 
 def _fill(redis: Redis, settings: Settings, count: int) -> None:
-    doorbell = Doorbell(QueueKeys(settings.queue_prefix), redis=redis)
     for i in range(count):
         body = pivot_event("PAYMENT.PAID", f"sess-{i}", f"order-{i}", "PAID")
-        doorbell.append(QueuedCallback("pivot", body, {}, time.time()))
+        append(redis, QueueKeys(settings.queue_prefix), QueuedCallback("pivot", body, {}, time.time()))
 
 
 def _drain_in_threads(settings: Settings, count: int) -> tuple[list[threading.Thread], list[Report]]:

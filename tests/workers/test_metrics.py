@@ -20,7 +20,7 @@ from shared.queue import QueuedCallback, QueueKeys
 from shared.settings import Settings
 from tests.conftest import env_for
 from tests.support.net import free_port
-from tests.support.pipeline import pivot_event, scalar
+from tests.support.pipeline import append, pivot_event, scalar
 from tests.support.processes import Stack, wait_for
 
 pytestmark = pytest.mark.integration
@@ -48,13 +48,13 @@ def test_the_pool_reports_on_one_port_and_its_counts_outlive_a_killed_child(
     try:
         wait_for(lambda: _reachable(port), 30, "the worker's metrics endpoint")
         assert _scrape(port)[("payhook_deliveries_total", (("result", "failed"),))] == 0, "present from the start"
-        doorbell = Doorbell(QueueKeys(settings.queue_prefix), redis=redis, celery=make_celery(settings))
+        keys = QueueKeys(settings.queue_prefix)
+        doorbell = Doorbell(keys, redis=redis, celery=make_celery(settings))
         paid = 300
         for i in range(paid):
-            doorbell.append(
-                QueuedCallback("pivot", pivot_event("PAYMENT.PAID", f"s{i}", f"o{i}", "PAID"), {}, time.time())
-            )
-        doorbell.append(QueuedCallback("pivot", b"not json", {}, time.time()))
+            body = pivot_event("PAYMENT.PAID", f"s{i}", f"o{i}", "PAID")
+            append(redis, keys, QueuedCallback("pivot", body, {}, time.time()), doorbell=doorbell)
+        append(redis, keys, QueuedCallback("pivot", b"not json", {}, time.time()), doorbell=doorbell)
         wait_for(lambda: scalar(engine, "SELECT count(*) FROM payment_events") == paid, 60, "every event")
         wait_for(lambda: _total(_scrape(port), "payhook_events_total") == paid, 10, "the events counted")
         samples = _scrape(port)

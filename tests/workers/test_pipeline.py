@@ -12,11 +12,10 @@ from redis import Redis
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from shared.doorbell import Doorbell
 from shared.queue import QueuedCallback, QueueKeys
 from shared.settings import Settings
 from tests.support.fixtures import sample
-from tests.support.pipeline import drain_all, payment, pivot_event, pivot_refund, post, rows, scalar
+from tests.support.pipeline import append, drain_all, payment, pivot_event, pivot_refund, post, rows, scalar
 from workers.context import WorkerContext
 from workers.pipeline import commit, prepare
 
@@ -28,7 +27,7 @@ def post_pivot(web: TestClient, body: bytes) -> None:
 
 
 def enqueue(redis: Redis, keys: QueueKeys, callback: QueuedCallback) -> None:
-    Doorbell(keys, redis=redis).append(callback)
+    append(redis, keys, callback)
 
 
 def test_both_providers_samples_end_as_the_right_statuses(settings: Settings, web: TestClient, engine: Engine) -> None:

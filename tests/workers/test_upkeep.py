@@ -21,7 +21,7 @@ from shared.queue import QueuedCallback, QueueKeys
 from shared.settings import Settings
 from tests.conftest import env_for
 from tests.support.net import free_port
-from tests.support.pipeline import drain_all, pivot_event, scalar
+from tests.support.pipeline import append, drain_all, pivot_event, scalar
 from tests.support.processes import Stack, wait_for
 from tests.support.redis_server import PrivateRedis
 from workers.consumer import RECONNECT, QuickReconnectConsumer
@@ -41,7 +41,7 @@ def test_without_beat_a_crashed_workers_entries_are_recovered_and_the_stream_emp
     doorbell = Doorbell(keys, redis=redis, celery=make_celery(settings))
     for i in range(total):
         body = pivot_event("PAYMENT.PAID", f"sess-{i}", f"order-{i}", "PAID")
-        doorbell.append(QueuedCallback("pivot", body, {}, time.time()))
+        append(redis, keys, QueuedCallback("pivot", body, {}, time.time()), doorbell=doorbell)
     stack = Stack(env_for(settings.queue_prefix, PAYHOOK_BATCH_SIZE="200"), free_port(), tmp_path)
     try:
         victim = stack.worker(concurrency=1)  # no beat anywhere in this test
@@ -61,13 +61,13 @@ def test_without_beat_a_crashed_workers_entries_are_recovered_and_the_stream_emp
     assert cast(Any, redis.xinfo_consumers(keys.stream, keys.group)) == []
 
 
-def _fill(doorbell: Doorbell) -> int:
+def _fill(redis: Redis, keys: QueueKeys) -> int:
     """Append callbacks (the backlog of a PostgreSQL outage) until Redis refuses more; how many it took."""
     sent = 0
     while True:
         body = pivot_event("PAYMENT.PAID", f"s-{sent}", f"o-{sent}", "PAID") + b" " * 2000
         try:
-            doorbell.append(QueuedCallback("pivot", body, {}, time.time()))
+            append(redis, keys, QueuedCallback("pivot", body, {}, time.time()))
         except OutOfMemoryError:
             return sent
         sent += 1
@@ -80,7 +80,7 @@ def test_a_redis_at_its_maxmemory_drains_and_frees_its_memory(settings: Settings
         keys = QueueKeys(settings.queue_prefix)
         with server.client() as redis:
             redis.xgroup_create(keys.stream, keys.group, id="0", mkstream=True)  # workers ran before the outage
-            sent = _fill(Doorbell(keys, redis=redis))
+            sent = _fill(redis, keys)
             report = drain_all(private)
             assert sum(report.outcomes.values()) == sent
             assert redis.xlen(keys.stream) == 0

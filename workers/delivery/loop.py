@@ -118,18 +118,18 @@ class DeliveryLoop:
         claim = not closing and room > 0 and (flush or not self._running or now - self._last_claim >= POLL_SECONDS)
         if not claim and not flush:
             return False
-        jobs = await self._db(self._record_and_claim, room if claim else 0)
+        claims = await self._db(self._record_and_claim, room if claim else 0)
         if flush:
             self._last_flush = now
         if claim:
             self._last_claim = now
-        for job in jobs:
-            self._running.add(asyncio.create_task(sender.attempt(job)))
-        if jobs:
+        for claimed in claims:
+            self._running.add(asyncio.create_task(sender.attempt(claimed)))
+        if claims:
             self._idle_since = now
-        if claim and len(jobs) == room:
+        if claim and len(claims) == room:
             await self._db(self._call_for_help, slot)
-        return bool(jobs)
+        return bool(claims)
 
     async def _collect(self) -> None:
         done, _ = await asyncio.wait(self._running, timeout=FLUSH_SECONDS, return_when=asyncio.FIRST_COMPLETED)
@@ -142,7 +142,7 @@ class DeliveryLoop:
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(retrying(self.ctx.settings), fn, *args)
 
-    def _record_and_claim(self, room: int) -> list[store.Job]:
+    def _record_and_claim(self, room: int) -> list[store.Claim]:
         """Record the results in hand and claim up to ``room`` more, in one transaction. If it fails, the
         results stay in hand for the retry (and the claim never happened)."""
         results, self._results = self._results, []
@@ -150,7 +150,7 @@ class DeliveryLoop:
             with self.ctx.sessions.begin() as session:
                 store.relaxed_commit(session)
                 recorded = store.record(session, results, self.settings.delivery_retry_schedule)
-                jobs = store.claim(
+                claims = store.claim(
                     session,
                     self.ctx.sealer,
                     limit=room,
@@ -167,7 +167,7 @@ class DeliveryLoop:
             raise
         self.report.update(recorded.results)
         metrics.observe_deliveries(recorded.results, recorded.lags, [r.duration_ms / 1000 for r in results])
-        return jobs
+        return claims
 
     def _call_for_help(self, slot: int) -> None:
         helper = slot + 1

@@ -20,7 +20,7 @@ import orjson
 
 from shared import webhooks
 from workers.delivery.schedule import retry_after_seconds
-from workers.delivery.store import RESPONSE_BYTES, Job, Result
+from workers.delivery.store import RESPONSE_BYTES, Claim, Result
 
 USER_AGENT = "payhook-webhooks/1"
 Handler = Callable[[dict[str, Any]], Any]
@@ -42,30 +42,30 @@ class Sender:
         self.allowed_hosts = allowed_hosts
         self.timeout_seconds = timeout_seconds
 
-    async def attempt(self, job: Job) -> Result:
+    async def attempt(self, claim: Claim) -> Result:
         started = time.perf_counter()
-        result = Result(job, datetime.now(UTC), 0.0)
+        result = Result(claim, datetime.now(UTC), 0.0)
         try:
-            if job.kind == "handler":
-                await self._call(job, result)
+            if claim.kind == "handler":
+                await self._call(claim, result)
             else:
-                await self._post(job, result)
+                await self._post(claim, result)
         except Exception as exc:  # an attempt must always end in a recorded result
             result.error = f"{type(exc).__name__}: {exc}"
         result.duration_ms = (time.perf_counter() - started) * 1000
         return result
 
-    async def _post(self, job: Job, result: Result) -> None:
-        assert job.url is not None
+    async def _post(self, claim: Claim, result: Result) -> None:
+        assert claim.url is not None
         try:
-            webhooks.check_url(job.url, self.allowed_hosts)
+            webhooks.check_url(claim.url, self.allowed_hosts)
         except webhooks.EndpointRefused as exc:
             result.error, result.permanent = str(exc), True
             return
-        headers = webhooks.headers(job.secrets, job.event_id, int(time.time()), job.body)
+        headers = webhooks.headers(claim.secrets, claim.event_id, int(time.time()), claim.body)
         headers["user-agent"] = USER_AGENT
         try:
-            async with self.http.post(job.url, data=job.body, headers=headers, allow_redirects=False) as answer:
+            async with self.http.post(claim.url, data=claim.body, headers=headers, allow_redirects=False) as answer:
                 result.status_code = answer.status
                 result.retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
                 first = await answer.content.read(RESPONSE_BYTES)
@@ -77,13 +77,13 @@ class Sender:
         except aiohttp.ClientError as exc:
             result.error = f"{type(exc).__name__}: {exc}"
 
-    async def _call(self, job: Job, result: Result) -> None:
-        assert job.handler is not None
-        load = self.handlers.get(job.handler)
+    async def _call(self, claim: Claim, result: Result) -> None:
+        assert claim.handler is not None
+        load = self.handlers.get(claim.handler)
         if load is None:
-            result.error = f"no handler named {job.handler!r} is installed here (entry-point group payhook.handlers)"
+            result.error = f"no handler named {claim.handler!r} is installed here (entry-point group payhook.handlers)"
             return
-        event = orjson.loads(job.body)
+        event = orjson.loads(claim.body)
         try:
             handler = load()
             if inspect.iscoroutinefunction(handler):
@@ -92,7 +92,7 @@ class Sender:
                 call = asyncio.get_running_loop().run_in_executor(self.executor, handler, event)
                 await asyncio.wait_for(call, self.timeout_seconds)
         except TimeoutError:
-            result.error = f"handler {job.handler!r} did not return within {self.timeout_seconds:g} s"
+            result.error = f"handler {claim.handler!r} did not return within {self.timeout_seconds:g} s"
         except Exception as exc:
             # The summary first (what lists show), then the traceback's end (what the handler's author needs).
             trace = "".join(traceback.format_exception(exc))

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from shared.canonical import DeliveryStatus
+from shared.db.models import sql_in, sql_word
 from shared.sealing import Sealer
 from workers.delivery.schedule import next_delay
 
@@ -27,14 +29,19 @@ CLAIM_LOCK = 0x706179686F6F6B01
 # when the one before it finishes; this bounds its wait if that news is missed in a race.
 MAX_DEFER = timedelta(seconds=30)
 RESPONSE_BYTES = 1024
+# The statuses as the SQL below spells them (the words stored).
+_UNFINISHED = sql_in(DeliveryStatus.unfinished())
+_PENDING, _SENDING, _DELIVERED = (
+    sql_word(s) for s in (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DELIVERED)
+)
 
-_CANDIDATES = text("""
+_CANDIDATES = text(f"""
     SELECT c.id, c.endpoint_id, c.payment_id, c.event_id
     FROM endpoints e
     CROSS JOIN LATERAL (
         SELECT d.id, d.endpoint_id, d.payment_id, d.event_id, d.next_attempt_at
         FROM deliveries d
-        WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()
+        WHERE d.endpoint_id = e.id AND d.status IN {_UNFINISHED} AND d.next_attempt_at <= now()
         -- Earlier events first among equal times: a later event of a payment waits behind its earlier one.
         ORDER BY d.next_attempt_at, d.event_id
         LIMIT :per_endpoint
@@ -42,49 +49,49 @@ _CANDIDATES = text("""
     ) c
     WHERE e.enabled
     ORDER BY c.next_attempt_at, c.id
-""")
+""")  # noqa: S608 - fixed words of an enum, no input
 # The head of each pair: one probe of the (endpoint, payment, event) index per pair, whatever the planner
 # knows of the table (a burst into a table never analyzed must not turn this into a scan).
-_HEADS = text("""
+_HEADS = text(f"""
     SELECT k.endpoint_id, k.payment_id, h.id, h.next_attempt_at
     FROM (SELECT DISTINCT * FROM unnest(CAST(:endpoints AS bigint[]), CAST(:payments AS bigint[])))
          AS k(endpoint_id, payment_id)
     CROSS JOIN LATERAL (
         SELECT d.id, d.next_attempt_at FROM deliveries d
-        WHERE d.endpoint_id = k.endpoint_id AND d.payment_id = k.payment_id AND d.status IN ('pending', 'sending')
+        WHERE d.endpoint_id = k.endpoint_id AND d.payment_id = k.payment_id AND d.status IN {_UNFINISHED}
         ORDER BY d.event_id
         LIMIT 1
     ) h
-""")
-_IN_FLIGHT = text("""
+""")  # noqa: S608 - fixed words of an enum, no input
+_IN_FLIGHT = text(f"""
     SELECT endpoint_id, count(*) AS n FROM deliveries
-    WHERE endpoint_id = ANY(CAST(:endpoints AS bigint[])) AND status = 'sending' AND next_attempt_at > now()
+    WHERE endpoint_id = ANY(CAST(:endpoints AS bigint[])) AND status = {_SENDING} AND next_attempt_at > now()
     GROUP BY endpoint_id
-""")
-_TAKE = text("""
+""")  # noqa: S608 - fixed words of an enum, no input
+_TAKE = text(f"""
     UPDATE deliveries d
-    SET status = 'sending', attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease)
+    SET status = {_SENDING}, attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease)
     FROM outbox_events o, endpoints e
     WHERE d.id = ANY(CAST(:ids AS bigint[])) AND o.id = d.event_id AND e.id = d.endpoint_id
     RETURNING d.id, d.attempts, d.endpoint_id, d.payment_id, o.event_id, o.body, o.created_at, e.kind, e.url,
               e.handler, e.secret,
               CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret
-""")
+""")  # noqa: S608 - fixed words of an enum, no input
 _DEFER = text("""
     UPDATE deliveries d SET next_attempt_at = v.at
     FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[])) AS v(id, at)
     WHERE d.id = v.id
 """)
-_FINISH = text("""
+_FINISH = text(f"""
     UPDATE deliveries d
     SET status = v.status, next_attempt_at = v.next_at, last_attempt_at = v.at, last_status_code = v.code,
-        last_error = v.error, delivered_at = CASE WHEN v.status = 'delivered' THEN v.at END
+        last_error = v.error, delivered_at = CASE WHEN v.status = {_DELIVERED} THEN v.at END
     FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[]), CAST(:statuses AS text[]),
                 CAST(:next_ats AS timestamptz[]), CAST(:ats AS timestamptz[]), CAST(:codes AS int[]),
                 CAST(:errors AS text[])) AS v(id, attempts, status, next_at, at, code, error)
-    WHERE d.id = v.id AND d.status = 'sending' AND d.attempts = v.attempts
+    WHERE d.id = v.id AND d.status = {_SENDING} AND d.attempts = v.attempts
     RETURNING d.endpoint_id, d.payment_id, d.status
-""")
+""")  # noqa: S608 - fixed words of an enum, no input
 # Only for deliveries that still exist: an endpoint removed while its attempt was in flight took them along.
 _ATTEMPTS = text("""
     INSERT INTO delivery_attempts (delivery_id, attempted_at, duration_ms, status_code, response, error)
@@ -95,35 +102,35 @@ _ATTEMPTS = text("""
 """)
 # The next delivery of each pair whose earlier one just finished, due now: found by one probe of the
 # (endpoint, payment, event) index per pair, then updated by id (robust against a table never analyzed).
-_NEXT_OF_PAIRS = text("""
+_NEXT_OF_PAIRS = text(f"""
     SELECT f.id
     FROM (SELECT DISTINCT * FROM unnest(CAST(:endpoints AS bigint[]), CAST(:payments AS bigint[])))
          AS k(endpoint_id, payment_id)
     CROSS JOIN LATERAL (
         SELECT d.id, d.status, d.attempts, d.next_attempt_at FROM deliveries d
-        WHERE d.endpoint_id = k.endpoint_id AND d.payment_id = k.payment_id AND d.status IN ('pending', 'sending')
+        WHERE d.endpoint_id = k.endpoint_id AND d.payment_id = k.payment_id AND d.status IN {_UNFINISHED}
         ORDER BY d.event_id
         LIMIT 1
     ) f
-    WHERE f.status = 'pending' AND f.attempts = 0 AND f.next_attempt_at > now()
-""")
+    WHERE f.status = {_PENDING} AND f.attempts = 0 AND f.next_attempt_at > now()
+""")  # noqa: S608 - fixed words of an enum, no input
 _PROMOTE = text("UPDATE deliveries SET next_attempt_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))")
 
-_ANY_DUE = text("""
+_ANY_DUE = text(f"""
     SELECT EXISTS (
         SELECT 1 FROM endpoints e
         WHERE e.enabled AND EXISTS (
             SELECT 1 FROM deliveries d
-            WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()))
-""")
-_PRUNE = text("""
+            WHERE d.endpoint_id = e.id AND d.status IN {_UNFINISHED} AND d.next_attempt_at <= now()))
+""")  # noqa: S608 - fixed words of an enum, no input
+_PRUNE = text(f"""
     DELETE FROM outbox_events WHERE id IN (
         SELECT o.id FROM outbox_events o
         WHERE o.created_at < now() - make_interval(secs => :retention)
-          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = o.id AND d.status <> 'delivered')
+          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = o.id AND d.status <> {_DELIVERED})
         ORDER BY o.created_at
         LIMIT :limit)
-""")
+""")  # noqa: S608 - fixed words of an enum, no input
 _DISABLE = text("""
     UPDATE endpoints SET enabled = false, disabled_reason = :reason, updated_at = now()
     WHERE id = ANY(CAST(:ids AS bigint[])) AND enabled
@@ -131,7 +138,7 @@ _DISABLE = text("""
 
 
 @dataclass(frozen=True, slots=True)
-class Job:
+class Claim:
     """One claimed delivery: what to send, where, signed with which secrets."""
 
     delivery_id: int
@@ -149,7 +156,7 @@ class Job:
 
 @dataclass(slots=True)
 class Result:
-    job: Job
+    claim: Claim
     attempted_at: datetime
     duration_ms: float
     status_code: int | None = None
@@ -182,7 +189,7 @@ def relaxed_commit(session: Session) -> None:
     session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
-def claim(session: Session, sealer: Sealer, *, limit: int, per_endpoint: int, lease_seconds: float) -> list[Job]:
+def claim(session: Session, sealer: Sealer, *, limit: int, per_endpoint: int, lease_seconds: float) -> list[Claim]:
     """Claim up to ``limit`` due deliveries, at most ``per_endpoint`` in flight per consumer (across workers)."""
     if limit <= 0:
         return []
@@ -218,7 +225,7 @@ def claim(session: Session, sealer: Sealer, *, limit: int, per_endpoint: int, le
         return []
     rows = session.execute(_TAKE, {"ids": take, "lease": lease_seconds}).all()
     order = {delivery_id: n for n, delivery_id in enumerate(take)}
-    return sorted((_job(row, sealer) for row in rows), key=lambda j: order[j.delivery_id])
+    return sorted((_claim_of(row, sealer) for row in rows), key=lambda c: order[c.delivery_id])
 
 
 def any_due(session: Session) -> bool:
@@ -233,9 +240,9 @@ def prune(session: Session, retention_seconds: float, limit: int = 5000) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _job(row: Any, sealer: Sealer) -> Job:
+def _claim_of(row: Any, sealer: Sealer) -> Claim:
     secrets = [sealer.open(s).decode() for s in (row.secret, row.previous_secret) if s is not None]
-    return Job(
+    return Claim(
         delivery_id=row.id,
         attempt=row.attempts,
         endpoint_id=row.endpoint_id,
@@ -259,24 +266,24 @@ def record(session: Session, results: list[Result], schedule: tuple[float, ...])
         return recorded
     now = datetime.now(UTC)
     ended = [r.attempted_at + timedelta(milliseconds=r.duration_ms) for r in results]
-    statuses: list[str] = []
+    statuses: list[DeliveryStatus] = []
     next_ats: list[datetime] = []
     gone: set[int] = set()
     for r in results:
         status, next_at, label = _next(r, schedule, now)
         if r.gone:
-            gone.add(r.job.endpoint_id)
+            gone.add(r.claim.endpoint_id)
         statuses.append(status)
         next_ats.append(next_at)
         recorded.results[label] += 1
-        if status == "delivered":
-            recorded.lags.append((now - r.job.created_at).total_seconds())
+        if status is DeliveryStatus.DELIVERED:
+            recorded.lags.append((now - r.claim.created_at).total_seconds())
     _insert_attempts(session, results)
     finished = session.execute(
         _FINISH,
         {
-            "ids": [r.job.delivery_id for r in results],
-            "attempts": [r.job.attempt for r in results],
+            "ids": [r.claim.delivery_id for r in results],
+            "attempts": [r.claim.attempt for r in results],
             "statuses": statuses,
             "next_ats": next_ats,
             "ats": ended,
@@ -284,7 +291,9 @@ def record(session: Session, results: list[Result], schedule: tuple[float, ...])
             "errors": [_clean(r.error) or _answer(r) for r in results],
         },
     ).all()
-    _promote_next(session, [(row.endpoint_id, row.payment_id) for row in finished if row.status != "pending"])
+    _promote_next(
+        session, [(row.endpoint_id, row.payment_id) for row in finished if row.status != DeliveryStatus.PENDING]
+    )
     if gone:
         reason = f"the endpoint answered 410 Gone at {now.isoformat(timespec='seconds')}"
         session.execute(_DISABLE, {"ids": sorted(gone), "reason": reason})
@@ -295,7 +304,7 @@ def _insert_attempts(session: Session, results: list[Result]) -> None:
     session.execute(
         _ATTEMPTS,
         {
-            "ids": [r.job.delivery_id for r in results],
+            "ids": [r.claim.delivery_id for r in results],
             "ats": [r.attempted_at for r in results],
             "durations": [r.duration_ms for r in results],
             "codes": [r.status_code for r in results],
@@ -315,17 +324,17 @@ def _promote_next(session: Session, finished: list[tuple[int, int]]) -> None:
         session.execute(_PROMOTE, {"ids": waiting})
 
 
-def _next(r: Result, schedule: tuple[float, ...], now: datetime) -> tuple[str, datetime, str]:
+def _next(r: Result, schedule: tuple[float, ...], now: datetime) -> tuple[DeliveryStatus, datetime, str]:
     """The delivery's status after this attempt, when it is next due, and the metric's result label."""
     if r.delivered:
-        return "delivered", now, "delivered"
+        return DeliveryStatus.DELIVERED, now, "delivered"
     if r.gone:
         # Kept pending: it goes out when an operator enables the endpoint again.
-        return "pending", now, "disabled"
-    delay = None if r.permanent else next_delay(r.job.attempt, schedule, r.retry_after)
+        return DeliveryStatus.PENDING, now, "disabled"
+    delay = None if r.permanent else next_delay(r.claim.attempt, schedule, r.retry_after)
     if delay is None:
-        return "failed", now, "failed"
-    return "pending", now + timedelta(seconds=delay), "retried"
+        return DeliveryStatus.FAILED, now, "failed"
+    return DeliveryStatus.PENDING, now + timedelta(seconds=delay), "retried"
 
 
 def _answer(r: Result) -> str | None:

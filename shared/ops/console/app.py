@@ -1,4 +1,4 @@
-"""The console's routes: sign-in, then pages that read through the operations service, and forms that act
+"""The console's routes: sign-in, then pages that read through the operator service, and forms that act
 through it (audited under the signed-in token's name). Off the callback path: its own Starlette app under
 ``/console``, blocking calls in the thread pool."""
 
@@ -20,18 +20,19 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from shared.canonical import DeliveryStatus
 from shared.db import dead_letters as dlq
-from shared.db.outbox import DELIVERY_STATUSES, DeliveryFilters
+from shared.db.outbox import DeliveryFilters
 from shared.errors import ascii_digits, error
-from shared.ops.console.session import COOKIE, Session, Sessions
-from shared.ops.render import ago, pretty, utc_time
-from shared.ops.service import Operations
+from shared.ops.console.session import COOKIE, ConsoleSession, ConsoleSessions
+from shared.ops.render import ago, pretty
+from shared.ops.service import OperatorService
 from shared.providers import all_providers
 from shared.settings import Settings
 
 HERE = Path(__file__).parent
 PAGE = 50
-Page = Callable[[Request, Session], Awaitable[Response]]
+Page = Callable[[Request, ConsoleSession], Awaitable[Response]]
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'",
@@ -52,14 +53,14 @@ MESSAGES = {
 
 
 class Console:
-    def __init__(self, settings: Settings, ops: Operations | None = None) -> None:
-        self.ops = ops or Operations(settings)
-        self.sessions = Sessions(settings.actors)
+    def __init__(self, settings: Settings, ops: OperatorService | None = None) -> None:
+        self.ops = ops or OperatorService(settings)
+        self.sessions = ConsoleSessions(settings.actors)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.filters["ago"] = ago
         self.templates.env.filters["pretty"] = pretty
         self.templates.env.globals["providers"] = list(all_providers())
-        self.templates.env.globals["delivery_statuses"] = DELIVERY_STATUSES
+        self.templates.env.globals["delivery_statuses"] = [str(s) for s in DeliveryStatus]
 
     def mount(self) -> Mount:
         return Mount("/console", app=self.app())
@@ -118,7 +119,7 @@ class Console:
             response.headers.setdefault(name, value)
         return response
 
-    def render(self, request: Request, session: Session | None, name: str, **context: Any) -> Response:
+    def render(self, request: Request, session: ConsoleSession | None, name: str, **context: Any) -> Response:
         message = MESSAGES.get(request.query_params.get("message", ""))
         context = {
             "session": session,
@@ -155,17 +156,17 @@ class Console:
         )
         return self._secure(response)
 
-    async def sign_out(self, request: Request, session: Session) -> Response:
+    async def sign_out(self, request: Request, session: ConsoleSession) -> Response:
         response = RedirectResponse("/console/sign-in?message=signed-out", status_code=303)
         response.delete_cookie(COOKIE, path="/console", httponly=True, samesite="strict")
         return response
 
-    async def home(self, request: Request, session: Session) -> Response:
+    async def home(self, request: Request, session: ConsoleSession) -> Response:
         return RedirectResponse("/console/dead-letters", status_code=303)
 
     # -- dead letters -----------------------------------------------------------------------------------
 
-    async def letters(self, request: Request, session: Session) -> Response:
+    async def letters(self, request: Request, session: ConsoleSession) -> Response:
         filters = _letter_filters(request.query_params)
         after = _number(request.query_params.get("after"))
         letters, counts = await run_in_threadpool(
@@ -180,51 +181,53 @@ class Console:
             "letters.html",
             letters=letters,
             counts=counts,
-            filters=_filter_values(filters),
+            filters=filters.to_query(),
             next_page=next_page,
             total=sum(counts.values()),
         )
 
-    async def letter(self, request: Request, session: Session, prediction: dict[str, Any] | None = None) -> Response:
+    async def letter(
+        self, request: Request, session: ConsoleSession, prediction: dict[str, Any] | None = None
+    ) -> Response:
         letter_id = _path_number(request, "letter_id")
         letter = await run_in_threadpool(self.ops.letter, letter_id) if letter_id else None
         if letter is None:
             return error(404, "not_found", "no such dead letter")
         return self.render(request, session, "letter.html", letter=letter, prediction=prediction)
 
-    async def dry_run_one(self, request: Request, session: Session) -> Response:
+    async def dry_run_one(self, request: Request, session: ConsoleSession) -> Response:
         letter_id = _path_number(request, "letter_id") or 0
         report = await run_in_threadpool(lambda: self.ops.dry_run([letter_id], actor=session.actor))
         prediction = report["letters"][0] if report["letters"] else {"predicted": "not waiting"}
         return await self.letter(request, session, prediction)
 
-    async def replay_one(self, request: Request, session: Session) -> Response:
+    async def replay_one(self, request: Request, session: ConsoleSession) -> Response:
         letter_id = _path_number(request, "letter_id") or 0
         done = await run_in_threadpool(lambda: self.ops.replay([letter_id], actor=session.actor))
         return _back(f"/console/dead-letters/{letter_id}", "replayed" if done else "not-waiting")
 
-    async def purge_one(self, request: Request, session: Session) -> Response:
+    async def purge_one(self, request: Request, session: ConsoleSession) -> Response:
         letter_id = _path_number(request, "letter_id") or 0
         removed = await run_in_threadpool(lambda: self.ops.purge([letter_id], actor=session.actor))
         return _back("/console/dead-letters", "purged" if removed else "not-waiting")
 
-    async def dry_run_all(self, request: Request, session: Session) -> Response:
+    async def dry_run_all(self, request: Request, session: ConsoleSession) -> Response:
         filters = _letter_filters(await request.form())
         report = await run_in_threadpool(
             lambda: self.ops.dry_run(self.ops.matching(filters), actor=session.actor, filters=filters)
         )
-        return self.render(request, session, "dry_run.html", report=report, filters=_filter_values(filters))
+        return self.render(request, session, "dry_run.html", report=report, filters=filters.to_query())
 
-    async def replay_all(self, request: Request, session: Session) -> Response:
+    async def replay_all(self, request: Request, session: ConsoleSession) -> Response:
         return await self._job(request, session, "replay")
 
-    async def purge_all(self, request: Request, session: Session) -> Response:
+    async def purge_all(self, request: Request, session: ConsoleSession) -> Response:
         form = await request.form()
         if _field(form, "confirm") != "purge":
             return error(400, "bad_request", "tick the box to confirm a purge: it deletes letters for good")
         return await self._job(request, session, "purge")
 
-    async def _job(self, request: Request, session: Session, kind: str) -> Response:
+    async def _job(self, request: Request, session: ConsoleSession, kind: str) -> Response:
         filters = _letter_filters(await request.form())
         if kind == "purge":
             filters = dataclasses.replace(filters, include_replayed=True)
@@ -233,7 +236,7 @@ class Console:
 
     # -- payments, conflicts, deliveries, jobs, audit ---------------------------------------------------
 
-    async def payments(self, request: Request, session: Session) -> Response:
+    async def payments(self, request: Request, session: ConsoleSession) -> Response:
         provider = request.query_params.get("provider") or ""
         reference = (request.query_params.get("order_ref") or "").strip().replace("\x00", "")
         payment = None
@@ -244,13 +247,12 @@ class Console:
             request, session, "payments.html", payment=payment, provider=provider, reference=reference, looked=looked
         )
 
-    async def conflicts(self, request: Request, session: Session) -> Response:
+    async def conflicts(self, request: Request, session: ConsoleSession) -> Response:
         found = await run_in_threadpool(lambda: self.ops.conflicts(limit=200))
         return self.render(request, session, "conflicts.html", conflicts=found)
 
-    async def deliveries(self, request: Request, session: Session) -> Response:
-        status = request.query_params.get("status") or None
-        status = status if status in DELIVERY_STATUSES else None
+    async def deliveries(self, request: Request, session: ConsoleSession) -> Response:
+        status = _delivery_status(request.query_params.get("status"))
         endpoint = _number(request.query_params.get("endpoint"))
         found, endpoints = await run_in_threadpool(
             lambda: (self.ops.deliveries(DeliveryFilters(endpoint, status), limit=100), self.ops.endpoints())
@@ -259,27 +261,27 @@ class Console:
             request, session, "deliveries.html", deliveries=found, endpoints=endpoints, status=status, endpoint=endpoint
         )
 
-    async def retry(self, request: Request, session: Session) -> Response:
+    async def retry(self, request: Request, session: ConsoleSession) -> Response:
         delivery_id = _path_number(request, "delivery_id") or 0
         done = await run_in_threadpool(lambda: self.ops.retry_deliveries([delivery_id], actor=session.actor))
         return _back("/console/deliveries", "retried" if done else "not-retried")
 
-    async def jobs(self, request: Request, session: Session) -> Response:
+    async def jobs(self, request: Request, session: ConsoleSession) -> Response:
         return self.render(request, session, "jobs.html", jobs=await run_in_threadpool(self.ops.jobs))
 
-    async def job(self, request: Request, session: Session) -> Response:
+    async def job(self, request: Request, session: ConsoleSession) -> Response:
         job_id = _path_number(request, "job_id")
         job = await run_in_threadpool(self.ops.job, job_id) if job_id else None
         if job is None:
             return error(404, "not_found", "no such job")
         return self.render(request, session, "job.html", job=job)
 
-    async def cancel(self, request: Request, session: Session) -> Response:
+    async def cancel(self, request: Request, session: ConsoleSession) -> Response:
         job_id = _path_number(request, "job_id") or 0
         await run_in_threadpool(lambda: self.ops.cancel_job(job_id, actor=session.actor))
         return _back(f"/console/jobs/{job_id}", "cancelled")
 
-    async def audit(self, request: Request, session: Session) -> Response:
+    async def audit(self, request: Request, session: ConsoleSession) -> Response:
         entries = await run_in_threadpool(lambda: self.ops.audit(limit=200))
         return self.render(request, session, "audit.html", entries=entries)
 
@@ -312,44 +314,16 @@ def _path_number(request: Request, name: str) -> int | None:
     return _number(request.path_params.get(name))
 
 
-def _text(source: Any, name: str) -> str | None:
-    value = source.get(name)
-    return value.strip().replace("\x00", "") or None if isinstance(value, str) else None
+def _letter_filters(source: Any) -> dlq.Filters:
+    """The form's (or the page's query's) filters; text is trimmed, a time that does not parse is left out."""
+    return dlq.Filters.from_query(source, forgiving=True)
 
 
-def _time(source: Any, name: str) -> datetime | None:
-    raw = _text(source, name)
-    if not raw:
-        return None
+def _delivery_status(given: str | None) -> DeliveryStatus | None:
     try:
-        return utc_time(raw)
+        return DeliveryStatus(given) if given else None
     except ValueError:
         return None
-
-
-def _letter_filters(source: Any) -> dlq.Filters:
-    return dlq.Filters(
-        provider=_text(source, "provider"),
-        reason=_text(source, "reason"),
-        event_type=_text(source, "event_type"),
-        order_ref=_text(source, "order_ref"),
-        text=_text(source, "q"),
-        since=_time(source, "since"),
-        until=_time(source, "until"),
-    )
-
-
-def _filter_values(filters: dlq.Filters) -> dict[str, str]:
-    values = {
-        "provider": filters.provider,
-        "reason": filters.reason,
-        "event_type": filters.event_type,
-        "order_ref": filters.order_ref,
-        "q": filters.text,
-        "since": filters.since.isoformat() if filters.since else None,
-        "until": filters.until.isoformat() if filters.until else None,
-    }
-    return {k: v for k, v in values.items() if v}
 
 
 def _query(request: Request, **changes: Any) -> str:

@@ -23,7 +23,7 @@ LIFETIME_SECONDS = 8 * 3600
 
 
 @dataclass(frozen=True, slots=True)
-class Session:
+class ConsoleSession:
     actor: str
     issued: float
     sid: str
@@ -38,7 +38,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class Sessions:
+class ConsoleSessions:
     def __init__(self, actors: dict[str, str], lifetime_seconds: float = LIFETIME_SECONDS) -> None:
         # token -> actor; the key signs cookies and CSRF tokens.
         self.actors = actors
@@ -51,20 +51,20 @@ class Sessions:
     def _token_digest(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()[:32]
 
-    def sign_in(self, token: str) -> Session | None:
+    def sign_in(self, token: str) -> ConsoleSession | None:
         """A new session for a valid token (each compared in constant time), or None."""
         given = self._token_digest(token)
         found = None
         for digest, actor in self._digests.items():
             if hmac.compare_digest(given, digest):
-                found = Session(actor, time.time(), secrets.token_urlsafe(16), digest)
+                found = ConsoleSession(actor, time.time(), secrets.token_urlsafe(16), digest)
         return found
 
-    def cookie(self, session: Session) -> str:
+    def cookie(self, session: ConsoleSession) -> str:
         payload = _b64(orjson.dumps([session.actor, session.issued, session.sid, session.token_digest]))
         return f"{payload}.{self._sign(payload)}"
 
-    def read(self, cookie: str | None) -> tuple[Session | None, str | None]:
+    def read(self, cookie: str | None) -> tuple[ConsoleSession | None, str | None]:
         """The session, or None with why: "expired" (sign in again), or "invalid"."""
         if not cookie or "." not in cookie:
             return None, None
@@ -79,12 +79,12 @@ class Sessions:
             return None, "expired"  # the token it was made with is no longer configured
         if time.time() - float(issued) > self.lifetime:
             return None, "expired"
-        return Session(str(actor), float(issued), str(sid), str(digest)), None
+        return ConsoleSession(str(actor), float(issued), str(sid), str(digest)), None
 
-    def csrf(self, session: Session) -> str:
+    def csrf(self, session: ConsoleSession) -> str:
         return self._sign(f"csrf:{session.sid}")
 
-    def check_csrf(self, session: Session, given: str | None) -> bool:
+    def check_csrf(self, session: ConsoleSession, given: str | None) -> bool:
         return bool(given) and hmac.compare_digest(str(given).encode(), self.csrf(session).encode())
 
     def _sign(self, text: str) -> str:

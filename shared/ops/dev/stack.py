@@ -1,7 +1,7 @@
 """``payhook dev``: the whole pipeline in one command, for a laptop.
 
 Unless ``PAYHOOK_DATABASE_URL`` and ``PAYHOOK_REDIS_URL`` say otherwise, PostgreSQL and Redis are embedded
-(``shared.ops.embedded``), with their data under ``--data-dir``. Then the schema is migrated and the
+(``shared.ops.dev.embedded``), with their data under ``--data-dir``. Then the schema is migrated and the
 Procfile's ``web``, ``worker`` and ``beat`` run as child processes; every provider gets throwaway demo
 credentials kept in the data folder. Ctrl-C or SIGTERM stops everything this command started.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.db.migrate import upgrade
-from shared.ops.embedded import EmbeddedError, Server, port_free, start_postgres, start_redis
+from shared.ops.dev.embedded import EmbeddedError, Server, port_free, start_postgres, start_redis
 from shared.providers import all_providers, demo_environment
 from shared.settings import Settings
 

@@ -8,9 +8,10 @@ from typing import Any
 
 from shared import webhooks
 from shared.canonical import EVENT_TYPES
+from shared.connections import Connections
 from shared.db import outbox
-from shared.ops.base import Connections, Refused, filters_document
-from shared.ops.outbox_documents import delivery_document, delivery_summary, endpoint_document
+from shared.ops.audit import Refused, audited
+from shared.ops.documents import delivery_document, delivery_summary, endpoint_document
 from shared.providers import all_providers
 
 # How long a rotated-out secret keeps signing, unless the operator says otherwise.
@@ -25,7 +26,7 @@ def _check_filters(events: list[str] | None, provider: str | None) -> None:
         raise Refused(f"unknown provider {provider!r}; known: {', '.join(all_providers())}")
 
 
-class OutboxOperations(Connections):
+class OutboxService(Connections):
     def _check_url(self, url: str) -> None:
         try:
             webhooks.check_url(url, self.settings.endpoint_allowed_hosts)
@@ -36,7 +37,7 @@ class OutboxOperations(Connections):
         """A new endpoint, with its secret (shown here and at rotation only)."""
         shown = webhooks.without_credentials(url)
         wanted = {"url": shown, "events": events, "provider": provider}
-        with self.audited(actor, "endpoint.add", target=shown, filters=_set(wanted)) as (session, done):
+        with audited(self, actor, "endpoint.add", target=shown, filters=_set(wanted)) as (session, done):
             self._check_url(url)
             _check_filters(events, provider)
             secret = webhooks.new_secret()
@@ -60,7 +61,7 @@ class OutboxOperations(Connections):
         else:
             action = "endpoint.change"
         noted = {**changes, **({"url": webhooks.without_credentials(changes["url"])} if "url" in changes else {})}
-        with self.audited(actor, action, target=f"endpoint {endpoint_id}", filters=_set(noted)) as (
+        with audited(self, actor, action, target=f"endpoint {endpoint_id}", filters=_set(noted)) as (
             session,
             done,
         ):
@@ -76,11 +77,11 @@ class OutboxOperations(Connections):
             document = endpoint_document(outbox.change_endpoint(session, found, changes))
             done.count = 1
         if changes.get("enabled"):
-            self.ring_deliveries()
+            self.doorbell.ring_deliveries()
         return document
 
     def remove_endpoint(self, endpoint_id: int, *, actor: str) -> bool:
-        with self.audited(actor, "endpoint.remove", target=f"endpoint {endpoint_id}") as (session, done):
+        with audited(self, actor, "endpoint.remove", target=f"endpoint {endpoint_id}") as (session, done):
             removed = outbox.remove_endpoint(session, endpoint_id)
             done.text, done.count = ("removed" if removed else "no such endpoint"), int(removed)
             return removed
@@ -89,7 +90,7 @@ class OutboxOperations(Connections):
         self, endpoint_id: int, keep_seconds: float = ROTATION_OVERLAP_SECONDS, *, actor: str
     ) -> dict[str, Any] | None:
         target = f"endpoint {endpoint_id}"
-        with self.audited(actor, "endpoint.rotate_secret", target=target) as (session, done):
+        with audited(self, actor, "endpoint.rotate_secret", target=target) as (session, done):
             found = outbox.endpoint(session, endpoint_id, lock=True)
             if found is None:
                 done.text, done.count = "no such endpoint", 0
@@ -121,13 +122,13 @@ class OutboxOperations(Connections):
         self, delivery_ids: Sequence[int], *, actor: str, filters: outbox.DeliveryFilters | None = None
     ) -> list[int]:
         """Make deliveries due now with a fresh schedule; the ids made due."""
-        chosen = filters_document(filters) if filters else None
+        chosen = filters.to_document() if filters else None
         target = None if filters else ids_text(delivery_ids)
-        with self.audited(actor, "delivery.retry", target=target, filters=chosen) as (session, done):
+        with audited(self, actor, "delivery.retry", target=target, filters=chosen) as (session, done):
             made_due = outbox.retry(session, delivery_ids)
             done.text, done.count = f"retried {len(made_due)} of {len(delivery_ids)}", len(made_due)
         if made_due:
-            self.ring_deliveries()
+            self.doorbell.ring_deliveries()
         return made_due
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -10,7 +9,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from shared.errors import ascii_digits
-from shared.ops.render import utc_time
 
 
 def as_json(document: Any, status: int = 200) -> Response:
@@ -26,16 +24,6 @@ def as_text(value: str | None, name: str) -> str | None:
     if value and "\x00" in value:
         raise BadQuery(f"{name} holds a NUL character")
     return value or None
-
-
-def as_time(request: Request, name: str) -> datetime | None:
-    raw = as_text(request.query_params.get(name), name)
-    if not raw:
-        return None
-    try:
-        return utc_time(raw)
-    except ValueError:
-        raise BadQuery(f"{name} is not an ISO 8601 time") from None
 
 
 def as_int(request: Request, name: str, default: int, low: int, high: int) -> int:

@@ -10,10 +10,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared.db.outbox import DELIVERY_STATUSES, DeliveryFilters
+from shared.canonical import DeliveryStatus
+from shared.db.outbox import DeliveryFilters
 from shared.errors import error
-from shared.ops.http import BadQuery, actor_of, as_id, as_int, as_json, as_text, body_object
-from shared.ops.service import ROTATION_OVERLAP_SECONDS, Operations
+from shared.ops.api.requests import BadQuery, actor_of, as_id, as_int, as_json, as_text, body_object
+from shared.ops.service import ROTATION_OVERLAP_SECONDS, OperatorService
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_PAGE = 1000
@@ -59,8 +60,8 @@ def _changes(document: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-class OutboxAdmin:
-    def __init__(self, ops: Operations) -> None:
+class OutboxRoutes:
+    def __init__(self, ops: OperatorService) -> None:
         self.ops = ops
 
     def routes(self) -> list[tuple[str, Handler, list[str]]]:
@@ -144,8 +145,10 @@ class OutboxAdmin:
 
 
 def _delivery_filters(request: Request) -> DeliveryFilters:
-    status = as_text(request.query_params.get("status"), "status")
-    if status is not None and status not in DELIVERY_STATUSES:
-        raise BadQuery(f"status must be one of {', '.join(DELIVERY_STATUSES)}")
+    given = as_text(request.query_params.get("status"), "status")
+    try:
+        status = None if given is None else DeliveryStatus(given)
+    except ValueError:
+        raise BadQuery(f"status must be one of {', '.join(DeliveryStatus)}") from None
     endpoint = as_int(request, "endpoint", 0, 1, 10**18) if "endpoint" in request.query_params else None
     return DeliveryFilters(endpoint_id=endpoint, status=status)

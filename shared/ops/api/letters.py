@@ -1,31 +1,18 @@
-"""The admin API (``/admin/*``): payments, the dead-letter queue and the outbox, behind a bearer token.
-
-Served by the web process, off the callback path: its connections are made on first use, and its blocking
-calls run in the thread pool. Unset ``PAYHOOK_ADMIN_TOKEN`` and every admin path answers 404; set it, and a
-missing token and a wrong one get the very same 401.
-"""
+"""The admin API's paths for payments, dead letters, bulk jobs and the audit trail."""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 from collections.abc import Awaitable, Callable
-from functools import cached_property
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, Router
-from starlette.types import Receive, Scope, Send
 
 from shared.db import dead_letters as dlq
 from shared.errors import error
-from shared.ops import admin_outbox
-from shared.ops.http import BadQuery, actor_of, as_id, as_int, as_json, as_text, as_time
-from shared.ops.service import Operations, Refused
-from shared.settings import Settings
+from shared.ops.api.requests import actor_of, as_id, as_int, as_json, as_text
+from shared.ops.service import OperatorService
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_PAGE = 1000
@@ -34,82 +21,27 @@ SYNC_LIMIT = 1000
 
 
 def _filters(request: Request) -> dlq.Filters:
-    query = request.query_params
-    return dlq.Filters(
-        provider=as_text(query.get("provider"), "provider"),
-        reason=as_text(query.get("reason"), "reason"),
-        since=as_time(request, "since"),
-        until=as_time(request, "until"),
-        event_type=as_text(query.get("event_type"), "event_type"),
-        order_ref=as_text(query.get("order_ref"), "order_ref"),
-        text=as_text(query.get("q"), "q"),
-    )
+    return dlq.Filters.from_query(request.query_params)
 
 
-class Admin:
-    def __init__(self, settings: Settings) -> None:
-        self.ops = Operations(settings)
-        self._digests = [(_digest(f"Bearer {token}"), actor) for token, actor in settings.actors.items()]
+class LetterRoutes:
+    def __init__(self, ops: OperatorService) -> None:
+        self.ops = ops
 
-    def actor(self, authorization: str) -> str | None:
-        """The named token's actor, or None. Every token is compared, in constant time each, whatever
-        matched: the time taken says nothing about which token, or which part of one, was close."""
-        given = _digest(authorization)
-        found = None
-        for digest, actor in self._digests:
-            if hmac.compare_digest(given, digest):
-                found = actor
-        return found
-
-    async def gate(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Token first, before any routing: without it nothing about the admin API shows, not even which
-        paths or methods exist."""
-        if not self._digests:
-            await error(404, "not_found", "not found")(scope, receive, send)
-            return
-        actor = self.actor(Headers(scope=scope).get("authorization", ""))
-        if actor is None:
-            denied = error(401, "unauthorized", "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
-            await denied(scope, receive, send)
-            return
-        scope.setdefault("state", {})["actor"] = actor
-        await self._router(scope, receive, send)
-
-    @cached_property
-    def _router(self) -> Router:
-        def handled(handler: Handler) -> Handler:
-            async def endpoint(request: Request) -> Response:
-                try:
-                    return await handler(request)
-                except BadQuery as exc:
-                    return error(400, "bad_request", str(exc))
-                except Refused as exc:
-                    return error(422, "refused", str(exc))
-
-            return endpoint
-
-        return Router(
-            [
-                Route("/payments/{provider}/{order_ref}", handled(self.payment), methods=["GET"]),
-                Route("/dead-letters", handled(self.letters), methods=["GET"]),
-                Route("/dead-letters/replay", handled(self.replay_matching), methods=["POST"]),
-                Route("/dead-letters/counts", handled(self.letter_counts), methods=["GET"]),
-                Route("/dead-letters/purge", handled(self.purge_matching), methods=["POST"]),
-                Route("/jobs", handled(self.jobs), methods=["GET"]),
-                Route("/jobs/{job_id}", handled(self.job), methods=["GET"]),
-                Route("/jobs/{job_id}/cancel", handled(self.cancel_job), methods=["POST"]),
-                Route("/dead-letters/{letter_id}", handled(self.letter_or_delete), methods=["GET", "DELETE"]),
-                Route("/dead-letters/{letter_id}/replay", handled(self.replay_one), methods=["POST"]),
-                Route("/audit", handled(self.audit), methods=["GET"]),
-                *(
-                    Route(path, handled(handler), methods=methods)
-                    for path, handler, methods in admin_outbox.OutboxAdmin(self.ops).routes()
-                ),
-            ]
-        )
-
-    def mount(self) -> Mount:
-        return Mount("/admin", app=self.gate)
+    def routes(self) -> list[tuple[str, Handler, list[str]]]:
+        return [
+            ("/payments/{provider}/{order_ref}", self.payment, ["GET"]),
+            ("/dead-letters", self.letters, ["GET"]),
+            ("/dead-letters/replay", self.replay_matching, ["POST"]),
+            ("/dead-letters/counts", self.letter_counts, ["GET"]),
+            ("/dead-letters/purge", self.purge_matching, ["POST"]),
+            ("/jobs", self.jobs, ["GET"]),
+            ("/jobs/{job_id}", self.job, ["GET"]),
+            ("/jobs/{job_id}/cancel", self.cancel_job, ["POST"]),
+            ("/dead-letters/{letter_id}", self.letter_or_delete, ["GET", "DELETE"]),
+            ("/dead-letters/{letter_id}/replay", self.replay_one, ["POST"]),
+            ("/audit", self.audit, ["GET"]),
+        ]
 
     async def letter_or_delete(self, request: Request) -> Response:
         return await (self.delete(request) if request.method == "DELETE" else self.letter(request))
@@ -208,11 +140,6 @@ def _flag(request: Request, name: str) -> bool:
 
 def _dry_run(request: Request) -> bool:
     return _flag(request, "dry_run")
-
-
-def _digest(text: str) -> bytes:
-    # Digests of equal length: comparing them says nothing about a token's length.
-    return hashlib.sha256(text.encode("latin-1", errors="replace")).digest()
 
 
 def _path_id(request: Request) -> int:
