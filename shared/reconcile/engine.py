@@ -31,7 +31,7 @@ from shared.transitions import decide
 EXPECTED_PREFIX = "expected:"
 
 
-class Result(enum.StrEnum):
+class CheckResult(enum.StrEnum):
     UNCHANGED = "unchanged"
     # The provider's answer changed the payment: a callback was lost, or said something else.
     CORRECTED = "corrected"
@@ -46,7 +46,7 @@ class Result(enum.StrEnum):
 class Checked:
     payment_id: int
     provider: str
-    result: Result
+    result: CheckResult
     provider_status: str
     status_before: Status
     status_after: Status
@@ -132,19 +132,19 @@ def predict(answered: Sequence[tuple[Due, Answer]]) -> list[Checked]:
         if answer.verdict is Verdict.FOUND and answer.event is not None and answer.event.status != due.status:
             decision = decide(due.status, answer.event.status)
             status = decision.status
-            result = Result.CORRECTED if decision.outcome is Outcome.APPLIED else Result.UNCHANGED
+            result = CheckResult.CORRECTED if decision.outcome is Outcome.APPLIED else CheckResult.UNCHANGED
         predicted.append(Checked(due.id, due.provider, result, answer.provider_status, due.status, status))
     return predicted
 
 
-def _result(answer: Answer, outcome: Outcome | None, reason: str) -> Result:
+def _result(answer: Answer, outcome: Outcome | None, reason: str) -> CheckResult:
     if answer.verdict is Verdict.UNAVAILABLE:
-        return Result.ERROR
+        return CheckResult.ERROR
     if answer.verdict is Verdict.NOT_FOUND:
-        return Result.NOT_FOUND
+        return CheckResult.NOT_FOUND
     if outcome is Outcome.APPLIED:
-        return Result.CONFIRMED if reason == "confirm" else Result.CORRECTED
-    return Result.UNCHANGED
+        return CheckResult.CONFIRMED if reason == "confirm" else CheckResult.CORRECTED
+    return CheckResult.UNCHANGED
 
 
 def _adopt(session: Session, due: Due, payment_key: str) -> int:

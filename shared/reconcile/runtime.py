@@ -92,7 +92,7 @@ class RedisTokens:
 
 
 @dataclass
-class Transport:
+class HttpTransport:
     """One provider's requests: within its rate, limited in time and size, timed; never raises."""
 
     http: aiohttp.ClientSession
@@ -161,7 +161,7 @@ class ApiRuntime:
     def context(self, provider: str) -> ApiContext:
         if self._http is None:
             raise RuntimeError("ApiRuntime is used outside its async context")
-        send = Transport(self._http, self.limit, provider, self.timeout, self.observe)
+        send = HttpTransport(self._http, self.limit, provider, self.timeout, self.observe)
         return ApiContext(send=send, tokens=self.tokens, clock=self.clock)
 
     def client(self, provider: Provider, environ: Mapping[str, str], account: str = "default") -> Client | None:

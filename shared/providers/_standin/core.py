@@ -306,7 +306,7 @@ def merge_by_key(
     return merged
 
 
-class Refused(Exception):
+class ApiRefusal(Exception):
     """An API request the provider refuses: raised deep in a handler, answered by ``endpoint``."""
 
     def __init__(self, response: Response) -> None:
@@ -315,12 +315,12 @@ class Refused(Exception):
 
 
 def endpoint(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    """A Starlette endpoint that answers a ``Refused`` with its response."""
+    """A Starlette endpoint that answers a ``ApiRefusal`` with its response."""
 
     async def run(request: Request) -> Response:
         try:
             return await handler(request)
-        except Refused as refused:
+        except ApiRefusal as refused:
             return refused.response
 
     return run

@@ -102,7 +102,7 @@ def _answer(code: str, message: str, status: int) -> Response:
 
 
 @dataclass
-class Transaction:
+class MidtransTransaction:
     transaction_id: str
     order_id: str
     gross_amount: str
@@ -149,7 +149,7 @@ class MidtransStandIn:
     def __init__(self, config: StandInConfig, clock: Clock) -> None:
         self._config = config
         self._clock = clock
-        self._transactions: dict[str, Transaction] = {}
+        self._transactions: dict[str, MidtransTransaction] = {}
 
     # The API.
 
@@ -186,7 +186,7 @@ class MidtransStandIn:
         handlers = {404: _no_route, 405: _no_route}
         return Starlette(routes=routes, exception_handlers=handlers)
 
-    def _b2b(self, request: Request, found: Transaction, key: str) -> dict[str, Any]:
+    def _b2b(self, request: Request, found: MidtransTransaction, key: str) -> dict[str, Any]:
         page = _number(request.query_params.get("page"), 0)
         per_page = _number(request.query_params.get("per_page"), 10) or 10
         siblings = [t for t in self._newest_first() if t.order_id == found.order_id]
@@ -203,11 +203,11 @@ class MidtransStandIn:
         status = fault.status or 503
         return _answer(str(status), _SERVER_ERRORS.get(status, "Internal server error"), status)
 
-    def _lookup(self, key: str) -> Transaction | None:
+    def _lookup(self, key: str) -> MidtransTransaction | None:
         """By transaction id, else the newest transaction of that order id (order ids are reusable)."""
         return self._transactions.get(key) or next((t for t in self._newest_first() if t.order_id == key), None)
 
-    def _newest_first(self) -> list[Transaction]:
+    def _newest_first(self) -> list[MidtransTransaction]:
         return sorted(self._transactions.values(), key=lambda t: -t.created)
 
     # The control API.
@@ -217,7 +217,7 @@ class MidtransStandIn:
         now = self._clock.now()
         key = str(fields.get("transaction_id") or new_uuid())
         existing = self._transactions.get(key)
-        transaction = Transaction(
+        transaction = MidtransTransaction(
             transaction_id=key,
             order_id=text_field(fields, "order_id", limit=50),
             gross_amount=f"{money(fields.get('gross_amount'), 'gross_amount'):.2f}",
@@ -244,7 +244,7 @@ class MidtransStandIn:
         self._apply(transaction, fields, self._clock.now())
         return self.show(transaction.transaction_id)
 
-    def _apply(self, t: Transaction, fields: Mapping[str, Any], now: float) -> None:
+    def _apply(self, t: MidtransTransaction, fields: Mapping[str, Any], now: float) -> None:
         if "transaction_status" in fields:
             t.status = choice(fields, "transaction_status", STATUSES)
         if "fraud_status" in fields:
@@ -292,7 +292,7 @@ class MidtransStandIn:
     def delete(self, key: str) -> None:
         del self._transactions[self._find(key).transaction_id]
 
-    def _find(self, key: str) -> Transaction:
+    def _find(self, key: str) -> MidtransTransaction:
         found = self._lookup(key)
         if found is None:
             raise ControlError(404, f"no Midtrans transaction {key!r}")

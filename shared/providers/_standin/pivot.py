@@ -17,11 +17,11 @@ from starlette.routing import Route
 from shared.providers._standin import pivot_state
 from shared.providers._standin.config import StandInConfig
 from shared.providers._standin.core import (
+    ApiRefusal,
     Clock,
     ControlError,
     Fault,
     Outgoing,
-    Refused,
     Surface,
     bearer,
     endpoint,
@@ -67,13 +67,13 @@ def error(status: int, code: str, message: str, kind: str = "API_ERROR", details
     return json_response(body, status)
 
 
-def _invalid(name: str, message: str) -> Refused:
+def _invalid(name: str, message: str) -> ApiRefusal:
     details = [{"field": name, "message": message}]
-    return Refused(error(400, "api_validation_error", "The request was invalid", details=details))
+    return ApiRefusal(error(400, "api_validation_error", "The request was invalid", details=details))
 
 
-def _missing(resource: str, key: str) -> Refused:
-    return Refused(error(404, "resource_missing", f"The {resource} with ID {key} cannot be found", "GATEWAY_ERROR"))
+def _missing(resource: str, key: str) -> ApiRefusal:
+    return ApiRefusal(error(404, "resource_missing", f"The {resource} with ID {key} cannot be found", "GATEWAY_ERROR"))
 
 
 def _ok(data: Any, pagination: dict[str, int] | None = None) -> Response:

@@ -20,11 +20,11 @@ from starlette.routing import Route
 from shared.providers._standin import rm_state
 from shared.providers._standin.config import StandInConfig
 from shared.providers._standin.core import (
+    ApiRefusal,
     Clock,
     ControlError,
     Fault,
     Outgoing,
-    Refused,
     Surface,
     bearer,
     endpoint,
@@ -34,7 +34,7 @@ from shared.providers._standin.core import (
     refuse_auth,
 )
 from shared.providers._standin.rm_signature import RequestVerifier, request_url
-from shared.providers._standin.rm_state import Transaction
+from shared.providers._standin.rm_state import RmTransaction
 
 NAME = "revenue-monster"
 EVENT = "PAYMENT_WEB_ONLINE"
@@ -72,7 +72,7 @@ class RevenueMonsterStandIn:
         self._verifier = RequestVerifier(config.rm_merchant_key, clock)
         self._tokens: dict[str, float] = {}
         self._refresh_tokens: dict[str, float] = {}
-        self._transactions: dict[str, Transaction] = {}
+        self._transactions: dict[str, RmTransaction] = {}
 
     # The API.
 
@@ -206,7 +206,7 @@ class RevenueMonsterStandIn:
             return error(400, "INVALID_PARAMETER")
         return json_response({"items": items, "code": "SUCCESS", "meta": {"cursor": following}})
 
-    def _newest_first(self) -> list[Transaction]:
+    def _newest_first(self) -> list[RmTransaction]:
         return sorted(self._transactions.values(), key=lambda t: -t.created)
 
     # The control API.
@@ -224,7 +224,7 @@ class RevenueMonsterStandIn:
         rm_state.apply(transaction, fields, self._clock.now())
         return self._view(transaction)
 
-    def _view(self, t: Transaction) -> dict[str, Any]:
+    def _view(self, t: RmTransaction) -> dict[str, Any]:
         """The transaction as the API shows it, with the stand-in's own record of refunds and checkout."""
         view = t.item() if t.status is not None else {"transactionId": t.transaction_id, "status": None}
         refunds = [{"amount": r.amount, "at": iso(r.at)} for r in t.refunds]
@@ -239,7 +239,7 @@ class RevenueMonsterStandIn:
     def delete(self, key: str) -> None:
         del self._transactions[self._find(key).transaction_id]
 
-    def _find(self, key: str) -> Transaction:
+    def _find(self, key: str) -> RmTransaction:
         """A transaction by its id, else the newest with that order id or checkout id."""
         found = self._transactions.get(key) or next(
             (t for t in self._newest_first() if key in (t.order_id, t.checkout_id)), None
@@ -268,7 +268,7 @@ class RevenueMonsterStandIn:
 def _item(item: dict[str, Any] | None) -> Response:
     if item is None:
         # [inferred] HTTP 404: the docs give the code, not the status.
-        raise Refused(error(404, "TRANSACTION_NOT_FOUND"))
+        raise ApiRefusal(error(404, "TRANSACTION_NOT_FOUND"))
     return json_response({"item": item, "code": "SUCCESS"})
 
 

@@ -66,7 +66,7 @@ class RmRefund:
 
 
 @dataclass
-class Transaction:
+class RmTransaction:
     transaction_id: str
     order_id: str
     amount: int
@@ -140,10 +140,10 @@ def _checkout_status(status: str | None) -> str:
     return "FAILED" if status in ("FAILED", "REVERSED") else "IN_PROCESS"
 
 
-def new_transaction(fields: Mapping[str, Any], now: float, existing: Transaction | None) -> Transaction:
+def new_transaction(fields: Mapping[str, Any], now: float, existing: RmTransaction | None) -> RmTransaction:
     check_fields(fields, FIELDS, "Revenue Monster payment")
     created = parse_iso(fields["createdAt"], "createdAt") if "createdAt" in fields else None
-    transaction = Transaction(
+    transaction = RmTransaction(
         transaction_id=str(fields.get("transactionId") or _transaction_id(now)),
         order_id=text_field(fields, "orderId", limit=24),
         amount=whole(fields, "amount", low=1),
@@ -159,7 +159,7 @@ def new_transaction(fields: Mapping[str, Any], now: float, existing: Transaction
     return transaction
 
 
-def apply(t: Transaction, fields: Mapping[str, Any], now: float) -> None:
+def apply(t: RmTransaction, fields: Mapping[str, Any], now: float) -> None:
     """Changes from the control API. Refunds are recorded with their time, which puts them in that day's
     settlement report: given as ``refunds``, or as a lower ``balanceAmount`` (refunded at ``refundedAt``,
     else now), or by a FULL_REFUNDED status (the rest of the amount)."""
@@ -195,7 +195,7 @@ def apply(t: Transaction, fields: Mapping[str, Any], now: float) -> None:
     t.updated = now
 
 
-def _refund_down_to(t: Transaction, balance: int, at: float) -> None:
+def _refund_down_to(t: RmTransaction, balance: int, at: float) -> None:
     refunded = t.amount - balance
     already = sum(r.amount for r in t.refunds)
     if balance > t.amount or refunded < already:
@@ -215,10 +215,10 @@ def ringgit(sen: int) -> str:
 
 
 def report_rows(
-    transactions: Iterable[Transaction], kind: str, day: date, methods: list[str], regions: list[str]
+    transactions: Iterable[RmTransaction], kind: str, day: date, methods: list[str], regions: list[str]
 ) -> list[dict[str, Any]]:
     """The settlement report of ``day``: PAYMENT lists what was paid that day, REFUND what was refunded."""
-    rows: list[tuple[float, Transaction, int]] = []
+    rows: list[tuple[float, RmTransaction, int]] = []
     for t in transactions:
         if not _matches(t, methods, regions):
             continue
@@ -229,7 +229,7 @@ def report_rows(
     return [_row(at, t, kind, sen) for at, t, sen in sorted(rows, key=lambda row: (row[0], row[1].transaction_id))]
 
 
-def _row(at: float, t: Transaction, kind: str, sen: int) -> dict[str, Any]:
+def _row(at: float, t: RmTransaction, kind: str, sen: int) -> dict[str, Any]:
     gross = Decimal(sen) / 100
     # [inferred] A refund's row carries the refunded amount, positive, and no fee: the docs show payments only.
     fee = (gross * MDR_PERCENT / 100).quantize(_CENT, ROUND_HALF_UP) if kind == "PAYMENT" else Decimal(0)
@@ -254,7 +254,7 @@ def _day(unix: float) -> date:
     return datetime.fromtimestamp(unix, MALAYSIA).date()
 
 
-def _matches(t: Transaction, methods: list[str], regions: list[str]) -> bool:
+def _matches(t: RmTransaction, methods: list[str], regions: list[str]) -> bool:
     # [inferred] Requests name methods as the checkout does ("TNG_MY"), rows as transactions do ("TNG").
     names = {m.upper().removesuffix("_MY").removesuffix("_CN") for m in methods}
     return (not names or t.method.upper() in names) and (not regions or "MALAYSIA" in {r.upper() for r in regions})

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.providers.standin.conftest import midtrans_auth, payments
-from tests.providers.standin.test_revenue_monster import call
+from tests.providers.standin.rm import call
 from tests.support.standin import StandIn
 
 # One status-API request per provider, against a payment that exists.

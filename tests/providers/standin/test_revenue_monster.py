@@ -11,75 +11,23 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from starlette.testclient import TestClient
 
 from shared.providers._standin import StandInConfig, create_app
 from shared.providers._standin.revenue_monster import RevenueMonsterStandIn
 from shared.providers._standin.rm_signature import string_to_sign
+from tests.providers.standin.rm import (
+    ORDER,
+    SERVER_KEY,
+    call,
+    canonical,
+    error,
+    payment,
+    sign,
+    signed_headers,
+)
 from tests.support.fixtures import KEYS
 from tests.support.standin import RM_BASIC, StandIn, serve_standin
-
-
-def _key(name: str) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key((KEYS / name).read_bytes(), None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return key
-
-
-MERCHANT_KEY = _key("revenue-monster-merchant-test-private.pem")
-# Revenue Monster's own (server) key: a valid key, but not the merchant's.
-SERVER_KEY = _key("revenue-monster-test-private.pem")
-ORDER = "ORD20250101A"
-
-
-def canonical(body: Any) -> bytes:
-    """The documented canonical JSON: keys sorted at every level, compact, <, > and & escaped, / as is."""
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
-
-
-def sign(message: str, key: rsa.RSAPrivateKey = MERCHANT_KEY) -> str:
-    return "sha256 " + base64.b64encode(key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())).decode()
-
-
-def signed_headers(
-    method: str, url: str, token: str, body: Any = None, *, nonce: str | None = None, stamp: str | None = None
-) -> dict[str, str]:
-    nonce = nonce or secrets.token_hex(16)
-    stamp = stamp or str(int(time.time()))
-    parts = [] if body in (None, {}) else [f"data={base64.b64encode(canonical(body)).decode()}"]
-    parts += [f"method={method.lower()}", f"nonceStr={nonce}", f"requestUrl={url}", "signType=sha256"]
-    message = "&".join([*parts, f"timestamp={stamp}"])
-    return {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/json",
-        "X-Signature": sign(message),
-        "X-Nonce-Str": nonce,
-        "X-Timestamp": stamp,
-    }
-
-
-def call(standin: StandIn, method: str, path: str, token: str, body: Any = None, **signing: Any) -> httpx.Response:
-    """A signed request to the Open API; ``raw`` sends other bytes than the signed body."""
-    url = f"{standin.url}/revenue-monster/open{path}"
-    raw = signing.pop("raw", None)
-    headers = signed_headers(method, url, token, body, **signing)
-    content = raw if raw is not None else (json.dumps(body, indent=2).encode() if body is not None else None)
-    return standin.http.request(method, url, headers=headers, content=content)
-
-
-def _payment(standin: StandIn, **fields: Any) -> dict[str, Any]:
-    created: dict[str, Any] = standin.sim(
-        "PUT", "/revenue-monster/payments", {"orderId": ORDER, "amount": 2590, "status": "SUCCESS", **fields}
-    )
-    return created
-
-
-def _error(answer: httpx.Response) -> str:
-    code: str = answer.json()["error"]["code"]
-    return code
 
 
 def test_the_token_answer_has_the_documented_fields(standin: StandIn) -> None:
@@ -113,7 +61,7 @@ def test_the_token_endpoint_refuses_bad_credentials_and_grants(
 
     answer = standin.http.post("/revenue-monster/oauth/v1/token", headers=headers, json=body)
 
-    assert (answer.status_code, _error(answer)) == (status, code)
+    assert (answer.status_code, error(answer)) == (status, code)
     assert standin.requests("revenue-monster")[-1]["auth_failure"]
 
 
@@ -128,14 +76,14 @@ def test_a_refresh_token_gets_a_new_access_token(standin: StandIn) -> None:
 
     assert answer.status_code == 200
     assert answer.json()["accessToken"] != first["accessToken"]
-    _payment(standin)
+    payment(standin)
     assert (
         call(standin, "GET", f"/v3/payment/transaction/order/{ORDER}", answer.json()["accessToken"]).status_code == 200
     )
 
 
 def test_a_signed_query_by_order_and_by_transaction_answers_the_item(standin: StandIn) -> None:
-    created = _payment(standin, status="PARTIAL_REFUNDED", balanceAmount=1000, transactionAt="2025-01-01T03:04:10Z")
+    created = payment(standin, status="PARTIAL_REFUNDED", balanceAmount=1000, transactionAt="2025-01-01T03:04:10Z")
     token = standin.rm_tokens()["accessToken"]
 
     by_order = call(standin, "GET", f"/v3/payment/transaction/order/{ORDER}", token)
@@ -156,11 +104,11 @@ def test_an_unknown_transaction_is_404_transaction_not_found(standin: StandIn) -
 
     for path in (f"/v3/payment/transaction/order/{ORDER}", "/v3/payment/transaction/250101030410010427000001"):
         answer = call(standin, "GET", path, token)
-        assert (answer.status_code, _error(answer)) == (404, "TRANSACTION_NOT_FOUND")
+        assert (answer.status_code, error(answer)) == (404, "TRANSACTION_NOT_FOUND")
 
 
 def test_the_checkout_query_signs_its_query_string(standin: StandIn) -> None:
-    _payment(standin, checkoutId="1548316308361173347")
+    payment(standin, checkoutId="1548316308361173347")
     standin.sim(
         "PUT",
         "/revenue-monster/payments",
@@ -176,17 +124,17 @@ def test_the_checkout_query_signs_its_query_string(standin: StandIn) -> None:
     assert answer.json()["item"]["transactionId"]
     assert (expired["status"], expired["transactionId"]) == ("EXPIRED", "")
     # A checkout never paid has no transaction: the order is not found.
-    assert _error(call(standin, "GET", "/v3/payment/transaction/order/ORD-B", token)) == "TRANSACTION_NOT_FOUND"
+    assert error(call(standin, "GET", "/v3/payment/transaction/order/ORD-B", token)) == "TRANSACTION_NOT_FOUND"
 
 
 def test_a_signature_over_the_url_without_its_query_string_is_refused(standin: StandIn) -> None:
-    _payment(standin, checkoutId="c-1")
+    payment(standin, checkoutId="c-1")
     token = standin.rm_tokens()["accessToken"]
     url = f"{standin.url}/revenue-monster/open/v3/payment/online"
 
     answer = standin.http.get(f"{url}?checkoutId=c-1", headers=signed_headers("GET", url, token))
 
-    assert (answer.status_code, _error(answer)) == (401, "INVALID_REQUEST_SIGNATURE")
+    assert (answer.status_code, error(answer)) == (401, "INVALID_REQUEST_SIGNATURE")
 
 
 def test_the_verifier_rebuilds_the_documented_get_example_exactly(tmp_path: Any) -> None:
@@ -248,7 +196,7 @@ def test_a_tampered_body_is_refused(standin: StandIn) -> None:
 
     answer = call(standin, "POST", "/v3/payment/reconciliation", token, body, raw=tampered)
 
-    assert (answer.status_code, _error(answer)) == (401, "INVALID_REQUEST_SIGNATURE")
+    assert (answer.status_code, error(answer)) == (401, "INVALID_REQUEST_SIGNATURE")
     assert answer.json()["debug"]["requestHeader"]["X-Signature"]["isValid"] is False
     assert standin.requests("revenue-monster")[-1]["auth_failure"] == "signature does not verify"
 
@@ -262,23 +210,23 @@ def test_a_signature_by_another_key_is_refused(standin: StandIn) -> None:
 
     answer = standin.http.get(url, headers={**headers, "X-Signature": sign(message, SERVER_KEY)})
 
-    assert _error(answer) == "INVALID_REQUEST_SIGNATURE"
+    assert error(answer) == "INVALID_REQUEST_SIGNATURE"
 
 
 @pytest.mark.parametrize(
     ("offset", "code"), [(-121, "INVALID_TIMESTAMP"), (121, "INVALID_TIMESTAMP"), (-115, None), (115, None)]
 )
 def test_a_timestamp_more_than_120_seconds_off_is_refused(standin: StandIn, offset: int, code: str | None) -> None:
-    _payment(standin)
+    payment(standin)
     token = standin.rm_tokens()["accessToken"]
 
     answer = call(standin, "GET", f"/v3/payment/transaction/order/{ORDER}", token, stamp=str(int(time.time()) + offset))
 
-    assert (_error(answer) if code else answer.status_code) == (code or 200)
+    assert (error(answer) if code else answer.status_code) == (code or 200)
 
 
 def test_a_millisecond_timestamp_is_tolerated(standin: StandIn) -> None:
-    _payment(standin)
+    payment(standin)
     token = standin.rm_tokens()["accessToken"]
 
     answer = call(standin, "GET", f"/v3/payment/transaction/order/{ORDER}", token, stamp=str(int(time.time() * 1000)))
@@ -287,14 +235,14 @@ def test_a_millisecond_timestamp_is_tolerated(standin: StandIn) -> None:
 
 
 def test_a_nonce_is_refused_again_within_120_seconds(standin: StandIn) -> None:
-    _payment(standin)
+    payment(standin)
     token = standin.rm_tokens()["accessToken"]
     path = f"/v3/payment/transaction/order/{ORDER}"
     assert call(standin, "GET", path, token, nonce="n" * 32).status_code == 200
 
     again = call(standin, "GET", path, token, nonce="n" * 32)
 
-    assert _error(again) == "INVALID_REQUEST_SIGNATURE"
+    assert error(again) == "INVALID_REQUEST_SIGNATURE"
     assert again.json()["debug"]["requestHeader"]["X-Nonce-Str"]["isValid"] is False
     assert standin.requests("revenue-monster")[-1]["auth_failure"] == "X-Nonce-Str was used in the last 120 s"
     standin.sim("POST", "/clock", {"advance": 121})
@@ -310,14 +258,14 @@ def test_the_api_refuses_a_missing_or_unknown_token(standin: StandIn, authorizat
 
     answer = standin.http.get(f"/revenue-monster/open/v3/payment/transaction/order/{ORDER}", headers=headers)
 
-    assert (answer.status_code, _error(answer)) == (401, "TOKEN_INVALID")
+    assert (answer.status_code, error(answer)) == (401, "TOKEN_INVALID")
     assert standin.requests("revenue-monster")[-1]["auth_failure"] == reason
 
 
 def test_an_access_token_expires_on_the_clock_and_is_refused_with_token_expired() -> None:
     with serve_standin({"PAYHOOK_SIMULATE_REVENUE_MONSTER_TOKEN_SECONDS": "60"}) as running:
         standin = StandIn(running.url, httpx.Client(base_url=running.url))
-        _payment(standin)
+        payment(standin)
         tokens = standin.rm_tokens()
         assert tokens["expiresIn"] == 60
         standin.sim("POST", "/clock", {"advance": 61})
@@ -325,76 +273,16 @@ def test_an_access_token_expires_on_the_clock_and_is_refused_with_token_expired(
 
         answer = call(standin, "GET", f"/v3/payment/transaction/order/{ORDER}", tokens["accessToken"], stamp=stamp)
 
-        assert (answer.status_code, _error(answer)) == (401, "TOKEN_EXPIRED")
+        assert (answer.status_code, error(answer)) == (401, "TOKEN_EXPIRED")
         fresh = standin.rm_tokens()["accessToken"]
         assert call(standin, "GET", f"/v3/payment/transaction/order/{ORDER}", fresh, stamp=stamp).status_code == 200
         standin.http.close()
 
 
-def test_the_settlement_report_lists_a_day_s_payments_and_refunds_in_ringgit(standin: StandIn) -> None:
-    created = _payment(standin, transactionAt="2025-01-01T03:04:10Z")
-    standin.sim(
-        "PATCH",
-        f"/revenue-monster/payments/{created['transactionId']}",
-        {"balanceAmount": 1000, "refundedAt": "2025-01-02T09:00:00Z"},
-    )
-    token = standin.rm_tokens()["accessToken"]
-
-    def report(kind: str, day: str) -> list[dict[str, Any]]:
-        body = {"transactionType": kind, "date": day, "method": [], "region": [], "cursor": ""}
-        items: list[dict[str, Any]] = call(standin, "POST", "/v3/payment/reconciliation", token, body).json()["items"]
-        return items
-
-    (payment,) = report("PAYMENT", "2025-01-01")
-    (refund,) = report("REFUND", "2025-01-02")
-
-    assert (payment["transactionId"], payment["orderId"]) == (created["transactionId"], ORDER)
-    assert (payment["grossAmount"], payment["mdr"], payment["serviceFee"], payment["settlementAmount"]) == (
-        "25.90",
-        "0.70",
-        "-0.18",
-        "25.72",
-    )
-    assert (refund["transactionType"], refund["grossAmount"]) == ("REFUND", "15.90")
-    assert report("REFUND", "2025-01-01") == []
-    shown = standin.sim("GET", f"/revenue-monster/payments/{ORDER}")
-    assert (shown["status"], shown["balanceAmount"]) == ("PARTIAL_REFUNDED", 1000)
-
-
-def test_the_settlement_report_pages_by_cursor() -> None:
-    with serve_standin({"PAYHOOK_SIMULATE_REVENUE_MONSTER_RECONCILIATION_PAGE_SIZE": "2"}) as running:
-        standin = StandIn(running.url, httpx.Client(base_url=running.url))
-        for n in range(5):
-            _payment(standin, orderId=f"O-{n}", transactionAt=f"2025-01-01T0{n}:00:00Z")
-        token = standin.rm_tokens()["accessToken"]
-        seen: list[list[str]] = []
-        cursor = ""
-        for _ in range(5):
-            body = {"transactionType": "PAYMENT", "date": "2025-01-01", "method": ["TNG_MY"], "cursor": cursor}
-            answer = call(standin, "POST", "/v3/payment/reconciliation", token, body).json()
-            seen.append([item["orderId"] for item in answer["items"]])
-            cursor = answer["meta"]["cursor"]
-            if not cursor:
-                break
-        standin.http.close()
-
-    assert seen == [["O-0", "O-1"], ["O-2", "O-3"], ["O-4"]]
-
-
-def test_a_reconciliation_request_without_type_or_date_is_invalid(standin: StandIn) -> None:
-    token = standin.rm_tokens()["accessToken"]
-
-    answer = call(
-        standin, "POST", "/v3/payment/reconciliation", token, {"transactionType": "PAYMENT", "date": "01/01/2025"}
-    )
-
-    assert (answer.status_code, _error(answer)) == (400, "INVALID_PARAMETER")
-
-
 def test_the_sdks_documented_deviations_are_tolerated(standin: StandIn) -> None:
     """PHP sends an empty data= for an empty body and escapes ' as \\u0027; Go names the report's filters
     methods and regions."""
-    _payment(standin, transactionAt="2025-01-01T03:04:10Z")
+    payment(standin, transactionAt="2025-01-01T03:04:10Z")
     token = standin.rm_tokens()["accessToken"]
     base = f"{standin.url}/revenue-monster/open"
 
