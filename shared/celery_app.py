@@ -1,8 +1,9 @@
 """The Celery app both sides share: the receiver only publishes drain messages by name, workers run them.
 
-Two queues per deployment prefix: ``<prefix>`` for drains and the tick, ``<prefix>.deliveries`` for the
-outbox's delivery loops. A worker started as the Procfile says consumes both; ``-Q <prefix>.deliveries`` (or
-``-Q <prefix>``) makes a worker of one kind, scaled and limited apart from the other.
+Three queues per deployment prefix: ``<prefix>`` for drains and the tick, ``<prefix>.deliveries`` for the
+outbox's delivery loops, ``<prefix>.reconcile`` for the reconcile loop (queries of the providers' status APIs:
+a provider that is slow or down holds nothing else). A worker started as the Procfile says consumes all three;
+``-Q`` with some of them makes a worker of one kind, scaled and limited apart from the others.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ DELIVER_TASK = "payhook.deliver"
 TICK_TASK = "payhook.tick"
 # A bulk replay or purge (``shared.ops.jobs``).
 JOB_TASK = "payhook.job"
+RECONCILE_TASK = "payhook.reconcile"
 
 
 def deliveries_queue(settings: Settings) -> str:
     return f"{settings.queue_prefix}.deliveries"
+
+
+def reconcile_queue(settings: Settings) -> str:
+    return f"{settings.queue_prefix}.reconcile"
 
 
 def _queue(name: str) -> Queue:
@@ -35,8 +41,15 @@ def make_celery(settings: Settings) -> Celery:
     app.conf.update(
         # One queue per deployment prefix: test runs and a developer's stack never take each other's tasks.
         task_default_queue=settings.queue_prefix,
-        task_queues=[_queue(settings.queue_prefix), _queue(deliveries_queue(settings))],
-        task_routes={DELIVER_TASK: {"queue": deliveries_queue(settings)}},
+        task_queues=[
+            _queue(settings.queue_prefix),
+            _queue(deliveries_queue(settings)),
+            _queue(reconcile_queue(settings)),
+        ],
+        task_routes={
+            DELIVER_TASK: {"queue": deliveries_queue(settings)},
+            RECONCILE_TASK: {"queue": reconcile_queue(settings)},
+        },
         task_serializer="json",
         accept_content=["json"],
         # Drains are cheap to re-ring and idempotent by construction: ack on receipt, never redeliver.

@@ -6,7 +6,7 @@ the queue contract, ``shared.queue``); only the append that found it free *rings
 stream is empty, then reads once more, which closes the race with a concurrent append. A drain whose batch
 came back full takes the next slot's doorbell and rings it, so more processes help, up to
 ``PAYHOOK_MAX_DRAINS``. A doorbell left by a drain that died expires after ``BELL_TTL_SECONDS``; the periodic
-tick rings a lost one. The same bells call the outbox's delivery loops.
+tick rings a lost one. The same bells call the outbox's delivery loops and the reconcile loop.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from celery import Celery
 from redis import Redis
 from redis.exceptions import OutOfMemoryError, RedisError
 
-from shared.celery_app import DELIVER_TASK, DRAIN_TASK
+from shared.celery_app import DELIVER_TASK, DRAIN_TASK, RECONCILE_TASK
 from shared.queue import BELL_TTL_SECONDS, QueueKeys
 
 log = logging.getLogger(__name__)
@@ -42,12 +42,19 @@ class Doorbell:
         self.keys = keys
         self._redis = redis
         self._celery = celery
-        # The same bells call the outbox's delivery loops (``for_deliveries``).
+        # The same bells call the outbox's delivery loops (``for_deliveries``) and the reconcile loop.
         self.task = task
-        self._key = keys.drain_bell_key if task == DRAIN_TASK else keys.delivery_bell_key
+        self._key = {
+            DRAIN_TASK: keys.drain_bell_key,
+            DELIVER_TASK: keys.delivery_bell_key,
+            RECONCILE_TASK: keys.reconcile_bell_key,
+        }[task]
 
     def for_deliveries(self) -> Doorbell:
         return Doorbell(self.keys, redis=self._redis, celery=self._celery, task=DELIVER_TASK)
+
+    def for_reconcile(self) -> Doorbell:
+        return Doorbell(self.keys, redis=self._redis, celery=self._celery, task=RECONCILE_TASK)
 
     @property
     def redis(self) -> Redis:
@@ -92,8 +99,17 @@ class Doorbell:
         """Wake a delivery loop now rather than at the next tick, unless one holds delivery doorbell 0: after a
         batch that made deliveries, an endpoint enabled, deliveries retried. Never raises: a failure only
         delays them until the tick, which rings for deliveries that are due."""
+        return self._wake(self.for_deliveries())
+
+    def ring_reconcile(self) -> bool:
+        """Wake the reconcile loop now, unless it runs: a callback waits for its provider's confirmation, an
+        operator asked for queries. Never raises: the tick rings it when a query is due."""
+        return self._wake(self.for_reconcile())
+
+    @staticmethod
+    def _wake(bell: Doorbell) -> bool:
         try:
-            return self.for_deliveries().ring_if_free(0)
+            return bell.ring_if_free(0)
         except RedisError as exc:
-            log.warning("could not ring a delivery loop: %s", type(exc).__name__)
+            log.warning("could not ring %s: %s", bell.task, type(exc).__name__)
             return False

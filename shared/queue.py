@@ -88,6 +88,11 @@ class QueueKeys:
         """The doorbell of delivery loop ``slot``; slot 0 is the one committed batches ring."""
         return f"{self.prefix}:deliver:{slot}"
 
+    def reconcile_bell_key(self, slot: int) -> str:
+        """The doorbell of the reconcile loop (slot 0: one loop at a time is enough, the providers' rates
+        set the pace)."""
+        return f"{self.prefix}:reconcile:{slot}"
+
     @property
     def spool_moved(self) -> str:
         """Ids of spooled callbacks appended to the stream whose spool rows may not be deleted yet."""

@@ -134,3 +134,6 @@ class StatusApi:
     # Where a provider's callbacks do not sign their status (Midtrans): whether, by the settings in
     # ``environ``, a callback's status waits for this API's confirmation before it is applied.
     confirms_callbacks: Callable[[Mapping[str, str]], bool] = field(default=lambda environ: False)
+    # Where the provider has a daily report of what it never notifies (Revenue Monster's refunds): the latest
+    # day whose report is complete at Unix time ``now`` (the client's ``report`` reads it).
+    report_day: Callable[[float], date] | None = None

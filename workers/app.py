@@ -23,12 +23,13 @@ from celery.signals import worker_init, worker_process_shutdown
 from redis.exceptions import RedisError
 
 from shared import logs
-from shared.celery_app import DELIVER_TASK, DRAIN_TASK, JOB_TASK, TICK_TASK, make_celery
+from shared.celery_app import DELIVER_TASK, DRAIN_TASK, JOB_TASK, RECONCILE_TASK, TICK_TASK, make_celery
 from shared.settings import Settings
 from workers import context, maintenance, metrics
 from workers.delivery import handlers
 from workers.delivery.loop import DeliveryLoop
 from workers.drain import Drain
+from workers.reconcile import ReconcileLoop
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,13 @@ def drain(slot: int = 0) -> dict[str, Any]:
 def deliver(slot: int = 0) -> dict[str, int]:
     _stop_gracefully()
     return dict(DeliveryLoop(context.current(settings, app)).run(slot))
+
+
+@app.task(name=RECONCILE_TASK, ignore_result=True)
+def reconcile(slot: int = 0) -> dict[str, int]:
+    """Queries of the providers' status APIs, for a drain budget at a time (the tick rings it again)."""
+    _stop_gracefully()
+    return dict(ReconcileLoop(context.current(settings, app)).run())
 
 
 @app.task(name=JOB_TASK, ignore_result=True)

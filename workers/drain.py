@@ -123,6 +123,8 @@ class Drain:
         self._held_ids = []
         if report.deliveries:
             self.doorbell.ring_deliveries()
+        if report.confirmations:
+            self.doorbell.ring_reconcile()
         return report
 
     def _ack(self, ids: Sequence[str]) -> None:

@@ -9,12 +9,14 @@ import time
 from redis import Redis
 
 from shared.backlog import group_info, queue_stats, text
-from shared.db import spool
+from shared.db import checks, spool
 from shared.doorbell import Doorbell
+from shared.providers import queried
 from shared.queue import MOVE_SCRIPT, QueueKeys, move_args, move_keys
 from workers.context import WorkerContext
 from workers.delivery import store as deliveries
 from workers.drain import ensure_group
+from workers.reconcile import report_unread
 
 log = logging.getLogger(__name__)
 SPOOL_BATCH = 500
@@ -35,6 +37,7 @@ def tick(ctx: WorkerContext) -> None:
         lambda: trim(ctx.redis, ctx.keys),
         lambda: forget_idle_consumers(ctx.redis, ctx.keys, idle_ms=2 * claim_ms),
         lambda: deliveries_due(ctx) and ctx.doorbell.ring_deliveries(),
+        lambda: reconcile_due(ctx) and ctx.doorbell.ring_reconcile(),
         lambda: prune_outbox(ctx),
         lambda: resume_jobs(ctx),
     ):
@@ -92,6 +95,18 @@ def deliveries_due(ctx: WorkerContext) -> bool:
     tick then rings a delivery loop."""
     with ctx.sessions.begin() as session:
         return deliveries.any_due(session)
+
+
+def reconcile_due(ctx: WorkerContext) -> bool:
+    """Whether a status query is due, or a provider's daily report unread: the tick then rings the reconcile
+    loop (unless it runs)."""
+    providers = queried(ctx.settings.environ)
+    if not providers:
+        return False
+    if report_unread(ctx, providers, time.time()):
+        return True
+    with ctx.sessions.begin() as session:
+        return checks.any_due(session, list(providers))
 
 
 def prune_outbox(ctx: WorkerContext, *, force: bool = False) -> int:

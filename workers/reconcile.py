@@ -4,6 +4,9 @@ Each round claims, for every provider whose status API is configured, about two 
 (its rate), asks about them concurrently (every request waits for its provider's turn, across all workers),
 and settles the answers in one transaction: applied like callbacks, each query recorded, the next one planned.
 The loop runs on a queue of its own: a provider's API that is down or slow holds neither drains nor deliveries.
+It also reads, once a day, each provider's daily report of what the provider never notifies (Revenue Monster's
+refunds) and puts every payment it lists first in line. It holds the reconcile doorbell while it runs: the
+tick rings it when a query is due or a report is unread, a drain when a callback waits for confirmation.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import date
 
 from shared.db import checks
 from shared.db.apply import Policy
 from shared.db.checks import Due
-from shared.providers import Provider
+from shared.providers import Provider, queried
 from shared.reconcile.engine import Checked, ask, settle
 from shared.reconcile.runtime import ApiRuntime
 from shared.status_api import Answer
@@ -27,6 +31,22 @@ from workers.context import STOPPING, WorkerContext
 log = logging.getLogger(__name__)
 # Each claim holds this many seconds of a provider's rate: the limiter, not the loop, sets the pace.
 CLAIM_SECONDS = 2
+REPORT_RETRY_SECONDS = 300
+
+
+def report_keys(prefix: str, provider: str, day: date) -> tuple[str, str]:
+    """Redis keys: the day's report was read; a read failed lately (wait before the next try)."""
+    return f"{prefix}:report-read:{provider}:{day}", f"{prefix}:report-retry:{provider}"
+
+
+def report_unread(ctx: WorkerContext, providers: Mapping[str, Provider], now: float) -> bool:
+    """Whether a provider's latest daily report is still to be read (the tick then rings the loop)."""
+    for provider in providers.values():
+        api = provider.status_api
+        day = None if api is None or api.report_day is None else api.report_day(now)
+        if day is not None and not ctx.redis.exists(*report_keys(ctx.keys.prefix, provider.name, day)):
+            return True
+    return False
 
 
 class ReconcileLoop:
@@ -38,20 +58,15 @@ class ReconcileLoop:
         self.lease = CLAIM_SECONDS + 3 * self.settings.provider_api_timeout_seconds + 30
 
     def run(self) -> Counter[str]:
-        asyncio.run(self._run())
+        bell = self.ctx.doorbell.for_reconcile()
+        try:
+            asyncio.run(self._run(bell.hold))
+        finally:
+            bell.release(0)
         return self.report
 
-    def queried(self) -> dict[str, Provider]:
-        """The providers whose status API has credentials here."""
-        environ = self.settings.environ
-        return {
-            name: provider
-            for name, provider in self.ctx.providers.items()
-            if provider.status_api is not None and provider.status_api.configured(environ)
-        }
-
-    async def _run(self) -> None:
-        providers = self.queried()
+    async def _run(self, hold: Callable[[int], None]) -> None:
+        providers = queried(self.settings.environ)
         if not providers:
             return
         runtime = ApiRuntime(
@@ -64,7 +79,10 @@ class ReconcileLoop:
         )
         deadline = time.monotonic() + self.settings.drain_budget_seconds
         async with runtime:
+            for provider in providers.values():
+                await self._read_report(runtime, provider)
             while time.monotonic() < deadline and not STOPPING.is_set():
+                hold(0)
                 due = await asyncio.to_thread(self._claim, providers)
                 if not due:
                     return
@@ -72,6 +90,26 @@ class ReconcileLoop:
                 done = await asyncio.to_thread(self._settle, list(zip(due, answers, strict=True)))
                 self.report.update(str(c.result) for c in done)
                 metrics.observe_checks((c.provider, str(c.result)) for c in done)
+
+    async def _read_report(self, runtime: ApiRuntime, provider: Provider) -> None:
+        """Yesterday's report of what the provider never notifies, read once: every payment it lists is asked
+        about now. A report that cannot be read is tried again in a few minutes."""
+        api = provider.status_api
+        client = runtime.client(provider, self.settings.environ)
+        if api is None or api.report_day is None or client is None or client.report is None:
+            return
+        day = api.report_day(time.time())
+        keys = report_keys(self.ctx.keys.prefix, provider.name, day)
+        if self.ctx.redis.exists(*keys):
+            return
+        listed = await client.report.refunded_on(day)
+        if listed is None:
+            self.ctx.redis.set(keys[1], b"1", ex=REPORT_RETRY_SECONDS)
+            return
+        with self.ctx.sessions.begin() as session:
+            checks.ask_now(session, provider.name, listed, "report")
+        self.ctx.redis.set(keys[0], b"1", ex=3 * 86400)
+        self.report["report"] += len(listed)
 
     def _claim(self, providers: Mapping[str, Provider]) -> list[Due]:
         limit = self.settings.provider_api_rate * CLAIM_SECONDS

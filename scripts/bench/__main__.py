@@ -23,6 +23,7 @@ from scripts.bench import data, outbox, pipeline, procs, receiver
 from scripts.bench.run import DATABASE, PREFIX, Run, drained, steady
 from shared.db.migrate import upgrade
 from shared.providers import all_providers, demo_environment
+from shared.providers._standin import NOWHERE
 from shared.queue import QueueKeys
 from shared.settings import Settings
 
@@ -226,6 +227,9 @@ def main() -> None:
         "PAYHOOK_REDIS_URL": "redis://127.0.0.1:6379/0",
         "PAYHOOK_QUEUE_PREFIX": PREFIX,
         **demo_environment(credentials),
+        # Never a provider's real API: Midtrans's status client points where nothing listens.
+        "PAYHOOK_MIDTRANS_API_URL": NOWHERE,
+        "PAYHOOK_MIDTRANS_VERIFY": "off",
     }
     upgrade(Settings.from_env(env))
     keys = QueueKeys(PREFIX)

@@ -29,6 +29,7 @@ from shared.db.migrate import upgrade
 from shared.ops.dev.embedded import Server, start_postgres
 from shared.ops.service import OperatorService
 from shared.providers import all_providers, demo_environment
+from shared.providers._standin import NOWHERE
 from shared.settings import Settings
 from tests.support.net import free_port
 from tests.support.processes import Stack
@@ -115,6 +116,9 @@ class Chaos:
             "PAYHOOK_WORKER_CONCURRENCY": "2",
             "PAYHOOK_LOG_LEVEL": "WARNING",
             **demo_environment(folder / "keys"),
+            # Never a provider's real API: Midtrans's status client points where nothing listens.
+            "PAYHOOK_MIDTRANS_API_URL": NOWHERE,
+            "PAYHOOK_MIDTRANS_VERIFY": "off",
         }
         upgrade(Settings.from_env(self.env))
         self.stack = Stack(self.env, free_port(), folder)

@@ -68,9 +68,28 @@ def claim_due(session: Session, provider: str, limit: int, lease_seconds: float)
     ]  # fmt: skip
 
 
-def next_due(session: Session) -> datetime | None:
-    """When the earliest planned query is due, across providers (None: nothing planned)."""
-    return session.execute(select(func.min(Payment.next_check_at))).scalar_one()
+def any_due(session: Session, providers: Sequence[str]) -> bool:
+    """Whether a query is due for one of ``providers``: an index probe each."""
+    for provider in providers:
+        due = select(Payment.id).where(
+            Payment.provider == provider, Payment.next_check_at.is_not(None), Payment.next_check_at <= func.now()
+        )
+        if session.execute(due.limit(1)).first() is not None:
+            return True
+    return False
+
+
+def ask_now(session: Session, provider: str, order_refs: Sequence[str], reason: str) -> int:
+    """Put the payments of ``provider`` with these order references first in line (a daily report listed
+    them); how many there are."""
+    if not order_refs:
+        return 0
+    result = session.execute(
+        update(Payment)
+        .where(Payment.provider == provider, Payment.order_ref.in_(list(order_refs)))
+        .values(next_check_at=func.now(), check_reason=reason)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def record(session: Session, checks: Sequence[Check]) -> None:

@@ -154,6 +154,15 @@ def load_providers(environ: Mapping[str, str]) -> dict[str, Configured]:
     return configured
 
 
+def queried(environ: Mapping[str, str]) -> dict[str, Provider]:
+    """The providers whose status API has its credentials in ``environ``: their payments are reconciled."""
+    return {
+        name: provider
+        for name, provider in all_providers().items()
+        if provider.status_api is not None and provider.status_api.configured(environ)
+    }
+
+
 def confirming(environ: Mapping[str, str]) -> frozenset[str]:
     """The providers whose callbacks wait for their status API's confirmation (their signature leaves the
     status unsigned and the settings ask for it)."""

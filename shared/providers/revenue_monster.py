@@ -11,7 +11,7 @@ import binascii
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -207,7 +207,7 @@ def normalize(body: bytes) -> CanonicalEvent:
 
 # --- the status API (STATUS_APIS.md §2): OAuth tokens, and every request signed with the merchant's key ---------
 
-_NOT_YET_WINDOW = timedelta(minutes=30)
+_MALAYSIA = timezone(timedelta(hours=8))
 _EXPIRED_TOKEN = frozenset({"TOKEN_EXPIRED", "TOKEN_INVALID"})
 _RATE_LIMITED = frozenset({"EXCEEDED_LIMIT", "TOO_MANY_REQUEST_PER_SECOND"})
 _REFUNDS = frozenset({Status.REFUNDED, Status.PARTIALLY_REFUNDED})
@@ -358,10 +358,16 @@ def configure_api(env: Mapping[str, str], api: ApiContext) -> Client | None:
     return Client(client, report=client)
 
 
+def report_day(now: float) -> date:
+    """Yesterday in Malaysia: the latest day whose settlement report is complete."""
+    return (datetime.fromtimestamp(now, _MALAYSIA) - timedelta(days=1)).date()
+
+
 STATUS_API = StatusApi(
     settings=(API_URL_VARIABLE, OAUTH_URL_VARIABLE, CLIENT_ID_VARIABLE, CLIENT_SECRET_VARIABLE, PRIVATE_KEY_VARIABLE),
     configure=configure_api,
     configured=_api_configured,
+    report_day=report_day,
 )
 
 

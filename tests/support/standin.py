@@ -14,7 +14,7 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
-from shared.providers._standin import StandInConfig, create_app
+from shared.providers._standin import StandInConfig, client_settings, create_app
 from tests.support.fixtures import KEYS
 from tests.support.net import free_port
 
@@ -91,15 +91,6 @@ def serve_standin(settings: Mapping[str, str] | None = None) -> Served:
 
 
 def api_settings(url: str) -> dict[str, str]:
-    """Settings that point payhook's status clients at a stand-in served at ``url``, with its credentials."""
-    return {
-        "PAYHOOK_PIVOT_API_URL": f"{url}/pivot",
-        "PAYHOOK_PIVOT_MERCHANT_ID": PIVOT_ID,
-        "PAYHOOK_PIVOT_MERCHANT_SECRET": PIVOT_SECRET,
-        "PAYHOOK_REVENUE_MONSTER_API_URL": f"{url}/revenue-monster/open",
-        "PAYHOOK_REVENUE_MONSTER_OAUTH_URL": f"{url}/revenue-monster/oauth",
-        "PAYHOOK_REVENUE_MONSTER_CLIENT_ID": "rm-test-client",
-        "PAYHOOK_REVENUE_MONSTER_CLIENT_SECRET": "rm-test-secret",
-        "PAYHOOK_REVENUE_MONSTER_PRIVATE_KEY_FILE": str(KEYS / "revenue-monster-merchant-test-private.pem"),
-        "PAYHOOK_MIDTRANS_API_URL": f"{url}/midtrans",
-    }
+    """Settings that point payhook's status clients at a stand-in served at ``url``, with its credentials, and
+    Midtrans notifications verified through it."""
+    return {**client_settings(url, KEYS), "PAYHOOK_MIDTRANS_VERIFY": "status-api"}

@@ -33,7 +33,11 @@ from shared.providers._standin.control import control_app
 from shared.providers._standin.gate import DROP, Gate, dropper
 from shared.providers._standin.world import World
 
-__all__ = ["DEFAULT_KEYS", "StandInConfig", "create_app", "serve"]
+__all__ = ["DEFAULT_KEYS", "NOWHERE", "StandInConfig", "client_settings", "create_app", "serve"]
+
+# A loopback address where nothing listens: status clients pointed here are configured and never reach anyone
+# (tests and benchmarks that must not query a provider, and must not fall back to the real APIs' defaults).
+NOWHERE = "http://127.0.0.1:9"
 
 # Where ``payhook dev`` keeps its throwaway keys (its default data folder).
 DEFAULT_KEYS = Path(".payhook") / "keys"
@@ -63,6 +67,23 @@ def create_app(config: StandInConfig | None = None) -> Starlette:
     app = StandInApp(routes=routes)
     app.world = world
     return app
+
+
+def client_settings(url: str, keys: Path) -> dict[str, str]:
+    """Settings that point payhook's status clients at a stand-in served at ``url``, with the stand-in's
+    throwaway client credentials (the merchant key kept in ``keys``, made there on first use)."""
+    StandInConfig.from_env({}, keys)  # makes the throwaway keys when missing
+    return {
+        "PAYHOOK_PIVOT_API_URL": f"{url}/pivot",
+        "PAYHOOK_PIVOT_MERCHANT_ID": "pivot-test-merchant",
+        "PAYHOOK_PIVOT_MERCHANT_SECRET": "pivot-test-secret",
+        "PAYHOOK_REVENUE_MONSTER_API_URL": f"{url}/revenue-monster/open",
+        "PAYHOOK_REVENUE_MONSTER_OAUTH_URL": f"{url}/revenue-monster/oauth",
+        "PAYHOOK_REVENUE_MONSTER_CLIENT_ID": "rm-test-client",
+        "PAYHOOK_REVENUE_MONSTER_CLIENT_SECRET": "rm-test-secret",
+        "PAYHOOK_REVENUE_MONSTER_PRIVATE_KEY_FILE": str(keys / "revenue-monster-merchant-test-private.pem"),
+        "PAYHOOK_MIDTRANS_API_URL": f"{url}/midtrans",
+    }
 
 
 def serve(
