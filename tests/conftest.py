@@ -108,4 +108,7 @@ TABLES = (
 
 def _truncate(engine: Engine) -> None:
     with engine.begin() as conn:
+        # The settings' statement timeout (a fraction of the claim timeout) is for the pipeline's statements; a
+        # TRUNCATE waits for the previous test's connections to finish, which on a loaded machine takes longer.
+        conn.execute(text("SET LOCAL statement_timeout = '60s'; SET LOCAL lock_timeout = '60s'"))
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY"))
