@@ -16,6 +16,10 @@ from typing import Protocol
 
 from shared.canonical import CanonicalEvent
 
+# The payment key of an expected payment the merchant knows by its order reference only: the provider's own id
+# comes with the first answer or callback, which then takes the payment over.
+EXPECTED_PREFIX = "expected:"
+
 
 class Source(enum.StrEnum):
     """Where an event came from: a provider's callback, or the answer to a query of its status API."""
@@ -134,6 +138,9 @@ class StatusApi:
     # Where a provider's callbacks do not sign their status (Midtrans): whether, by the settings in
     # ``environ``, a callback's status waits for this API's confirmation before it is applied.
     confirms_callbacks: Callable[[Mapping[str, str]], bool] = field(default=lambda environ: False)
+    # The payment key of a payment a merchant says to expect: from its order reference and, where the merchant
+    # has it, the provider's payment id. Raises ValueError naming what is missing.
+    expected_key: Callable[[str, str | None], str] = field(default=lambda order_ref, payment_id: order_ref)
     # Where the provider has a daily report of what it never notifies (Revenue Monster's refunds): the latest
     # day whose report is complete at Unix time ``now`` (the client's ``report`` reads it).
     report_day: Callable[[float], date] | None = None

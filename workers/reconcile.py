@@ -109,7 +109,8 @@ class ReconcileLoop:
         with self.ctx.sessions.begin() as session:
             checks.ask_now(session, provider.name, listed, "report")
         self.ctx.redis.set(keys[0], b"1", ex=3 * 86400)
-        self.report["report"] += len(listed)
+        if listed:
+            self.report["listed in a report"] += len(listed)
 
     def _claim(self, providers: Mapping[str, Provider]) -> list[Due]:
         limit = self.settings.provider_api_rate * CLAIM_SECONDS

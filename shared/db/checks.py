@@ -116,6 +116,21 @@ def plan(session: Session, payment_id: int, planned: NextCheck) -> None:
     session.execute(update(Payment).where(Payment.id == payment_id).values(**values))
 
 
+def ask_matching(
+    session: Session, provider: str, *, status: str | None, since: datetime | None, until: datetime | None, reason: str
+) -> int:
+    """Put every payment of ``provider`` the filters select first in line; how many."""
+    query = update(Payment).where(Payment.provider == provider)
+    if status is not None:
+        query = query.where(Payment.status == status)
+    if since is not None:
+        query = query.where(Payment.created_at >= since)
+    if until is not None:
+        query = query.where(Payment.created_at < until)
+    result = session.execute(query.values(next_check_at=func.now(), check_reason=reason))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def history(session: Session, payment_id: int, limit: int = 100) -> list[PaymentCheck]:
     """A payment's queries, oldest first (the most recent ``limit``)."""
     query = select(PaymentCheck).where(PaymentCheck.payment_id == payment_id).order_by(PaymentCheck.id.desc())

@@ -19,6 +19,7 @@ from shared.db.models import (
     Endpoint,
     OutboxEvent,
     Payment,
+    PaymentCheck,
     PaymentEvent,
 )
 from shared.db.payments import Conflict
@@ -29,7 +30,38 @@ def _amount(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def payment_document(payment: Payment, events: list[PaymentEvent]) -> dict[str, Any]:
+def _iso_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def check_document(check: PaymentCheck) -> dict[str, Any]:
+    return {
+        "at": check.at.isoformat(),
+        "reason": check.reason,
+        "provider_status": check.provider_status,
+        "result": check.result,
+        "status_before": check.status_before,
+        "status_after": check.status_after,
+        "actor": check.actor,
+    }
+
+
+def unresolved_document(payment: Payment, last: list[PaymentCheck]) -> dict[str, Any]:
+    """An unresolved payment: who it is, since when, and what the provider said last."""
+    return {
+        "provider": payment.provider,
+        "order_ref": payment.order_ref,
+        "payment_key": payment.payment_key,
+        "status": str(payment.status),
+        "unresolved_at": _iso_or_none(payment.unresolved_at),
+        "updated_at": payment.updated_at.isoformat(),
+        "last_check": check_document(last[-1]) if last else None,
+    }
+
+
+def payment_document(
+    payment: Payment, events: list[PaymentEvent], checks: list[PaymentCheck] | None = None
+) -> dict[str, Any]:
     return {
         "provider": payment.provider,
         "order_ref": payment.order_ref,
@@ -50,9 +82,14 @@ def payment_document(payment: Payment, events: list[PaymentEvent]) -> dict[str, 
                 "currency": e.currency,
                 "received_at": e.received_at.isoformat(),
                 "event_key": e.event_key,
+                "source": e.source,
             }
             for e in events
         ],
+        "next_check_at": _iso_or_none(payment.next_check_at),
+        "unresolved_at": _iso_or_none(payment.unresolved_at),
+        "expected_at": _iso_or_none(payment.expected_at),
+        "checks": [check_document(c) for c in checks or []],
     }
 
 

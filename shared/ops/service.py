@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from shared.backlog import QueueStats, queue_stats_if_reachable
 from shared.celery_app import JOB_TASK, make_celery
-from shared.db import audit, payments, spool
+from shared.db import audit, checks, payments, spool
 from shared.db import dead_letters as dlq
 from shared.db.payments import find_payment, history
 from shared.ops.audit import Refused, audited
@@ -20,6 +20,7 @@ from shared.ops.documents import audit_document, conflict_document, letter_docum
 from shared.ops.jobs import JobRunner
 from shared.ops.outbox import ROTATION_OVERLAP_SECONDS, OutboxService, ids_text
 from shared.ops.predict import predict, summary
+from shared.ops.reconcile import ReconcileService
 from shared.providers import all_providers
 from shared.queue import append_sync
 
@@ -29,7 +30,7 @@ DRY_RUN_LIMIT = 10_000
 __all__ = ["ROTATION_OVERLAP_SECONDS", "OperatorService", "Refused"]
 
 
-class OperatorService(OutboxService):
+class OperatorService(OutboxService, ReconcileService):
     """Connections are made on first use: a command that only reads the database never touches Redis."""
 
     # -- payments ---------------------------------------------------------------------------------------
@@ -37,7 +38,9 @@ class OperatorService(OutboxService):
     def payment(self, provider: str, reference: str) -> dict[str, Any] | None:
         with self.session() as session:
             found = find_payment(session, provider, reference)
-            return None if found is None else payment_document(found, history(session, found))
+            if found is None:
+                return None
+            return payment_document(found, history(session, found), checks.history(session, found.id))
 
     def conflicts(
         self, *, provider: str | None = None, limit: int = 50, before: int | None = None

@@ -31,7 +31,7 @@ from shared.providers import Provider, Signer
 from shared.providers._api import basic, document, malformed, refused
 from shared.providers._auth import SecretRing, kept_secret, secret_ring
 from shared.providers._fields import currency, decimal_amount, get, optional_text, parse_object, text
-from shared.status_api import Answer, ApiContext, Client, PaymentRef, Reply, StatusApi, Verdict
+from shared.status_api import EXPECTED_PREFIX, Answer, ApiContext, Client, PaymentRef, Reply, StatusApi, Verdict
 
 NAME = "midtrans"
 KEY_VARIABLE = "PAYHOOK_MIDTRANS_SERVER_KEY"
@@ -292,11 +292,18 @@ def confirms_callbacks(env: Mapping[str, str]) -> bool:
     return value == "status-api"
 
 
+def expected_key(order_ref: str, payment_id: str | None) -> str:
+    """A Midtrans payment is one transaction_id; before the merchant knows it, Get Status is asked by order_id
+    and the answer's transaction takes the payment over."""
+    return payment_id or EXPECTED_PREFIX + order_ref
+
+
 STATUS_API = StatusApi(
     settings=(API_URL_VARIABLE, KEY_VARIABLE, VERIFY_VARIABLE),
     configure=configure_api,
     configured=_api_configured,
     confirms_callbacks=confirms_callbacks,
+    expected_key=expected_key,
 )
 
 

@@ -327,10 +327,18 @@ def configure_api(env: Mapping[str, str], api: ApiContext) -> Client | None:
     return Client(PivotStatusClient(api, base, merchant_id, secret))
 
 
+def expected_key(order_ref: str, payment_id: str | None) -> str:
+    """A Pivot payment is its payment session: queried by the session's id, which the merchant has."""
+    if not payment_id:
+        raise ValueError("a Pivot payment is queried by its payment session id: give it (--payment-id)")
+    return payment_id
+
+
 STATUS_API = StatusApi(
     settings=(API_URL_VARIABLE, MERCHANT_ID_VARIABLE, MERCHANT_SECRET_VARIABLE),
     configure=configure_api,
     configured=_api_configured,
+    expected_key=expected_key,
 )
 
 

@@ -23,12 +23,8 @@ from shared.queue import QueuedCallback
 from shared.reconcile.runtime import ApiRuntime
 from shared.reconcile.schedule import after_query
 from shared.sealing import Sealer
-from shared.status_api import Answer, PaymentRef, Source, Verdict
+from shared.status_api import EXPECTED_PREFIX, Answer, PaymentRef, Source, Verdict
 from shared.transitions import decide
-
-# The payment key of an expected payment the merchant knows by its order reference only (the provider's own id
-# comes with the first answer or callback).
-EXPECTED_PREFIX = "expected:"
 
 
 class CheckResult(enum.StrEnum):

@@ -1,5 +1,5 @@
 """The ``payhook`` command: one module per command group (``dlq``, ``jobs``, ``payments``, ``endpoints``,
-``deliveries``, ``audit``) and ``system`` for ``migrate``, ``stats`` and ``dev``."""
+``deliveries``, ``audit``, ``reconcile``) and ``system`` for ``migrate``, ``stats`` and ``dev``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from shared.ops.cli.dlq import dlq_group
 from shared.ops.cli.endpoints import endpoints
 from shared.ops.cli.jobs import jobs_group
 from shared.ops.cli.payments import payments
+from shared.ops.cli.reconcile import payments_expect, payments_unresolved, reconcile
 from shared.ops.cli.system import dev, migrate, stats
 
 __all__ = ["main"]
@@ -21,5 +22,8 @@ def main() -> None:
     """payhook: payment-callback ingestion. Settings come from PAYHOOK_* environment variables."""
 
 
-for command in (migrate, dev, payments, stats, audit_group, dlq_group, jobs_group, endpoints, deliveries):
+for command in (migrate, dev, payments, stats, audit_group, dlq_group, jobs_group, endpoints, deliveries, reconcile):
     main.add_command(command)
+# Reconciliation's payment commands live with it (``cli/reconcile.py``), in the payments group.
+payments.add_command(payments_expect)
+payments.add_command(payments_unresolved)

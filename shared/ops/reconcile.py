@@ -1,0 +1,164 @@
+"""Reconciliation by hand: ask a provider about one payment now (and apply, or only show, what it says); expect
+a payment the merchant created, so that one whose every callback is lost is still found; list what stays
+unresolved. Every change is recorded in the audit trail."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from shared.canonical import Status
+from shared.connections import Connections
+from shared.db import checks
+from shared.db.apply import Policy
+from shared.db.checks import Due
+from shared.db.models import Payment
+from shared.db.payments import find_payment
+from shared.ops.audit import Refused, audited
+from shared.ops.documents import unresolved_document
+from shared.providers import Provider, all_providers, queried
+from shared.reconcile.engine import Checked, CheckResult, predict, reference, settle
+from shared.reconcile.runtime import ApiRuntime
+from shared.reconcile.schedule import after_change
+from shared.status_api import Answer
+
+
+class ReconcileService(Connections):
+    def _queried(self, name: str) -> Provider:
+        provider = all_providers().get(name)
+        if provider is None:
+            raise Refused(f"unknown provider {name!r} ({', '.join(sorted(all_providers()))})")
+        if name not in queried(self.settings.environ):
+            api = provider.status_api
+            needs = ", ".join(api.settings) if api is not None else "a status API"
+            raise Refused(f"{name}'s status API is not configured ({needs}): its payments are not reconciled")
+        return provider
+
+    def reconcile(self, provider: str, reference_: str, *, actor: str, dry_run: bool = False) -> dict[str, Any]:
+        """Ask ``provider`` about the payment now; apply its answer unless ``dry_run``. The answer: the provider's
+        status beside payhook's, and ``result`` (unchanged, corrected, not_found, error)."""
+        chosen = self._queried(provider)
+        with self.session() as session:
+            found = find_payment(session, provider, reference_)
+            if found is None:
+                raise Refused(f"no {provider} payment {reference_!r} (`payhook payments expect` registers one)")
+            due = Due(found.id, provider, found.payment_key, found.order_ref, found.provider_payment_id,
+                      found.created_at, Status(found.status), found.check_step, "manual")  # fmt: skip
+        answer = asyncio.run(self._ask(chosen, due))
+        target = f"{provider}:{reference_}"
+        with audited(self, actor, "reconcile", target=target, dry_run=dry_run) as (session, result):
+            if dry_run:
+                (checked,) = predict([(due, answer)])
+            else:
+                policy = Policy(self.settings.reconcile_schedule)
+                (checked,) = settle(session, [(due, answer)], reason="manual", sealer=self.sealer, policy=policy,
+                                    actor=actor)  # fmt: skip
+            result.text = f"{checked.result}: {answer.provider_status}"[:200]
+            result.count = int(checked.result is CheckResult.CORRECTED)
+        if checked.result is CheckResult.CORRECTED and not dry_run:
+            self.doorbell.ring_deliveries()
+        return _answer_document(found.order_ref or reference_, checked, dry_run)
+
+    async def _ask(self, provider: Provider, due: Due) -> Answer:
+        runtime = ApiRuntime(
+            self.settings.redis_url, self.keys.prefix, self.sealer,
+            rate=self.settings.provider_api_rate, timeout=self.settings.provider_api_timeout_seconds,
+        )  # fmt: skip
+        async with runtime:
+            client = runtime.client(provider, self.settings.environ)
+            assert client is not None
+            return await client.status.query(reference(due))
+
+    def expect(
+        self, provider: str, order_ref: str, *, actor: str, payment_id: str | None = None,
+        amount: str | None = None, currency: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:  # fmt: skip
+        """Register a payment the merchant created, as pending and asked about on the schedule; one that exists
+        already is left as it is (False)."""
+        chosen = all_providers().get(provider)
+        if chosen is None or chosen.status_api is None:
+            raise Refused(f"unknown provider {provider!r} ({', '.join(sorted(all_providers()))})")
+        try:
+            key = chosen.status_api.expected_key(order_ref, payment_id)
+        except ValueError as exc:
+            raise Refused(str(exc)) from None
+        money = _money(amount, currency)
+        with audited(self, actor, "expect", target=f"{provider}:{order_ref}") as (session, result):
+            same = or_(Payment.payment_key == key, Payment.order_ref == order_ref)
+            existing = session.execute(select(Payment).where(Payment.provider == provider, same).limit(1)).scalar()
+            created = existing is None
+            if existing is None:
+                existing = _expected(provider, key, order_ref, payment_id, money, self.settings.reconcile_schedule)
+                session.add(existing)
+                session.flush()
+            result.text, result.count = ("expected" if created else "exists: nothing changed"), int(created)
+            return {"provider": provider, "order_ref": existing.order_ref, "payment_key": existing.payment_key,
+                    "status": str(existing.status), "created": created}, created  # fmt: skip
+
+    def reconcile_all(
+        self, *, actor: str, provider: str | None = None, status: str | None = None,
+        since: datetime | None = None, until: datetime | None = None,
+    ) -> int:  # fmt: skip
+        """Put every payment the filters select first in line for the reconciler (it asks at each provider's
+        rate); how many. Only providers whose status API is configured are selected."""
+        names = [self._queried(provider).name] if provider else sorted(queried(self.settings.environ))
+        filters = {"provider": provider, "status": status, "since": since, "until": until}
+        shown = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in filters.items() if v is not None}
+        total = 0
+        with audited(self, actor, "reconcile_all", filters=shown) as (session, result):
+            for name in names:
+                total += checks.ask_matching(session, name, status=status, since=since, until=until, reason="job")
+            result.count = total
+        self.doorbell.ring_reconcile()
+        return total
+
+    def unresolved(self, *, provider: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        with self.session() as session:
+            found = checks.unresolved(session, provider, limit)
+            return [unresolved_document(p, checks.history(session, p.id, limit=1)) for p in found]
+
+
+def _money(amount: str | None, currency: str | None) -> tuple[Decimal, str] | None:
+    if amount is None and currency is None:
+        return None
+    if amount is None or currency is None:
+        raise Refused("give the amount and its currency together")
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise Refused(f"amount must be a decimal number, got {amount[:40]!r}") from None
+    if not value.is_finite() or value < 0:
+        raise Refused(f"amount must be a decimal number, got {amount[:40]!r}")
+    if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
+        raise Refused(f"currency must be an ISO 4217 code such as IDR, got {currency[:10]!r}")
+    return value, currency.upper()
+
+
+def _expected(
+    provider: str, key: str, order_ref: str, payment_id: str | None, money: tuple[Decimal, str] | None,
+    schedule: tuple[float, ...],
+) -> Payment:  # fmt: skip
+    planned = after_change(Status.PENDING, time.time(), schedule)
+    assert planned.at is not None
+    return Payment(
+        provider=provider, payment_key=key, order_ref=order_ref, status=Status.PENDING, provider_payment_id=payment_id,
+        amount=money[0] if money else None, currency=money[1] if money else None, expected_at=func.now(),
+        next_check_at=func.to_timestamp(planned.at), check_reason="schedule",
+    )  # fmt: skip
+
+
+def _answer_document(order_ref: str, checked: Checked, dry_run: bool) -> dict[str, Any]:
+    return {
+        "provider": checked.provider,
+        "order_ref": order_ref,
+        "provider_status": checked.provider_status,
+        "status": str(checked.status_after),
+        "previous_status": str(checked.status_before),
+        "result": str(checked.result),
+        "dry_run": dry_run,
+    }
