@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.ops.api.openapi import admin_paths
+from shared.ops.api.openapi_reconcile import reconcile_paths
 from shared.providers import Provider
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -97,6 +98,7 @@ def document(providers: list[Provider]) -> dict[str, Any]:
             **{f"/callbacks/{p.name}": _callback_paths(p) for p in providers},
             **_probes(),
             **admin_paths([p.name for p in providers]),
+            **reconcile_paths([p.name for p in providers]),
         },
         "components": _COMPONENTS,
     }

@@ -80,15 +80,8 @@ class ReconcileService(Connections):
     ) -> tuple[dict[str, Any], bool]:  # fmt: skip
         """Register a payment the merchant created, as pending and asked about on the schedule; one that exists
         already is left as it is (False)."""
-        chosen = all_providers().get(provider)
-        if chosen is None or chosen.status_api is None:
-            raise Refused(f"unknown provider {provider!r} ({', '.join(sorted(all_providers()))})")
-        try:
-            key = chosen.status_api.expected_key(order_ref, payment_id)
-        except ValueError as exc:
-            raise Refused(str(exc)) from None
-        money = _money(amount, currency)
         with audited(self, actor, "expect", target=f"{provider}:{order_ref}") as (session, result):
+            key, money = _identity(provider, order_ref, payment_id), _money(amount, currency)
             same = or_(Payment.payment_key == key, Payment.order_ref == order_ref)
             existing = session.execute(select(Payment).where(Payment.provider == provider, same).limit(1)).scalar()
             created = existing is None
@@ -121,6 +114,17 @@ class ReconcileService(Connections):
         with self.session() as session:
             found = checks.unresolved(session, provider, limit)
             return [unresolved_document(p, checks.history(session, p.id, limit=1)) for p in found]
+
+
+def _identity(provider: str, order_ref: str, payment_id: str | None) -> str:
+    """The payment key an expected payment gets, by its provider's rule."""
+    chosen = all_providers().get(provider)
+    if chosen is None or chosen.status_api is None:
+        raise Refused(f"unknown provider {provider!r} ({', '.join(sorted(all_providers()))})")
+    try:
+        return chosen.status_api.expected_key(order_ref, payment_id)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
 
 
 def _money(amount: str | None, currency: str | None) -> tuple[Decimal, str] | None:

@@ -172,3 +172,41 @@ def test_what_stays_unresolved_is_listed_and_all_of_a_filter_can_be_put_in_line(
     assert _loop(env) == {"corrected": 1}
     assert json.loads(run(env, "payments", "unresolved", "--json").stdout) == []
     assert payment(engine, "pivot", "ORD-U")["status"] == "expired"  # type: ignore[index]
+
+
+def test_the_admin_api_expects_asks_and_lists_like_the_command_line(
+    env: dict[str, str], standin: StandIn, engine: Engine
+) -> None:
+    from ingest.server import create_app
+
+    settings = Settings.from_env({**env, "PAYHOOK_ADMIN_TOKENS": "bob:t0ken-bob"})
+    auth = {"Authorization": "Bearer t0ken-bob"}
+    with TestClient(create_app(settings, ring=False)) as web:
+        body = {
+            "provider": "pivot",
+            "order_ref": "ORD-API",
+            "provider_payment_id": "s-api",
+            "amount": "10",
+            "currency": "IDR",
+        }
+        assert web.post("/admin/payments/expected", json=body, headers=auth).status_code == 201
+        assert web.post("/admin/payments/expected", json=body, headers=auth).status_code == 200
+        bad = web.post("/admin/payments/expected", json={**body, "colour": "red"}, headers=auth)
+        assert (bad.status_code, bad.json()["error"]) == (400, "bad_request") and "colour" in bad.json()["message"]
+        missing = web.post("/admin/payments/expected", json={"provider": "pivot", "order_ref": "X"}, headers=auth)
+        assert missing.status_code == 422 and "payment session id" in missing.json()["message"]
+        standin.sim(
+            "PUT", "/pivot/payments", {"id": "s-api", "clientReferenceId": "ORD-API", "amount": 10, "status": "PAID"}
+        )
+        dry = web.post("/admin/payments/pivot/ORD-API/reconcile?dry_run=true", headers=auth).json()
+        assert (dry["result"], dry["status"], dry["dry_run"]) == ("corrected", "paid", True)
+        done = web.post("/admin/payments/pivot/ORD-API/reconcile", headers=auth).json()
+        assert (done["provider_status"], done["previous_status"], done["status"], done["result"]) == (
+            "PAID", "pending", "paid", "corrected"
+        )  # fmt: skip
+        assert web.get("/admin/payments/unresolved", headers=auth).json() == []
+        assert web.post("/admin/payments/pivot/ORD-API/reconcile").status_code == 401
+    assert [tuple(r) for r in rows(engine, "SELECT actor, action, dry_run FROM audit_log ORDER BY id")] == [
+        ("bob", "expect", False), ("bob", "expect", False), ("bob", "expect", False), ("bob", "reconcile", True),
+        ("bob", "reconcile", False),
+    ]  # fmt: skip

@@ -23,6 +23,7 @@ from shared.db.letter_filters import BadFilter
 from shared.errors import error
 from shared.ops.api.letters import LetterRoutes
 from shared.ops.api.outbox import OutboxRoutes
+from shared.ops.api.reconcile import ReconcileRoutes
 from shared.ops.api.requests import BadQuery
 from shared.ops.service import OperatorService, Refused
 from shared.settings import Settings
@@ -74,7 +75,12 @@ class AdminApi:
 
             return endpoint
 
-        routes = [*LetterRoutes(self.ops).routes(), *OutboxRoutes(self.ops).routes()]
+        # Reconciliation's fixed paths (/payments/expected) come before the lookup's pattern.
+        routes = [
+            *ReconcileRoutes(self.ops).routes(),
+            *LetterRoutes(self.ops).routes(),
+            *OutboxRoutes(self.ops).routes(),
+        ]
         return Router([Route(path, handled(handler), methods=methods) for path, handler, methods in routes])
 
     def mount(self) -> Mount:
