@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -18,6 +19,17 @@ RESULTS = (
     "not_configured",
     "bad_request",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeFigures:
+    """What a scrape reads: the stream's numbers (None while Redis is away), then the spool, the dead letters
+    waiting and the unresolved payments (None while PostgreSQL is away)."""
+
+    stats: QueueStats | None
+    spooled: int | None = None
+    waiting: int | None = None
+    unresolved: int | None = None
 
 
 class ReceiverMetrics:
@@ -61,6 +73,11 @@ class ReceiverMetrics:
         self.dead_letters_waiting = Gauge(
             "payhook_dead_letters_waiting", "Dead letters waiting for an operator", registry=registry
         )
+        self.unresolved = Gauge(
+            "payhook_unresolved_payments",
+            "Payments still not final when the reconcile schedule was spent",
+            registry=registry,
+        )
         # Children bound once: no label lookup per request.
         self.by_result = {(p, r): self.callbacks.labels(p, r) for p in providers for r in RESULTS}
 
@@ -68,9 +85,11 @@ class ReceiverMetrics:
         self.append_seconds.observe(seconds)
         self.append_batch.observe(size)
 
-    def observe_queue(self, stats: QueueStats | None, spooled: int | None, waiting: int | None) -> None:
+    def observe_queue(self, figures: ScrapeFigures) -> None:
         """The queue's gauges; NaN for what could not be read (Redis or PostgreSQL away)."""
         nan = math.nan
+        stats, spooled, waiting = figures.stats, figures.spooled, figures.waiting
+        self.unresolved.set(nan if figures.unresolved is None else figures.unresolved)
         self.queue_depth.set(nan if stats is None else stats.queued)
         self.queue_in_flight.set(nan if stats is None else stats.in_flight)
         oldest = None if stats is None else (stats.oldest_waiting_seconds or 0.0)

@@ -21,11 +21,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest.appender import Appender
 from ingest.body import BodyTooLarge, ClientGone, read_limited
-from ingest.metrics import ReceiverMetrics
+from ingest.metrics import ReceiverMetrics, ScrapeFigures
 from ingest.shutdown import GracefulShutdown
 from ingest.sources import source_allowed
 from ingest.spool import Spool
-from shared.backlog import QueueStats
 from shared.errors import ascii_digits, error
 from shared.providers import Configured
 from shared.queue import QueuedCallback
@@ -195,7 +194,7 @@ class Probes:
     shutdown: GracefulShutdown
     spool: Spool | None
     # Reads the queue's numbers for the gauges (blocking: run in the thread pool at scrape time).
-    queue_reader: Callable[[], tuple[QueueStats | None, int | None, int | None]] | None = None
+    queue_reader: Callable[[], ScrapeFigures] | None = None
 
     async def healthz(self, request: Request) -> Response:
         return Response(_OK, media_type="application/json")
@@ -216,5 +215,5 @@ class Probes:
 
     async def metrics_text(self, request: Request) -> Response:
         if self.queue_reader is not None:
-            self.metrics.observe_queue(*await run_in_threadpool(self.queue_reader))
+            self.metrics.observe_queue(await run_in_threadpool(self.queue_reader))
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)

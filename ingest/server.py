@@ -17,14 +17,14 @@ from starlette.routing import Route
 
 from ingest import openapi
 from ingest.appender import Appender
-from ingest.metrics import ReceiverMetrics
+from ingest.metrics import ReceiverMetrics, ScrapeFigures
 from ingest.routes import CallbackEndpoint, FastPath, Probes
 from ingest.shutdown import GracefulShutdown
 from ingest.spool import Spool
-from shared.backlog import QueueStats, queue_stats_if_reachable
+from shared.backlog import queue_stats_if_reachable
 from shared.celery_app import make_celery
 from shared.connections import Connections, receiver_redis
-from shared.db import dead_letters
+from shared.db import checks, dead_letters
 from shared.db import spool as spool_table
 from shared.doorbell import Doorbell
 from shared.errors import http_exception, server_error
@@ -35,18 +35,18 @@ from shared.queue import QueueKeys
 from shared.settings import Settings
 
 
-def queue_reader(settings: Settings) -> Callable[[], tuple[QueueStats | None, int | None, int | None]]:
-    """The queue's numbers for the scrape: the stream's (None while Redis is away), the spool's and the dead
-    letters waiting (None while PostgreSQL is away). Its connections open at the first scrape."""
+def queue_reader(settings: Settings) -> Callable[[], ScrapeFigures]:
+    """The queue's numbers for the scrape. Its connections open at the first scrape."""
     connections = Connections(settings, pool_size=1)
 
-    def read() -> tuple[QueueStats | None, int | None, int | None]:
+    def read() -> ScrapeFigures:
         stats = queue_stats_if_reachable(connections.redis, connections.keys)
         try:
             with connections.session() as session:
-                return stats, spool_table.count(session), dead_letters.count_waiting(session)
+                spooled, waiting = spool_table.count(session), dead_letters.count_waiting(session)
+                return ScrapeFigures(stats, spooled, waiting, checks.count_unresolved(session))
         except SQLAlchemyError:
-            return stats, None, None
+            return ScrapeFigures(stats)
 
     return read
 

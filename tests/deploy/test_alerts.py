@@ -30,6 +30,7 @@ COUNTERS = frozenset(
         "payhook_reclaimed_total",
         "payhook_transient_retries_total",
         "payhook_deliveries_total",
+        "payhook_reconcile_checks_total",
     }
 )
 GAUGES = frozenset(
@@ -39,6 +40,7 @@ GAUGES = frozenset(
         "payhook_queue_oldest_seconds",
         "payhook_spooled_callbacks",
         "payhook_dead_letters_waiting",
+        "payhook_unresolved_payments",
     }
 )
 HISTOGRAMS = frozenset(
@@ -50,6 +52,7 @@ HISTOGRAMS = frozenset(
         "payhook_end_to_end_seconds",
         "payhook_delivery_seconds",
         "payhook_delivery_lag_seconds",
+        "payhook_provider_api_seconds",
     }
 )
 # A classic histogram is only ever queried through its series: NAME_bucket, NAME_sum, NAME_count.
@@ -68,6 +71,9 @@ REQUIRED_ALERTS = frozenset(
         "PayhookNoWorker",
         "PayhookSpoolInUse",
         "PayhookReceiverDown",
+        "PayhookCallbacksMissing",
+        "PayhookProviderApiFailing",
+        "PayhookPaymentsUnresolved",
     }
 )
 

@@ -111,6 +111,8 @@ def test_an_api_that_keeps_failing_changes_nothing_and_the_payment_ends_unresolv
     assert [c.result for c in checks(engine, "pivot")] == ["error"] * 3
     shown = rows(engine, "SELECT status, unresolved_at IS NOT NULL AS unresolved, next_check_at FROM payments")[0]
     assert (shown.status, shown.unresolved, shown.next_check_at) == ("processing", True, None)
+    with TestClient(create_app(reconciled, ring=False)) as web:
+        assert "payhook_unresolved_payments 1.0" in web.get("/metrics").text
     standin.sim("DELETE", "/faults")
     with TestClient(create_app(reconciled, ring=False)) as web:  # a late callback takes it out of unresolved
         post(web, "pivot", pivot_event("PAYMENT.PAID", "s-down", "ORD-DOWN", "PAID"))
