@@ -55,20 +55,25 @@ class QueueUnavailable(Exception):
 
 @dataclass
 class CallbackEndpoint:
-    """``/callbacks/{provider}``: 200 only after Redis confirmed the append of this very callback, or, while
-    Redis cannot take it, PostgreSQL's spool committed it."""
+    """``/callbacks/{provider}[/{account}]``: 200 only after Redis confirmed the append of this very callback,
+    or, while Redis cannot take it, PostgreSQL's spool committed it."""
 
-    providers: dict[str, Configured]
+    # By route (``pivot``, ``pivot/acme``: ``ingest.accounts``); replaced whole when accounts change.
+    routes: dict[str, Configured]
     appender: Appender
     settings: Settings
     metrics: ReceiverMetrics
     spool: Spool | None = None
 
+    def install(self, routes: dict[str, Configured]) -> None:
+        """A new routing table (accounts changed): requests from now on use it."""
+        self.routes = routes
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        name: str = scope["path_params"]["provider"]
-        found = self.providers.get(name)
+        route: str = scope["path_params"]["route"]
+        found = self.routes.get(route)
         if found is None:
-            await error(404, "not_found", f"no provider named {name!r}")(scope, receive, send)
+            await error(404, "not_found", f"no provider account at /callbacks/{route}")(scope, receive, send)
             return
         if scope["method"] != "POST":
             # Some providers check that a callback URL answers 200 when it is registered.
@@ -76,7 +81,7 @@ class CallbackEndpoint:
             return
         refusal = await self._handle(scope, receive, send, found)
         if refusal is not None:
-            self.metrics.by_result[(name, refusal[0])].inc()
+            self.metrics.by_result[(found.provider.name, refusal[0])].inc()
             await refusal[1](scope, receive, send)
 
     async def _handle(
@@ -106,7 +111,7 @@ class CallbackEndpoint:
         if refused is not None:
             return "unauthorized", error(401, "unauthorized", f"callback authentication failed: {refused}")
         kept = {h: headers[h] for h in configured.provider.kept_headers if h in headers}
-        callback = QueuedCallback(name, body, kept, time.time())
+        callback = QueuedCallback(name, body, kept, time.time(), configured.account)
         if self.spool is not None and not self.appender.available:
             return await self._spooled(send, callback, QueueUnavailable())
         try:
@@ -159,9 +164,9 @@ class FastPath:
         if self.shutdown.draining:
             send = self.shutdown.closing(send)
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(self.PREFIX):
-            name = scope["path"][len(self.PREFIX) :]
-            if name and "/" not in name:
-                scope["path_params"] = {"provider": name}
+            route = scope["path"][len(self.PREFIX) :]
+            if route and route.count("/") <= 1:
+                scope["path_params"] = {"route": route}
                 await self._callback(scope, receive, send)
                 return
         await self.app(scope, receive, send)

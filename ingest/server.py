@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +17,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from ingest import openapi
+from ingest.accounts import Routes, RouteWatcher
+from ingest.accounts import routes as account_routes
 from ingest.appender import Appender
 from ingest.metrics import ReceiverMetrics, ScrapeFigures
 from ingest.routes import CallbackEndpoint, FastPath, Probes
@@ -24,6 +27,7 @@ from ingest.spool import Spool
 from shared.backlog import queue_stats_if_reachable
 from shared.celery_app import make_celery
 from shared.connections import Connections, receiver_redis
+from shared.db import accounts as accounts_table
 from shared.db import checks, dead_letters
 from shared.db import spool as spool_table
 from shared.doorbell import Doorbell
@@ -51,6 +55,21 @@ def queue_reader(settings: Settings) -> Callable[[], ScrapeFigures]:
     return read
 
 
+ACCOUNTS_AT_START_SECONDS = 5.0
+
+
+def account_loader(settings: Settings, defaults: dict[str, Configured]) -> Callable[[], Routes]:
+    """Reads the stored accounts and builds the routing table (blocking: run off the event loop)."""
+    connections = Connections(settings, pool_size=1)
+
+    def load() -> Routes:
+        with connections.session() as session:
+            stored = accounts_table.load(session, connections.sealer)
+        return account_routes(defaults, stored, settings.environ)
+
+    return load
+
+
 def create_app(
     settings: Settings | None = None,
     redis: Redis | None = None,
@@ -66,7 +85,10 @@ def create_app(
     doorbell = Doorbell(QueueKeys(settings.queue_prefix), celery=make_celery(settings) if ring else None)
     appender = Appender(redis, doorbell, metrics.observe_append, settings.append_timeout_seconds)
     spool = Spool(settings) if settings.fallback_spool else None
-    callbacks = CallbackEndpoint(providers, appender, settings, metrics, spool)
+    callbacks = CallbackEndpoint(account_routes(providers, (), settings.environ), appender, settings, metrics, spool)
+    watcher = RouteWatcher(
+        redis, QueueKeys(settings.queue_prefix).accounts_version, account_loader(settings, providers), callbacks.install
+    )
     shutdown = GracefulShutdown(settings.shutdown_grace_seconds)
     document = openapi.document([c.provider for c in providers.values()])
     probes = Probes(redis, metrics, orjson.dumps(document), shutdown, spool, queue_reader(settings))
@@ -78,15 +100,20 @@ def create_app(
         gc.collect()
         gc.freeze()
         shutdown.install()
-        watch = asyncio.get_running_loop().create_task(appender.watch_memory(settings.redis_high_water))
+        # The accounts before the first callback, if PostgreSQL answers in time (else the defaults until it does).
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(watcher.refresh(), ACCOUNTS_AT_START_SECONDS)
+        loop = asyncio.get_running_loop()
+        watches = [loop.create_task(appender.watch_memory(settings.redis_high_water)), loop.create_task(watcher.run())]
         yield
-        watch.cancel()
+        for watch in watches:
+            watch.cancel()
         if spool is not None:
             await spool.close()
         await redis.aclose()
 
     routes = [
-        Route("/callbacks/{provider}", callbacks, methods=["POST", "GET", "HEAD"]),
+        Route("/callbacks/{route:path}", callbacks, methods=["POST", "GET", "HEAD"]),
         Route("/healthz", probes.healthz, methods=["GET"]),
         Route("/readyz", probes.readyz, methods=["GET"]),
         Route("/metrics", probes.metrics_text, methods=["GET"]),

@@ -14,7 +14,7 @@ import orjson
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 
-from shared.queue import QueuedCallback
+from shared.queue import QueuedCallback, route
 from shared.sealing import Sealer
 from shared.settings import Settings
 
@@ -57,7 +57,7 @@ class Spool:
             cursor = await conn.execute(
                 _INSERT,
                 (
-                    callback.provider,
+                    route(callback.provider, callback.account),
                     self._sealer.seal(callback.body),
                     orjson.dumps(callback.headers).decode(),
                     callback.received_at,

@@ -20,6 +20,22 @@ BELL_TTL_SECONDS = 5
 # The entry's field names, in the order of ``QueuedCallback.values()``: the one definition of the layout.
 FIELDS = (b"p", b"b", b"h", b"t")
 _PROVIDER, _BODY, _HEADERS, _RECEIVED = FIELDS
+# Every provider has the merchant account ``default`` (the settings' own credentials); callbacks of another
+# account carry it in the provider field as ``provider/account``, so the default's entries (and entries queued
+# before accounts existed) stay as they were.
+DEFAULT_ACCOUNT = "default"
+_ACCOUNT_SEPARATOR = "/"
+
+
+def route(provider: str, account: str = DEFAULT_ACCOUNT) -> str:
+    """The provider field of an entry (and of a spooled callback) for ``provider``'s ``account``."""
+    return provider if account == DEFAULT_ACCOUNT else f"{provider}{_ACCOUNT_SEPARATOR}{account}"
+
+
+def unroute(field: str) -> tuple[str, str]:
+    """The provider and account a provider field names."""
+    provider, _, account = field.partition(_ACCOUNT_SEPARATOR)
+    return provider, account or DEFAULT_ACCOUNT
 
 
 class MalformedEntry(ValueError):
@@ -34,10 +50,12 @@ class QueuedCallback:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     received_at: float = 0.0
+    account: str = DEFAULT_ACCOUNT
 
     def values(self) -> tuple[bytes, bytes, bytes, bytes]:
         """The entry's field values, in the order of ``FIELDS``."""
-        return (self.provider.encode(), self.body, orjson.dumps(self.headers), repr(self.received_at).encode())
+        routed = route(self.provider, self.account).encode()
+        return (routed, self.body, orjson.dumps(self.headers), repr(self.received_at).encode())
 
     def encode(self) -> dict[bytes, bytes]:
         return dict(zip(FIELDS, self.values(), strict=True))
@@ -46,11 +64,13 @@ class QueuedCallback:
     def decode(cls, fields: Mapping[bytes, bytes]) -> QueuedCallback:
         try:
             headers = orjson.loads(fields[_HEADERS])
+            provider, account = unroute(fields[_PROVIDER].decode())
             return cls(
-                provider=fields[_PROVIDER].decode(),
+                provider=provider,
                 body=fields[_BODY],
                 headers={str(k): str(v) for k, v in headers.items()},
                 received_at=float(fields[_RECEIVED]),
+                account=account,
             )
         except (KeyError, ValueError, AttributeError, orjson.JSONDecodeError) as exc:
             raise MalformedEntry(f"stream entry does not follow the queue contract: {exc!r}") from exc
@@ -62,8 +82,13 @@ class QueuedCallback:
         try:
             return cls.decode(fields)
         except MalformedEntry:
-            provider = fields.get(_PROVIDER, b"unknown").decode(errors="replace")[:64]
-            return cls(provider=provider, body=fields.get(_BODY, b""), headers={"x-entry-id": entry_id})
+            provider, account = unroute(fields.get(_PROVIDER, b"unknown").decode(errors="replace")[:130])
+            return cls(
+                provider=provider[:64],
+                body=fields.get(_BODY, b""),
+                headers={"x-entry-id": entry_id},
+                account=account[:64],
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +112,11 @@ class QueueKeys:
     def delivery_bell_key(self, slot: int) -> str:
         """The doorbell of delivery loop ``slot``; slot 0 is the one committed batches ring."""
         return f"{self.prefix}:deliver:{slot}"
+
+    @property
+    def accounts_version(self) -> str:
+        """Bumped by every change of a merchant account: web processes reload their routing table."""
+        return f"{self.prefix}:accounts-version"
 
     def reconcile_bell_key(self, slot: int) -> str:
         """The doorbell of the reconcile loop (slot 0: one loop at a time is enough, the providers' rates

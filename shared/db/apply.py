@@ -27,29 +27,31 @@ from shared.status_api import Source
 from shared.transitions import decide
 
 _CREATE_PAYMENTS = text("""
-    INSERT INTO payments (provider, payment_key, status)
-    SELECT * FROM unnest(CAST(:providers AS text[]), CAST(:keys AS text[]), CAST(:statuses AS text[]))
-    ON CONFLICT (provider, payment_key) DO NOTHING
-    RETURNING provider, payment_key
+    INSERT INTO payments (provider, account, payment_key, status)
+    SELECT * FROM unnest(CAST(:providers AS text[]), CAST(:accounts AS text[]), CAST(:keys AS text[]),
+                         CAST(:statuses AS text[]))
+    ON CONFLICT (provider, account, payment_key) DO NOTHING
+    RETURNING provider, account, payment_key
 """)
 _LOCK_PAYMENTS = text("""
-    SELECT p.id, p.provider, p.payment_key, p.status, p.status_received_at, p.amount, p.currency,
+    SELECT p.id, p.provider, p.account, p.payment_key, p.status, p.status_received_at, p.amount, p.currency,
            p.order_ref, p.provider_payment_id
     FROM payments p
-    JOIN unnest(CAST(:providers AS text[]), CAST(:keys AS text[])) AS k(provider, payment_key)
-      ON p.provider = k.provider AND p.payment_key = k.payment_key
-    ORDER BY p.provider, p.payment_key
+    JOIN unnest(CAST(:providers AS text[]), CAST(:accounts AS text[]), CAST(:keys AS text[]))
+         AS k(provider, account, payment_key)
+      ON p.provider = k.provider AND p.account = k.account AND p.payment_key = k.payment_key
+    ORDER BY p.provider, p.account, p.payment_key
     FOR UPDATE OF p
 """)
 _INSERT_EVENTS = text("""
     INSERT INTO payment_events (payment_id, entry_id, provider, event_type, event_key, status, outcome, amount,
-                                refund_amount, currency, occurred_at, received_at, raw, source)
+                                refund_amount, currency, occurred_at, received_at, raw, source, account)
     SELECT * FROM unnest(
         CAST(:payment_ids AS bigint[]), CAST(:entry_ids AS text[]), CAST(:providers AS text[]),
         CAST(:event_types AS text[]), CAST(:event_keys AS text[]), CAST(:statuses AS text[]),
         CAST(:outcomes AS text[]), CAST(:amounts AS numeric[]), CAST(:refund_amounts AS numeric[]),
         CAST(:currencies AS text[]), CAST(:occurred AS timestamptz[]), CAST(:received AS timestamptz[]),
-        CAST(:raws AS bytea[]), CAST(:sources AS text[]))
+        CAST(:raws AS bytea[]), CAST(:sources AS text[]), CAST(:accounts AS text[]))
     ON CONFLICT DO NOTHING
     RETURNING entry_id
 """)
@@ -79,6 +81,9 @@ _UPDATE_PAYMENTS = text("""
 """)
 
 
+PaymentKey = tuple[str, str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """One normalized callback (or status API answer) on its way into the database."""
@@ -90,6 +95,11 @@ class Item:
     # The provider's signature does not cover the status (Midtrans): kept, applied only as its status API
     # confirms; the payment is asked about at once.
     unconfirmed: bool = False
+
+    @property
+    def payment(self) -> PaymentKey:
+        """Which payment: the provider, the merchant account, the provider's key of the payment."""
+        return (self.event.provider, self.callback.account, self.event.payment_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,24 +158,25 @@ def apply_events(session: Session, items: list[Item], sealer: Sealer, policy: Po
     return Applied(counted, deliveries, outcomes, confirmations)
 
 
-def _lock_payments(session: Session, items: list[Item]) -> dict[tuple[str, str], _PaymentState]:
+def _lock_payments(session: Session, items: list[Item]) -> dict[PaymentKey, _PaymentState]:
     """Create the payments not seen before, then lock every payment of the batch, in one stable order."""
-    firsts: dict[tuple[str, str], Status] = {}
+    firsts: dict[PaymentKey, Status] = {}
     for item in items:
         # A payment first seen by a callback that waits for confirmation is pending until the provider says.
         status = Status.PENDING if item.unconfirmed else item.event.status
-        firsts.setdefault((item.event.provider, item.event.payment_key), status)
+        firsts.setdefault(item.payment, status)
     keys = sorted(firsts)
-    providers, payment_keys = [p for p, _ in keys], [k for _, k in keys]
-    created = session.execute(
-        _CREATE_PAYMENTS,
-        {"providers": providers, "keys": payment_keys, "statuses": [str(firsts[k]) for k in keys]},
-    ).all()
-    new = {(row.provider, row.payment_key) for row in created}
-    rows = session.execute(_LOCK_PAYMENTS, {"providers": providers, "keys": payment_keys})
-    states: dict[tuple[str, str], _PaymentState] = {}
+    columns = {
+        "providers": [p for p, _, _ in keys],
+        "accounts": [a for _, a, _ in keys],
+        "keys": [k for _, _, k in keys],
+    }
+    created = session.execute(_CREATE_PAYMENTS, {**columns, "statuses": [str(firsts[k]) for k in keys]}).all()
+    new = {(row.provider, row.account, row.payment_key) for row in created}
+    rows = session.execute(_LOCK_PAYMENTS, columns)
+    states: dict[PaymentKey, _PaymentState] = {}
     for row in rows:
-        key = (row.provider, row.payment_key)
+        key = (row.provider, row.account, row.payment_key)
         fresh = key in new
         states[key] = _PaymentState(
             id=row.id,
@@ -198,26 +209,27 @@ def _event_columns(rows: list[tuple[Item, int, Outcome]], sealer: Sealer) -> dic
         "received": [datetime.fromtimestamp(item.callback.received_at, UTC) for item, _, _ in rows],
         "raws": [sealer.seal(item.callback.body) for item, _, _ in rows],
         "sources": [str(item.source) for item, _, _ in rows],
+        "accounts": [item.callback.account for item, _, _ in rows],
     }
 
 
-def _payment_id(payments: dict[tuple[str, str], _PaymentState], item: Item) -> int:
-    return payments[(item.event.provider, item.event.payment_key)].id
+def _payment_id(payments: dict[PaymentKey, _PaymentState], item: Item) -> int:
+    return payments[item.payment].id
 
 
 def _insert_first_of_each_key(
-    session: Session, items: list[Item], payments: dict[tuple[str, str], _PaymentState], sealer: Sealer
+    session: Session, items: list[Item], payments: dict[PaymentKey, _PaymentState], sealer: Sealer
 ) -> set[str]:
     """Insert the first arrival of each event key; return the entry ids that PostgreSQL took as new.
 
-    The partial unique index on (provider, event_key) decides what is a duplicate, also against a
+    The partial unique index on (provider, account, event_key) decides what is a duplicate, also against a
     concurrent worker; the unique entry_id makes a redelivered entry change nothing. Rows go in as
     'applied' and are corrected below once the state machine has run.
     """
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     candidates: list[tuple[Item, int, Outcome]] = []
     for item in items:
-        key = (item.event.provider, item.event.event_key)
+        key = (item.event.provider, item.callback.account, item.event.event_key)
         if key not in seen:
             seen.add(key)
             candidates.append((item, _payment_id(payments, item), Outcome.APPLIED))
@@ -225,14 +237,14 @@ def _insert_first_of_each_key(
 
 
 def _run_state_machine(
-    items: list[Item], payments: dict[tuple[str, str], _PaymentState], first_of_key: set[str]
+    items: list[Item], payments: dict[PaymentKey, _PaymentState], first_of_key: set[str]
 ) -> tuple[dict[str, Outcome], list[outbox.Change]]:
     """Each event's outcome, and the changes and conflicts the outbox tells the merchant about, in order."""
     outcomes: dict[str, Outcome] = {}
     changes: list[outbox.Change] = []
     for item in items:
         event = item.event
-        payment = payments[(event.provider, event.payment_key)]
+        payment = payments[item.payment]
         _learn_attributes(payment, event)
         if item.entry_id not in first_of_key:
             outcomes[item.entry_id] = Outcome.DUPLICATE
@@ -252,8 +264,9 @@ def _run_state_machine(
         outcomes[item.entry_id] = decision.outcome
         if decision.outcome in (Outcome.APPLIED, Outcome.CONFLICT):
             change = outbox.Change(
-                event, arrived, _view(payment), previous, decision.status, decision.outcome, str(item.source)
-            )
+                event, arrived, _view(payment), previous, decision.status, decision.outcome, str(item.source),
+                item.callback.account,
+            )  # fmt: skip
             changes.append(change)
     return outcomes, changes
 
@@ -280,7 +293,7 @@ def _learn_attributes(payment: _PaymentState, event: CanonicalEvent) -> None:
 def _record_outcomes(
     session: Session,
     items: list[Item],
-    payments: dict[tuple[str, str], _PaymentState],
+    payments: dict[PaymentKey, _PaymentState],
     first_of_key: set[str],
     outcomes: dict[str, Outcome],
     sealer: Sealer,
@@ -312,7 +325,7 @@ def _next_check(payment: _PaymentState, policy: Policy) -> tuple[NextCheck, str 
     return planned, None if planned.at is None else "schedule"
 
 
-def _update_payments(session: Session, payments: dict[tuple[str, str], _PaymentState], policy: Policy) -> None:
+def _update_payments(session: Session, payments: dict[PaymentKey, _PaymentState], policy: Policy) -> None:
     changed = [p for p in payments.values() if p.changed]
     if not changed:
         return

@@ -50,6 +50,7 @@ def record(session: Session, rejected: list[Rejected], sealer: Sealer) -> None:
             {
                 "entry_id": r.entry_id[:64],
                 "provider": _clean(r.callback.provider, 64),
+                "account": _clean(r.callback.account, 64),
                 "body": sealer.seal(r.callback.body),
                 "headers": {_clean(k, 200): _clean(v, 2000) for k, v in r.callback.headers.items()},
                 "received_at": datetime.fromtimestamp(r.callback.received_at, UTC),
@@ -196,6 +197,7 @@ def original(letter: DeadLetter, sealer: Sealer) -> QueuedCallback:
         body=sealer.open(letter.body),
         headers={str(k): str(v) for k, v in letter.headers.items()},
         received_at=letter.received_at.timestamp(),
+        account=letter.account,
     )
 
 

@@ -51,8 +51,9 @@ class Base(DeclarativeBase):
 class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (
-        UniqueConstraint("provider", "payment_key", name="uq_payments_provider_payment_key"),
-        Index("ix_payments_provider_order_ref", "provider", "order_ref"),
+        # A payment belongs to its merchant account: two accounts that number orders alike make two payments.
+        Index("uq_payments_account_payment_key", "provider", "account", "payment_key", unique=True),
+        Index("ix_payments_account_order_ref", "provider", "account", "order_ref"),
         Index(
             "ix_payments_next_check", "provider", "next_check_at", postgresql_where=text("next_check_at IS NOT NULL")
         ),
@@ -67,6 +68,7 @@ class Payment(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     provider: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(64), server_default=text("'default'"))
     # The provider's identity of the payment; order_ref is filled in once an event carries it.
     payment_key: Mapped[str] = mapped_column(String(255))
     order_ref: Mapped[str | None] = mapped_column(String(255))
@@ -95,6 +97,7 @@ class PaymentEvent(Base):
         Index(
             "uq_payment_events_first_of_key",
             "provider",
+            "account",
             "event_key",
             unique=True,
             postgresql_where=text("outcome <> 'duplicate'"),
@@ -107,6 +110,7 @@ class PaymentEvent(Base):
     # The queue entry this row came from: a redelivered entry finds it and changes nothing.
     entry_id: Mapped[str] = mapped_column(String(64), unique=True)
     provider: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(64), server_default=text("'default'"))
     event_type: Mapped[str] = mapped_column(String(64))
     event_key: Mapped[str] = mapped_column(String(600))
     status: Mapped[Status] = mapped_column(_enum(Status, "event_status"))
@@ -166,6 +170,7 @@ class DeadLetter(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     entry_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     provider: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(64), server_default=text("'default'"))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     headers: Mapped[dict[str, Any]] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -222,6 +227,7 @@ class OutboxEvent(Base):
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
     type: Mapped[str] = mapped_column(String(64))
     provider: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(64), server_default=text("'default'"))
     payment_id: Mapped[int] = mapped_column(BigInteger)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -244,9 +250,10 @@ class Endpoint(Base):
     kind: Mapped[str] = mapped_column(String(16))
     url: Mapped[str | None] = mapped_column(Text)
     handler: Mapped[str | None] = mapped_column(String(200), unique=True)
-    # None: every event type, every provider.
+    # None: every event type, every provider, every account.
     event_types: Mapped[list[str] | None] = mapped_column(ARRAY(String(64)))
     provider: Mapped[str | None] = mapped_column(String(64))
+    account: Mapped[str | None] = mapped_column(String(64))
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     secret: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -297,6 +304,28 @@ class DeliveryAttempt(Base):
     # The first KB of the answer, or what went wrong before there was one.
     response: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Account(Base):
+    """A merchant account of a provider: its callback credentials (several during a rotation) and, optionally,
+    its status API's. ``settings`` holds the provider's settings for this account (``PAYHOOK_<PROVIDER>_*``
+    names) as JSON, sealed with ``PAYHOOK_ENCRYPTION_KEYS`` when it is set; ``previous`` the settings a rotation
+    replaced, valid for callbacks until ``previous_until``. ``fingerprints`` show a secret without showing it.
+    The account ``default`` of each provider is the settings' own and is never stored."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("provider", "name", name="uq_accounts_provider_name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    settings: Mapped[bytes] = mapped_column(LargeBinary)
+    previous: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fingerprints: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class AuditEntry(Base):

@@ -25,13 +25,13 @@ REFUND_STATUSES = frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED})
 
 _WRITE = text(f"""
     WITH event AS (
-        INSERT INTO outbox_events (event_id, type, provider, payment_id, body)
-        SELECT v.event_id, v.type, v.provider, v.payment_id, v.body
+        INSERT INTO outbox_events (event_id, type, provider, account, payment_id, body)
+        SELECT v.event_id, v.type, v.provider, v.account, v.payment_id, v.body
         FROM unnest(CAST(:event_ids AS text[]), CAST(:types AS text[]), CAST(:providers AS text[]),
-                    CAST(:payment_ids AS bigint[]), CAST(:bodies AS bytea[]))
-             WITH ORDINALITY AS v(event_id, type, provider, payment_id, body, n)
+                    CAST(:accounts AS text[]), CAST(:payment_ids AS bigint[]), CAST(:bodies AS bytea[]))
+             WITH ORDINALITY AS v(event_id, type, provider, account, payment_id, body, n)
         ORDER BY v.n
-        RETURNING id, type, provider, payment_id
+        RETURNING id, type, provider, account, payment_id
     )
     INSERT INTO deliveries (event_id, endpoint_id, payment_id, status, next_attempt_at)
     SELECT event.id, e.id, event.payment_id, {sql_word(DeliveryStatus.PENDING)}, now()
@@ -39,6 +39,7 @@ _WRITE = text(f"""
       ON e.enabled
      AND (e.event_types IS NULL OR event.type = ANY(e.event_types))
      AND (e.provider IS NULL OR e.provider = event.provider)
+     AND (e.account IS NULL OR e.account = event.account)
     RETURNING id
 """)  # noqa: S608 - fixed words of an enum, no input
 
@@ -64,6 +65,7 @@ class Change:
     outcome: Outcome
     # Where the event came from: a provider's callback, or its status API's answer.
     source: str = "callback"
+    account: str = "default"
 
     @property
     def type(self) -> str:
@@ -92,6 +94,7 @@ def body(change: Change, event_id: str, now: datetime) -> bytes:
         "occurred_at": None if event.occurred_at is None else _iso(event.occurred_at),
         "received_at": _iso(datetime.fromtimestamp(change.received_at, UTC)),
         "source": change.source,
+        "account": change.account,
     }
     if change.status in REFUND_STATUSES:
         data["refund_amount"] = None if event.refund_amount is None else str(event.refund_amount)
@@ -113,6 +116,7 @@ def write(session: Session, changes: list[Change]) -> int:
             "event_ids": ids,
             "types": [c.type for c in changes],
             "providers": [c.event.provider for c in changes],
+            "accounts": [c.account for c in changes],
             "payment_ids": [c.payment.id for c in changes],
             "bodies": [body(c, i, now) for c, i in zip(changes, ids, strict=True)],
         },

@@ -7,7 +7,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from shared.db.models import SpooledCallback
-from shared.queue import QueuedCallback
+from shared.queue import QueuedCallback, unroute
 from shared.sealing import Sealer
 
 # One mover at a time: the spool goes into the stream in spool order, and two movers at once would interleave
@@ -24,8 +24,10 @@ def take_oldest(session: Session, limit: int) -> list[SpooledCallback] | None:
 
 
 def as_queued(row: SpooledCallback, sealer: Sealer) -> QueuedCallback:
+    provider, account = unroute(row.provider)
     return QueuedCallback(
-        provider=row.provider,
+        provider=provider,
+        account=account,
         body=sealer.open(row.body),
         headers={str(k): str(v) for k, v in row.headers.items()},
         received_at=row.received_at,

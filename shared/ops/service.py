@@ -15,6 +15,7 @@ from shared.celery_app import JOB_TASK, make_celery
 from shared.db import audit, checks, payments, spool
 from shared.db import dead_letters as dlq
 from shared.db.payments import find_payment, history
+from shared.ops.accounts import AccountService
 from shared.ops.audit import Refused, audited
 from shared.ops.documents import audit_document, conflict_document, letter_document, letter_summary, payment_document
 from shared.ops.jobs import JobRunner
@@ -30,7 +31,7 @@ DRY_RUN_LIMIT = 10_000
 __all__ = ["ROTATION_OVERLAP_SECONDS", "OperatorService", "Refused"]
 
 
-class OperatorService(OutboxService, ReconcileService):
+class OperatorService(OutboxService, ReconcileService, AccountService):
     """Connections are made on first use: a command that only reads the database never touches Redis."""
 
     # -- payments ---------------------------------------------------------------------------------------

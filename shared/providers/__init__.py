@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -122,11 +123,37 @@ def _first_text(doc: Any, paths: tuple[str, ...], limit: int) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Configured:
-    """A provider as this process runs it: its authenticator (None: not configured) and allowed sources."""
+    """A provider's account as this process runs it: its authenticator (None: not configured) and allowed
+    sources."""
 
     provider: Provider
     authenticator: Authenticator | None
     allowed_sources: tuple[Network, ...]
+    account: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class RotatingAuthenticator:
+    """During a rotation: the new credentials, or the old ones until ``until`` (Unix seconds)."""
+
+    current: Authenticator
+    previous: Authenticator
+    until: float
+
+    def refusal(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        refused = self.current.refusal(headers, body)
+        if refused is None or time.time() >= self.until or self.previous.refusal(headers, body) is not None:
+            return refused
+        return None
+
+
+def configure(provider: Provider, environ: Mapping[str, str], account: str = "default") -> Configured:
+    """``provider``'s account configured from ``environ`` (the settings, or an account's own); a malformed
+    credential or source list raises ``SettingsError`` naming the variable."""
+    variable = provider.allowed_sources_variable
+    raw = environ.get(variable, "").strip()
+    sources = networks(variable, raw) if raw else ()
+    return Configured(provider, provider.configure(environ), sources, account)
 
 
 @cache
@@ -145,13 +172,7 @@ def all_providers() -> dict[str, Provider]:
 def load_providers(environ: Mapping[str, str]) -> dict[str, Configured]:
     """Every provider with its credentials and allowed sources from ``environ``; called once per process
     entry point. A malformed credential or source list raises ``SettingsError`` naming the variable."""
-    configured: dict[str, Configured] = {}
-    for name, provider in all_providers().items():
-        variable = provider.allowed_sources_variable
-        raw = environ.get(variable, "").strip()
-        sources = networks(variable, raw) if raw else ()
-        configured[name] = Configured(provider, provider.configure(environ), sources)
-    return configured
+    return {name: configure(provider, environ) for name, provider in all_providers().items()}
 
 
 def queried(environ: Mapping[str, str]) -> dict[str, Provider]:

@@ -55,6 +55,7 @@ def test_changes_make_events_and_duplicates_and_stale_ones_do_not(
         "received_at": None,
         "occurred_at": None,
         "source": "callback",
+        "account": "default",
     }
     assert second["id"].startswith("evt_") and second["timestamp"].endswith("Z")
     assert "refund_amount" not in second["data"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from shared.ops.cli.accounts import accounts
 from shared.ops.cli.audit import audit_group
 from shared.ops.cli.deliveries import deliveries
 from shared.ops.cli.dlq import dlq_group
@@ -22,7 +23,19 @@ def main() -> None:
     """payhook: payment-callback ingestion. Settings come from PAYHOOK_* environment variables."""
 
 
-for command in (migrate, dev, payments, stats, audit_group, dlq_group, jobs_group, endpoints, deliveries, reconcile):
+for command in (
+    migrate,
+    dev,
+    payments,
+    stats,
+    audit_group,
+    dlq_group,
+    jobs_group,
+    endpoints,
+    deliveries,
+    reconcile,
+    accounts,
+):
     main.add_command(command)
 # Reconciliation's payment commands live with it (``cli/reconcile.py``), in the payments group.
 payments.add_command(payments_expect)

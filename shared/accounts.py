@@ -1,0 +1,113 @@
+"""Merchant accounts: one set of a provider's credentials each. The settings' own credentials are each provider's
+account ``default``; others are kept in PostgreSQL (``shared.db.accounts``) and reach every process within
+seconds of a change.
+
+An account is the provider's settings for it: the same variables the provider module reads from the
+environment (``PAYHOOK_PIVOT_CALLBACK_KEY``, ...), so that the module configures an account exactly as it
+configures the environment's. Operators name them by the variable's name without ``PAYHOOK_`` and the
+provider's prefix, lower-cased (``callback_key``). Nothing provider-specific lives here: the provider module's
+declaration says which settings it reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from shared.providers import PREFIX, Provider
+from shared.queue import DEFAULT_ACCOUNT
+
+# Lower-case letters, digits, '.', '_' and '-', at most 40: it travels in URLs and queue entries.
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}")
+# Words that make a setting a credential: an account never inherits it from the environment, and it is shown
+# only by its fingerprint.
+_CREDENTIAL_WORDS = ("key", "secret", "_id")
+
+
+class AccountError(ValueError):
+    """An account, or a change to one, payhook will not take; the message says why."""
+
+
+def provider_prefix(provider: Provider) -> str:
+    return f"{PREFIX}{provider.name.upper().replace('-', '_')}_"
+
+
+def keys(provider: Provider) -> dict[str, str]:
+    """The settings an account of ``provider`` may hold, by the name operators use: ``callback_key`` for
+    ``PAYHOOK_PIVOT_CALLBACK_KEY``. Files are given as ``@PATH`` values, so ``*_FILE`` variants are left out."""
+    prefix = provider_prefix(provider)
+    variables = {provider.credential, *provider.options, provider.allowed_sources_variable}
+    if provider.status_api is not None:
+        variables |= set(provider.status_api.settings)
+    return {v[len(prefix) :].lower(): v for v in sorted(variables) if v.startswith(prefix) and not v.endswith("_FILE")}
+
+
+def is_credential(key: str) -> bool:
+    return key == "allowed_sources" or any(word in key for word in _CREDENTIAL_WORDS)
+
+
+def is_secret(key: str) -> bool:
+    return any(word in key for word in ("key", "secret"))
+
+
+def fingerprint(value: str) -> str:
+    """Enough of a digest to tell two values apart, nothing of the value."""
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    provider: str
+    name: str
+    enabled: bool = True
+    # The provider's settings for this account, by variable (``PAYHOOK_PIVOT_CALLBACK_KEY``).
+    settings: Mapping[str, str] = field(default_factory=dict)
+    # During a rotation: the settings it replaced, valid for callbacks until ``previous_until`` (Unix seconds).
+    previous: Mapping[str, str] | None = None
+    previous_until: float | None = None
+
+    @property
+    def route(self) -> str:
+        """Where its callbacks arrive, after ``/callbacks/``."""
+        return self.provider if self.name == DEFAULT_ACCOUNT else f"{self.provider}/{self.name}"
+
+    def previous_valid(self, now: float) -> bool:
+        return self.previous is not None and self.previous_until is not None and now < self.previous_until
+
+
+def environ_for(base: Mapping[str, str], provider: Provider, settings: Mapping[str, str]) -> dict[str, str]:
+    """The environment a provider module reads for an account: ``base`` without the provider's credentials,
+    then the account's settings. An account inherits the provider's other settings (its API's URL, say)."""
+    prefix = provider_prefix(provider)
+    kept = {k: v for k, v in base.items() if not (k.startswith(prefix) and is_credential(k[len(prefix) :].lower()))}
+    return {**kept, **settings}
+
+
+def parse_settings(provider: Provider, pairs: Mapping[str, str]) -> dict[str, str]:
+    """Operator-named settings (``callback_key=...``) as the provider's variables; unknown names refused,
+    naming the known ones."""
+    known = keys(provider)
+    unknown = sorted(set(pairs) - set(known))
+    if unknown:
+        raise AccountError(f"{provider.name} accounts take {', '.join(known)}; not {', '.join(unknown)}")
+    return {known[key]: value for key, value in pairs.items()}
+
+
+def shown(provider: Provider, settings: Mapping[str, str]) -> dict[str, str]:
+    """An account's settings as operators may see them: values, but secrets only as fingerprints."""
+    names = {variable: key for key, variable in keys(provider).items()}
+    return {
+        names.get(variable, variable): fingerprint(value) if is_secret(names.get(variable, variable)) else value
+        for variable, value in sorted(settings.items())
+    }
+
+
+def check_name(name: str) -> str:
+    if not NAME.fullmatch(name):
+        raise AccountError(
+            f"an account's name is 1 to 40 lower-case letters, digits, '.', '_' or '-', starting with a letter or "
+            f"digit; not {name[:50]!r}"
+        )
+    return name

@@ -1,0 +1,149 @@
+"""Merchant accounts as operators manage them: add, list, show, rotate credentials, disable, enable, remove.
+Every change is audited in its own transaction, then announced (a version key in Redis) so that every web
+process reloads its routing table within seconds; secrets are never shown back, only their fingerprints."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from shared.accounts import Account, AccountError, check_name, environ_for, keys, parse_settings, shown
+from shared.connections import Connections
+from shared.db import accounts as table
+from shared.db.models import Account as AccountRow
+from shared.env import SettingsError
+from shared.ops.audit import Refused, audited
+from shared.providers import Provider, all_providers, configure
+from shared.queue import DEFAULT_ACCOUNT
+
+
+def account_document(row: AccountRow) -> dict[str, Any]:
+    route = f"/callbacks/{row.provider}/{row.name}"
+    return {
+        "provider": row.provider,
+        "name": row.name,
+        "enabled": row.enabled,
+        "route": route,
+        "settings": row.fingerprints,
+        "previous_valid_until": row.previous_until.isoformat() if row.previous_until else None,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+class AccountService(Connections):
+    def _provider(self, name: str) -> Provider:
+        found = all_providers().get(name)
+        if found is None:
+            raise Refused(f"unknown provider {name!r} ({', '.join(sorted(all_providers()))})")
+        return found
+
+    def _checked(self, provider: Provider, pairs: Mapping[str, str]) -> dict[str, str]:
+        """The account's settings as variables, refused unless they configure the provider's callbacks."""
+        try:
+            settings = parse_settings(provider, pairs)
+            configured = configure(provider, environ_for(self.settings.environ, provider, settings))
+        except (AccountError, SettingsError) as exc:
+            raise Refused(str(exc)) from None
+        if configured.authenticator is None:
+            needed = next(k for k, v in keys(provider).items() if v == provider.credential)
+            raise Refused(f"a {provider.name} account needs its callback credential {needed}")
+        return settings
+
+    def _announce(self) -> None:
+        """Tell every web process to reload its routes now (each reloads every minute anyway)."""
+        with contextlib.suppress(RedisError):
+            self.redis.incr(self.keys.accounts_version)
+
+    def add_account(self, provider: str, name: str, pairs: Mapping[str, str], *, actor: str) -> dict[str, Any]:
+        with audited(self, actor, "account_add", target=f"{provider}/{name}") as (session, result):
+            chosen = self._provider(provider)
+            _check(name)
+            if table.find(session, provider, name) is not None:
+                raise Refused(f"{provider} already has an account {name!r}")
+            row = table.add(session, provider, name, self._checked(chosen, pairs), self.sealer)
+            document = account_document(row)
+            result.count = 1
+        self._announce()
+        return document
+
+    def accounts(self, provider: str | None = None) -> list[dict[str, Any]]:
+        with self.session() as session:
+            return [account_document(row) for row in table.listed(session, provider)]
+
+    def account(self, provider: str, name: str) -> dict[str, Any] | None:
+        with self.session() as session:
+            row = table.find(session, provider, name)
+            return None if row is None else account_document(row)
+
+    def rotate_account(
+        self, provider: str, name: str, pairs: Mapping[str, str], *, actor: str, keep_previous: float = 86400.0
+    ) -> dict[str, Any]:
+        """New values for some settings (the others are kept); the old credentials stay valid for callbacks
+        ``keep_previous`` seconds more, so the provider's dashboard can change at leisure."""
+        with audited(self, actor, "account_rotate", target=f"{provider}/{name}") as (session, result):
+            chosen = self._provider(provider)
+            row = self._stored(session, provider, name)
+            merged = {**table.opened_settings(row, self.sealer), **self._variables(chosen, pairs)}
+            settings = self._checked(chosen, _named(chosen, merged))
+            table.replace_settings(session, row, settings, self.sealer, keep_previous=keep_previous)
+            session.flush()
+            document = account_document(row)
+            result.text, result.count = f"rotated {', '.join(sorted(pairs))}", 1
+        self._announce()
+        return document
+
+    def set_account_enabled(self, provider: str, name: str, enabled: bool, *, actor: str) -> dict[str, Any]:
+        action = "account_enable" if enabled else "account_disable"
+        with audited(self, actor, action, target=f"{provider}/{name}") as (session, result):
+            row = self._stored(session, provider, name)
+            table.set_enabled(row, enabled)
+            session.flush()
+            document = account_document(row)
+            result.count = 1
+        self._announce()
+        return document
+
+    def remove_account(self, provider: str, name: str, *, actor: str) -> None:
+        with audited(self, actor, "account_remove", target=f"{provider}/{name}") as (session, result):
+            self._stored(session, provider, name)
+            result.count = table.remove(session, provider, name)
+        self._announce()
+
+    def stored_accounts(self) -> list[Account]:
+        with self.session() as session:
+            return table.load(session, self.sealer)
+
+    def _stored(self, session: Any, provider: str, name: str) -> AccountRow:
+        self._provider(provider)
+        row = table.find(session, provider, name, lock=True)
+        if row is None:
+            said = " (the settings' own: change them in the environment)" if name == DEFAULT_ACCOUNT else ""
+            raise Refused(f"{provider} has no stored account {name!r}{said}")
+        return row
+
+    def _variables(self, provider: Provider, pairs: Mapping[str, str]) -> dict[str, str]:
+        try:
+            return parse_settings(provider, pairs)
+        except AccountError as exc:
+            raise Refused(str(exc)) from None
+
+
+def _named(provider: Provider, settings: Mapping[str, str]) -> dict[str, str]:
+    names = {variable: key for key, variable in keys(provider).items()}
+    return {names[variable]: value for variable, value in settings.items() if variable in names}
+
+
+def _check(name: str) -> None:
+    if name == DEFAULT_ACCOUNT:
+        raise Refused("the account 'default' is the settings' own credentials; name another")
+    try:
+        check_name(name)
+    except AccountError as exc:
+        raise Refused(str(exc)) from None
+
+
+__all__ = ["AccountService", "account_document", "shown"]
