@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.ops.api.openapi import admin_paths
+from shared.ops.api.openapi_accounts import account_paths
 from shared.ops.api.openapi_reconcile import reconcile_paths
 from shared.providers import Provider
 
@@ -99,6 +100,7 @@ def document(providers: list[Provider]) -> dict[str, Any]:
             **_probes(),
             **admin_paths([p.name for p in providers]),
             **reconcile_paths([p.name for p in providers]),
+            **account_paths([p.name for p in providers]),
         },
         "components": _COMPONENTS,
     }

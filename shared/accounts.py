@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared.providers import PREFIX, Provider
+from shared.providers import PREFIX, Provider, all_providers
 from shared.queue import DEFAULT_ACCOUNT
 
 # Lower-case letters, digits, '.', '_' and '-', at most 40: it travels in URLs and queue entries.
@@ -111,3 +111,33 @@ def check_name(name: str) -> str:
             f"digit; not {name[:50]!r}"
         )
     return name
+
+
+@dataclass(frozen=True, slots=True)
+class Environs:
+    """Each account's environment: the settings for ``default``, the stored accounts' own for the others."""
+
+    base: Mapping[str, str]
+    stored: Mapping[tuple[str, str], Account] = field(default_factory=dict)
+
+    @classmethod
+    def of_accounts(cls, base: Mapping[str, str], accounts: list[Account]) -> Environs:
+        return cls(base, {(a.provider, a.name): a for a in accounts if a.enabled})
+
+    def environ(self, provider: Provider, account: str) -> Mapping[str, str] | None:
+        """The environment the provider's module reads for ``account``; None for an unknown or disabled one."""
+        if account == DEFAULT_ACCOUNT:
+            return self.base
+        found = self.stored.get((provider.name, account))
+        return None if found is None else environ_for(self.base, provider, found.settings)
+
+    def queried(self) -> dict[str, Provider]:
+        """The providers whose status API has credentials in at least one account."""
+        found = {}
+        for name, provider in all_providers().items():
+            api = provider.status_api
+            accounts = [DEFAULT_ACCOUNT, *(a for p, a in self.stored if p == name)]
+            environs = (self.environ(provider, account) for account in accounts)
+            if api is not None and any(e is not None and api.configured(e) for e in environs):
+                found[name] = provider
+        return found

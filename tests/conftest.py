@@ -92,6 +92,7 @@ def web(settings: Settings) -> Iterator[TestClient]:
 
 
 TABLES = (
+    "accounts",
     "payment_checks",
     "payment_events",
     "payments",

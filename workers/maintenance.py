@@ -11,7 +11,7 @@ from redis import Redis
 from shared.backlog import group_info, queue_stats, text
 from shared.db import checks, spool
 from shared.doorbell import Doorbell
-from shared.providers import queried
+from shared.providers import all_providers, queried
 from shared.queue import MOVE_SCRIPT, QueueKeys, move_args, move_keys
 from workers.context import WorkerContext
 from workers.delivery import store as deliveries
@@ -100,10 +100,9 @@ def deliveries_due(ctx: WorkerContext) -> bool:
 def reconcile_due(ctx: WorkerContext) -> bool:
     """Whether a status query is due, or a provider's daily report unread: the tick then rings the reconcile
     loop (unless it runs)."""
-    providers = queried(ctx.settings.environ)
-    if not providers:
-        return False
-    if report_unread(ctx, providers, time.time()):
+    # Every provider with a status API: one whose credentials are an account's only is asked about too.
+    providers = {name: p for name, p in all_providers().items() if p.status_api is not None}
+    if report_unread(ctx, queried(ctx.settings.environ), time.time()):
         return True
     with ctx.sessions.begin() as session:
         return checks.any_due(session, list(providers))

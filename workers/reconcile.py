@@ -18,10 +18,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import date
 
+from shared.accounts import Environs
+from shared.db import accounts as accounts_table
 from shared.db import checks
 from shared.db.apply import Policy
 from shared.db.checks import Due
-from shared.providers import Provider, queried
+from shared.providers import Provider
+from shared.queue import DEFAULT_ACCOUNT, route
 from shared.reconcile.engine import Checked, ask, settle
 from shared.reconcile.runtime import ApiRuntime
 from shared.status_api import Answer
@@ -40,7 +43,8 @@ def report_keys(prefix: str, provider: str, day: date) -> tuple[str, str]:
 
 
 def report_unread(ctx: WorkerContext, providers: Mapping[str, Provider], now: float) -> bool:
-    """Whether a provider's latest daily report is still to be read (the tick then rings the loop)."""
+    """Whether a provider's latest daily report is still to be read for its default account (the tick then rings
+    the loop; the loop reads every account's)."""
     for provider in providers.values():
         api = provider.status_api
         day = None if api is None or api.report_day is None else api.report_day(now)
@@ -65,8 +69,15 @@ class ReconcileLoop:
             bell.release(0)
         return self.report
 
+    def environs(self) -> Environs:
+        """Each account's credentials, read afresh at every run (accounts change while payhook runs)."""
+        with self.ctx.sessions.begin() as session:
+            stored = accounts_table.load(session, self.ctx.sealer)
+        return Environs.of_accounts(self.settings.environ, stored)
+
     async def _run(self, hold: Callable[[int], None]) -> None:
-        providers = queried(self.settings.environ)
+        environs = await asyncio.to_thread(self.environs)
+        providers = environs.queried()
         if not providers:
             return
         runtime = ApiRuntime(
@@ -80,26 +91,27 @@ class ReconcileLoop:
         deadline = time.monotonic() + self.settings.drain_budget_seconds
         async with runtime:
             for provider in providers.values():
-                await self._read_report(runtime, provider)
+                for account in [DEFAULT_ACCOUNT, *sorted(a for p, a in environs.stored if p == provider.name)]:
+                    await self._read_report(runtime, provider, environs, account)
             while time.monotonic() < deadline and not STOPPING.is_set():
                 hold(0)
                 due = await asyncio.to_thread(self._claim, providers)
                 if not due:
                     return
-                answers = await ask(runtime, providers, self.settings.environ, due)
+                answers = await ask(runtime, environs, due)
                 done = await asyncio.to_thread(self._settle, list(zip(due, answers, strict=True)))
                 self.report.update(str(c.result) for c in done)
                 metrics.observe_checks((c.provider, str(c.result)) for c in done)
 
-    async def _read_report(self, runtime: ApiRuntime, provider: Provider) -> None:
-        """Yesterday's report of what the provider never notifies, read once: every payment it lists is asked
-        about now. A report that cannot be read is tried again in a few minutes."""
-        api = provider.status_api
-        client = runtime.client(provider, self.settings.environ)
+    async def _read_report(self, runtime: ApiRuntime, provider: Provider, environs: Environs, account: str) -> None:
+        """Yesterday's report of what the provider never notifies, read once per account: every payment it lists
+        is asked about now. A report that cannot be read is tried again in a few minutes."""
+        api, environ = provider.status_api, environs.environ(provider, account)
+        client = None if environ is None else runtime.client(provider, environ, account)
         if api is None or api.report_day is None or client is None or client.report is None:
             return
         day = api.report_day(time.time())
-        keys = report_keys(self.ctx.keys.prefix, provider.name, day)
+        keys = report_keys(self.ctx.keys.prefix, route(provider.name, account), day)
         if self.ctx.redis.exists(*keys):
             return
         listed = await client.report.refunded_on(day)
@@ -107,7 +119,7 @@ class ReconcileLoop:
             self.ctx.redis.set(keys[1], b"1", ex=REPORT_RETRY_SECONDS)
             return
         with self.ctx.sessions.begin() as session:
-            checks.ask_now(session, provider.name, listed, "report")
+            checks.ask_now(session, provider.name, listed, "report", account)
         self.ctx.redis.set(keys[0], b"1", ex=3 * 86400)
         if listed:
             self.report["listed in a report"] += len(listed)

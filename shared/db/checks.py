@@ -26,7 +26,7 @@ _CLAIM = text("""
           ORDER BY provider, next_check_at LIMIT :limit FOR UPDATE SKIP LOCKED) due
     WHERE p.id = due.id
     RETURNING p.id, p.provider, p.payment_key, p.order_ref, p.provider_payment_id, p.created_at, p.status,
-              p.check_step, coalesce(p.check_reason, 'schedule') AS reason
+              p.check_step, coalesce(p.check_reason, 'schedule') AS reason, p.account
 """)
 
 
@@ -44,6 +44,7 @@ class Due:
     step: int
     # Why it is asked about: ``schedule``, ``confirm``, ``report``, ``job``, ``manual``.
     reason: str = "schedule"
+    account: str = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ def claim_due(session: Session, provider: str, limit: int, lease_seconds: float)
     rows = session.execute(_CLAIM, {"provider": provider, "limit": limit, "lease": lease_seconds})
     return [
         Due(r.id, r.provider, r.payment_key, r.order_ref, r.provider_payment_id, r.created_at, Status(r.status),
-            r.check_step, r.reason)
+            r.check_step, r.reason, r.account)
         for r in rows
     ]  # fmt: skip
 
@@ -79,14 +80,14 @@ def any_due(session: Session, providers: Sequence[str]) -> bool:
     return False
 
 
-def ask_now(session: Session, provider: str, order_refs: Sequence[str], reason: str) -> int:
-    """Put the payments of ``provider`` with these order references first in line (a daily report listed
-    them); how many there are."""
+def ask_now(session: Session, provider: str, order_refs: Sequence[str], reason: str, account: str = "default") -> int:
+    """Put the payments of ``provider``'s ``account`` with these order references first in line (a daily report
+    listed them); how many there are."""
     if not order_refs:
         return 0
     result = session.execute(
         update(Payment)
-        .where(Payment.provider == provider, Payment.order_ref.in_(list(order_refs)))
+        .where(Payment.provider == provider, Payment.account == account, Payment.order_ref.in_(list(order_refs)))
         .values(next_check_at=func.now(), check_reason=reason)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

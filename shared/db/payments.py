@@ -12,8 +12,9 @@ from shared.canonical import Outcome
 from shared.db.models import Payment, PaymentEvent
 
 
-def find_payment(session: Session, provider: str, reference: str) -> Payment | None:
-    """By the merchant's order reference, or by the provider's payment key (the payment a refund names).
+def find_payment(session: Session, provider: str, reference: str, account: str = "default") -> Payment | None:
+    """By the merchant's order reference, or by the provider's payment key (the payment a refund names), within
+    one merchant account.
 
     A reference reused for a new attempt (a new session after the first expired) names several payments:
     the most recently updated one is shown.
@@ -22,6 +23,7 @@ def find_payment(session: Session, provider: str, reference: str) -> Payment | N
         select(Payment)
         .where(
             Payment.provider == provider,
+            Payment.account == account,
             or_(Payment.order_ref == reference, Payment.payment_key == reference),
         )
         .order_by((Payment.order_ref == reference).desc(), Payment.updated_at.desc(), Payment.id.desc())

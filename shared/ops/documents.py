@@ -64,6 +64,7 @@ def payment_document(
 ) -> dict[str, Any]:
     return {
         "provider": payment.provider,
+        "account": payment.account,
         "order_ref": payment.order_ref,
         "payment_key": payment.payment_key,
         "status": str(payment.status),

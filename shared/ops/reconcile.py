@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from shared.accounts import Environs
 from shared.canonical import Status
 from shared.connections import Connections
+from shared.db import accounts as accounts_table
 from shared.db import checks
 from shared.db.apply import Policy
 from shared.db.checks import Due
@@ -22,6 +25,7 @@ from shared.db.payments import find_payment
 from shared.ops.audit import Refused, audited
 from shared.ops.documents import unresolved_document
 from shared.providers import Provider, all_providers, queried
+from shared.queue import route
 from shared.reconcile.engine import Checked, CheckResult, predict, reference, settle
 from shared.reconcile.runtime import ApiRuntime
 from shared.reconcile.schedule import after_change
@@ -29,27 +33,37 @@ from shared.status_api import Answer
 
 
 class ReconcileService(Connections):
-    def _queried(self, name: str) -> Provider:
+    def _queried(self, name: str, account: str = "default") -> tuple[Provider, Mapping[str, str]]:
+        """The provider and the account's environment, refused unless its status API has credentials there."""
         provider = all_providers().get(name)
         if provider is None:
             raise Refused(f"unknown provider {name!r} ({', '.join(sorted(all_providers()))})")
-        if name not in queried(self.settings.environ):
-            api = provider.status_api
+        with self.session() as session:
+            stored = accounts_table.load(session, self.sealer) if account != "default" else []
+        environ = Environs.of_accounts(self.settings.environ, stored).environ(provider, account)
+        if environ is None:
+            raise Refused(f"{name} has no account {account!r}")
+        api = provider.status_api
+        if api is None or not api.configured(environ):
             needs = ", ".join(api.settings) if api is not None else "a status API"
-            raise Refused(f"{name}'s status API is not configured ({needs}): its payments are not reconciled")
-        return provider
+            said = "" if account == "default" else f" for account {account!r}"
+            raise Refused(f"{name}'s status API is not configured{said} ({needs}): its payments are not reconciled")
+        return provider, environ
 
-    def reconcile(self, provider: str, reference_: str, *, actor: str, dry_run: bool = False) -> dict[str, Any]:
+    def reconcile(
+        self, provider: str, reference_: str, *, actor: str, dry_run: bool = False, account: str = "default"
+    ) -> dict[str, Any]:
         """Ask ``provider`` about the payment now; apply its answer unless ``dry_run``. The answer: the provider's
         status beside payhook's, and ``result`` (unchanged, corrected, not_found, error)."""
-        chosen = self._queried(provider)
+        chosen, environ = self._queried(provider, account)
         with self.session() as session:
-            found = find_payment(session, provider, reference_)
+            found = find_payment(session, provider, reference_, account)
             if found is None:
-                raise Refused(f"no {provider} payment {reference_!r} (`payhook payments expect` registers one)")
+                said = "" if account == "default" else f" in account {account!r}"
+                raise Refused(f"no {provider} payment {reference_!r}{said} (`payhook payments expect` registers one)")
             due = Due(found.id, provider, found.payment_key, found.order_ref, found.provider_payment_id,
-                      found.created_at, Status(found.status), found.check_step, "manual")  # fmt: skip
-        answer = asyncio.run(self._ask(chosen, due))
+                      found.created_at, Status(found.status), found.check_step, "manual", account)  # fmt: skip
+        answer = asyncio.run(self._ask(chosen, environ, due))
         target = f"{provider}:{reference_}"
         with audited(self, actor, "reconcile", target=target, dry_run=dry_run) as (session, result):
             if dry_run:
@@ -64,34 +78,36 @@ class ReconcileService(Connections):
             self.doorbell.ring_deliveries()
         return _answer_document(found.order_ref or reference_, checked, dry_run)
 
-    async def _ask(self, provider: Provider, due: Due) -> Answer:
+    async def _ask(self, provider: Provider, environ: Mapping[str, str], due: Due) -> Answer:
         runtime = ApiRuntime(
             self.settings.redis_url, self.keys.prefix, self.sealer,
             rate=self.settings.provider_api_rate, timeout=self.settings.provider_api_timeout_seconds,
         )  # fmt: skip
         async with runtime:
-            client = runtime.client(provider, self.settings.environ)
+            client = runtime.client(provider, environ, due.account)
             assert client is not None
             return await client.status.query(reference(due))
 
     def expect(
         self, provider: str, order_ref: str, *, actor: str, payment_id: str | None = None,
-        amount: str | None = None, currency: str | None = None,
+        amount: str | None = None, currency: str | None = None, account: str = "default",
     ) -> tuple[dict[str, Any], bool]:  # fmt: skip
         """Register a payment the merchant created, as pending and asked about on the schedule; one that exists
         already is left as it is (False)."""
-        with audited(self, actor, "expect", target=f"{provider}:{order_ref}") as (session, result):
+        with audited(self, actor, "expect", target=f"{route(provider, account)}:{order_ref}") as (session, result):
             key, money = _identity(provider, order_ref, payment_id), _money(amount, currency)
             same = or_(Payment.payment_key == key, Payment.order_ref == order_ref)
-            existing = session.execute(select(Payment).where(Payment.provider == provider, same).limit(1)).scalar()
+            mine = (Payment.provider == provider, Payment.account == account, same)
+            existing = session.execute(select(Payment).where(*mine).limit(1)).scalar()
             created = existing is None
             if existing is None:
                 existing = _expected(provider, key, order_ref, payment_id, money, self.settings.reconcile_schedule)
+                existing.account = account
                 session.add(existing)
                 session.flush()
             result.text, result.count = ("expected" if created else "exists: nothing changed"), int(created)
             return {"provider": provider, "order_ref": existing.order_ref, "payment_key": existing.payment_key,
-                    "status": str(existing.status), "created": created}, created  # fmt: skip
+                    "status": str(existing.status), "created": created, "account": account}, created  # fmt: skip
 
     def reconcile_all(
         self, *, actor: str, provider: str | None = None, status: str | None = None,
@@ -99,7 +115,7 @@ class ReconcileService(Connections):
     ) -> int:  # fmt: skip
         """Put every payment the filters select first in line for the reconciler (it asks at each provider's
         rate); how many. Only providers whose status API is configured are selected."""
-        names = [self._queried(provider).name] if provider else sorted(queried(self.settings.environ))
+        names = [self._queried(provider)[0].name] if provider else sorted(queried(self.settings.environ))
         filters = {"provider": provider, "status": status, "since": since, "until": until}
         shown = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in filters.items() if v is not None}
         total = 0

@@ -36,9 +36,9 @@ class OperatorService(OutboxService, ReconcileService, AccountService):
 
     # -- payments ---------------------------------------------------------------------------------------
 
-    def payment(self, provider: str, reference: str) -> dict[str, Any] | None:
+    def payment(self, provider: str, reference: str, account: str = "default") -> dict[str, Any] | None:
         with self.session() as session:
-            found = find_payment(session, provider, reference)
+            found = find_payment(session, provider, reference, account)
             if found is None:
                 return None
             return payment_document(found, history(session, found), checks.history(session, found.id))

@@ -7,18 +7,19 @@ from __future__ import annotations
 import asyncio
 import enum
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from shared.accounts import Environs
 from shared.canonical import Outcome, Status
 from shared.db import checks
 from shared.db.apply import Item, Policy, apply_events
 from shared.db.checks import Due
 from shared.db.models import Payment
-from shared.providers import Provider
+from shared.providers import all_providers
 from shared.queue import QueuedCallback
 from shared.reconcile.runtime import ApiRuntime
 from shared.reconcile.schedule import after_query
@@ -60,16 +61,16 @@ def reference(due: Due) -> PaymentRef:
     )
 
 
-async def ask(
-    runtime: ApiRuntime, providers: Mapping[str, Provider], environ: Mapping[str, str], due: Sequence[Due]
-) -> list[Answer]:
-    """Each payment's answer, asked concurrently (each provider's rate paces its own queries)."""
+async def ask(runtime: ApiRuntime, environs: Environs, due: Sequence[Due]) -> list[Answer]:
+    """Each payment's answer, asked concurrently (each provider's rate paces its own queries), with its
+    account's credentials."""
 
     async def one(payment: Due) -> Answer:
-        provider = providers.get(payment.provider)
-        client = None if provider is None else runtime.client(provider, environ)
+        provider = all_providers().get(payment.provider)
+        environ = None if provider is None else environs.environ(provider, payment.account)
+        client = None if provider is None or environ is None else runtime.client(provider, environ, payment.account)
         if client is None:
-            return Answer.unavailable(f"{payment.provider}'s status API is not configured")
+            return Answer.unavailable(f"{payment.provider}'s status API is not configured for {payment.account}")
         return await client.status.query(reference(payment))
 
     return list(await asyncio.gather(*(one(payment) for payment in due)))
@@ -93,7 +94,7 @@ def settle(
         if answer.verdict is not Verdict.FOUND or event is None or event.status == due.status:
             continue
         owners[due.id] = _adopt(session, due, event.payment_key)
-        received = QueuedCallback(due.provider, answer.raw, {}, policy.now)
+        received = QueuedCallback(due.provider, answer.raw, {}, policy.now, due.account)
         items[due.id] = Item(f"api-{uuid.uuid4().hex}", event, received, Source.API)
     applied = apply_events(session, list(items.values()), sealer, policy)
     after = _statuses(session, list(owners.values()))
@@ -148,9 +149,8 @@ def _adopt(session: Session, due: Due, payment_key: str) -> int:
     key; when a callback already made the payment under that key, the expected one is dropped for it."""
     if payment_key == due.payment_key:
         return due.id
-    existing = session.execute(
-        select(Payment.id).where(Payment.provider == due.provider, Payment.payment_key == payment_key)
-    ).scalar_one_or_none()
+    same = (Payment.provider == due.provider, Payment.account == due.account, Payment.payment_key == payment_key)
+    existing = session.execute(select(Payment.id).where(*same)).scalar_one_or_none()
     if existing is not None:
         session.execute(delete(Payment).where(Payment.id == due.id))
         return existing

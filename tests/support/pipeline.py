@@ -61,9 +61,9 @@ def post(web: TestClient, provider: str, body: bytes) -> str:
     return str(response.json()["id"])
 
 
-def payment(engine: Engine, provider: str, ref: str) -> dict[str, Any] | None:
+def payment(engine: Engine, provider: str, ref: str, account: str = "default") -> dict[str, Any] | None:
     with Session(engine) as session:
-        found = find_payment(session, provider, ref)
+        found = find_payment(session, provider, ref, account)
         return None if found is None else payment_document(found, history(session, found))
 
 

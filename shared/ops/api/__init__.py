@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from shared.db.letter_filters import BadFilter
 from shared.errors import error
+from shared.ops.api.accounts import AccountRoutes
 from shared.ops.api.letters import LetterRoutes
 from shared.ops.api.outbox import OutboxRoutes
 from shared.ops.api.reconcile import ReconcileRoutes
@@ -80,6 +81,7 @@ class AdminApi:
             *ReconcileRoutes(self.ops).routes(),
             *LetterRoutes(self.ops).routes(),
             *OutboxRoutes(self.ops).routes(),
+            *AccountRoutes(self.ops).routes(),
         ]
         return Router([Route(path, handled(handler), methods=methods) for path, handler, methods in routes])
 

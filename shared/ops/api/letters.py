@@ -49,8 +49,8 @@ class LetterRoutes:
     async def payment(self, request: Request) -> Response:
         provider = as_text(request.path_params["provider"], "provider") or ""
         order_ref = as_text(request.path_params["order_ref"], "order_ref") or ""
-
-        document = await run_in_threadpool(self.ops.payment, provider, order_ref)
+        account = as_text(request.query_params.get("account"), "account") or "default"
+        document = await run_in_threadpool(self.ops.payment, provider, order_ref, account)
         return as_json(document) if document else error(404, "not_found", "no such payment")
 
     async def letters(self, request: Request) -> Response:

@@ -45,8 +45,9 @@ class ReconcileRoutes:
         provider = as_text(request.path_params["provider"], "provider") or ""
         order_ref = as_text(request.path_params["order_ref"], "order_ref") or ""
         dry_run = request.query_params.get("dry_run", "false").lower() == "true"
+        account = as_text(request.query_params.get("account"), "account") or "default"
         answer = await run_in_threadpool(
-            lambda: self.ops.reconcile(provider, order_ref, actor=actor_of(request), dry_run=dry_run)
+            lambda: self.ops.reconcile(provider, order_ref, actor=actor_of(request), dry_run=dry_run, account=account)
         )
         return as_json(answer)
 
@@ -55,15 +56,13 @@ class ReconcileRoutes:
         unknown = sorted(set(document) - set(_EXPECTED_FIELDS))
         if unknown:
             raise BadQuery(f"unknown fields {', '.join(unknown)} (known: {', '.join(_EXPECTED_FIELDS)})")
-        account = _field(document, "account")
-        if account not in (None, "default"):
-            raise BadQuery(f"unknown account {account!r}")
+        account = _field(document, "account") or "default"
         provider, order_ref = _field(document, "provider", required=True), _field(document, "order_ref", required=True)
         assert provider is not None and order_ref is not None
         created_or_found = await run_in_threadpool(
             lambda: self.ops.expect(
                 provider, order_ref, actor=actor_of(request), payment_id=_field(document, "provider_payment_id"),
-                amount=_field(document, "amount"), currency=_field(document, "currency"),
+                amount=_field(document, "amount"), currency=_field(document, "currency"), account=account,
             )
         )  # fmt: skip
         expected, created = created_or_found

@@ -16,12 +16,13 @@ def payments() -> None:
 @payments.command("show")
 @click.argument("provider")
 @click.argument("order_ref")
+@click.option("--account", default="default", show_default=True, help="the merchant account of the payment")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document on stdout")
 @reports_failures
-def payments_show(provider: str, order_ref: str, as_json: bool) -> None:
+def payments_show(provider: str, order_ref: str, account: str, as_json: bool) -> None:
     """A payment with its event history in arrival order."""
     with operator_service() as ops:
-        document = ops.payment(provider, order_ref)
+        document = ops.payment(provider, order_ref, account)
     if document is None:
         fail(f"no {provider} payment with order reference {order_ref!r}")
         return

@@ -21,13 +21,14 @@ from shared.ops.render import styled, table, terminal, when
 @click.option("--status", type=click.Choice([str(s) for s in Status]), help="with --all: payments in this status")
 @click.option("--since", type=IsoTime(), help="with --all: payments created at or after (ISO 8601)")
 @click.option("--until", type=IsoTime(), help="with --all: payments created before (ISO 8601)")
+@click.option("--account", default="default", show_default=True, help="the merchant account of the payment")
 @click.option("--dry-run", is_flag=True, help="ask, show what the answer would change, change nothing")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document on stdout")
 @actor_option
 @reports_failures
 def reconcile(
     provider: str | None, order_ref: str | None, select_all: bool, only_provider: str | None, status: str | None,
-    since: datetime | None, until: datetime | None, dry_run: bool, as_json: bool, actor: str | None,
+    since: datetime | None, until: datetime | None, account: str, dry_run: bool, as_json: bool, actor: str | None,
 ) -> None:  # fmt: skip
     """Ask a provider about a payment now, beside what payhook has, and apply its answer (or, with --all, put
     every payment the filters select in line for the reconciler)."""
@@ -44,7 +45,7 @@ def reconcile(
         fail("give PROVIDER ORDER_REF, or --all with filters")
         return
     with operator_service() as ops:
-        answer = ops.reconcile(provider, order_ref, actor=actor_name(actor), dry_run=dry_run)
+        answer = ops.reconcile(provider, order_ref, actor=actor_name(actor), dry_run=dry_run, account=account)
     if as_json:
         emit(answer)
         return
@@ -70,6 +71,7 @@ def _plural(count: int, word: str) -> str:
 @click.command("expect")
 @click.argument("provider")
 @click.argument("order_ref")
+@click.option("--account", default="default", show_default=True, help="the merchant account of the payment")
 @click.option("--payment-id", help="the provider's id of the payment (Pivot: the payment session id, required)")
 @click.option("--amount", help="the amount, a decimal number (with --currency)")
 @click.option("--currency", help="ISO 4217 code, e.g. IDR (with --amount)")
@@ -77,15 +79,16 @@ def _plural(count: int, word: str) -> str:
 @actor_option
 @reports_failures
 def payments_expect(
-    provider: str, order_ref: str, payment_id: str | None, amount: str | None, currency: str | None, as_json: bool,
-    actor: str | None,
+    provider: str, order_ref: str, account: str, payment_id: str | None, amount: str | None, currency: str | None,
+    as_json: bool, actor: str | None,
 ) -> None:  # fmt: skip
     """Register a payment the merchant created: pending, asked about on the schedule, so that one whose every
     callback is lost is still found. Expecting a payment that exists changes nothing."""
     with operator_service() as ops:
         document, created = ops.expect(
-            provider, order_ref, actor=actor_name(actor), payment_id=payment_id, amount=amount, currency=currency
-        )
+            provider, order_ref, actor=actor_name(actor), payment_id=payment_id, amount=amount, currency=currency,
+            account=account,
+        )  # fmt: skip
     if as_json:
         emit(document)
         return

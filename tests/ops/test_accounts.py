@@ -1,0 +1,208 @@
+"""Merchant accounts: each provider's callbacks on /callbacks/{provider}/{account} with that account's own
+credentials, one order reference in two accounts as two payments, rotation with an overlap, changes reaching
+running web processes, secrets kept sealed and never shown, the account's API credentials for its queries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import Engine
+from starlette.testclient import TestClient
+
+from ingest.server import create_app
+from shared.accounts import keys
+from shared.ops.cli import main
+from shared.providers import all_providers
+from shared.settings import Settings
+from tests.conftest import env_for
+from tests.support.fixtures import sample, signed
+from tests.support.net import free_port
+from tests.support.pipeline import drain_all, payment, rows
+from tests.support.processes import Stack, wait_for
+
+pytestmark = pytest.mark.integration
+FERNET_KEY = "9fTpMgd6Gf0G3zqHn8pL0d1X1ZcS2oJYf4Yf3aQbL2o="
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def _credential(provider: str, folder: Path) -> tuple[str, Any]:
+    """A credential of the provider's account of that name (``key=@file``), and its signer."""
+    chosen = all_providers()[provider]
+    signer = chosen.test_signer(folder)
+    name = next(key for key, variable in keys(chosen).items() if variable == chosen.credential)
+    secret_file = folder / "credential"
+    secret_file.write_text(signer.secret)
+    return f"{name}=@{secret_file}", signer
+
+
+def _example(provider: str) -> bytes:
+    chosen = all_providers()[provider]
+    return chosen.samples()[chosen.example]
+
+
+@pytest.mark.parametrize("provider", sorted(all_providers()))
+def test_an_account_takes_callbacks_with_its_own_credentials_only(
+    settings: Settings, tmp_path: Path, engine: Engine, provider: str
+) -> None:
+    env = env_for(settings.queue_prefix)
+    credential, signer = _credential(provider, tmp_path / "acme")
+    added = run(env, "accounts", "add", provider, "acme", credential, "--json")
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout)["route"] == f"/callbacks/{provider}/acme"
+    body, headers = signer.sign(_example(provider))
+    default_body, default_headers = signed(provider, _example(provider))
+    with TestClient(create_app(settings, ring=False)) as web:
+        assert web.post(f"/callbacks/{provider}/acme", content=body, headers=headers).status_code == 200
+        assert web.post(f"/callbacks/{provider}/acme", content=default_body, headers=default_headers).status_code == 401
+        assert web.post(f"/callbacks/{provider}", content=body, headers=headers).status_code == 401
+        assert web.post(f"/callbacks/{provider}/nobody", content=body, headers=headers).status_code == 404
+        assert (
+            web.post(f"/callbacks/{provider}/default", content=default_body, headers=default_headers).status_code == 200
+        )
+    drain_all(settings)
+    accounts = sorted(r.account for r in rows(engine, "SELECT account FROM payments"))
+    assert accounts == ["acme", "default"]
+    event_accounts = sorted(r.account for r in rows(engine, "SELECT account FROM payment_events"))
+    assert event_accounts == ["acme", "default"]
+
+
+def test_one_order_reference_in_two_accounts_is_two_payments(
+    settings: Settings, tmp_path: Path, engine: Engine
+) -> None:
+    env = env_for(settings.queue_prefix)
+    credential, signer = _credential("pivot", tmp_path)
+    assert run(env, "accounts", "add", "pivot", "brand-b", credential).exit_code == 0
+    with TestClient(create_app(settings, ring=False)) as web:
+        for route, sign in (("pivot", lambda b: signed("pivot", b)), ("pivot/brand-b", signer.sign)):
+            for name in ("payment_processing", "payment_paid"):
+                body, headers = sign(sample(f"pivot.{name}"))
+                assert web.post(f"/callbacks/{route}", content=body, headers=headers).status_code == 200
+    drain_all(settings)
+    default, other = payment(engine, "pivot", "1750758552"), payment(engine, "pivot", "1750758552", "brand-b")
+    assert default is not None and other is not None
+    assert (default["account"], default["status"], other["account"], other["status"]) == (
+        "default",
+        "paid",
+        "brand-b",
+        "paid",
+    )
+    shown = json.loads(run(env, "payments", "show", "pivot", "1750758552", "--account", "brand-b", "--json").stdout)
+    assert [e["outcome"] for e in shown["events"]] == ["applied", "applied"]
+    outbox = [json.loads(r.body)["data"]["account"] for r in rows(engine, "SELECT body FROM outbox_events ORDER BY id")]
+    assert sorted(outbox) == ["brand-b", "brand-b", "default", "default"]
+
+
+def test_a_rotated_key_and_the_old_one_both_work_until_the_overlap_ends(settings: Settings, tmp_path: Path) -> None:
+    env = env_for(settings.queue_prefix)
+    assert run(env, "accounts", "add", "pivot", "acme", "callback_key=old-key-1").exit_code == 0
+    rotated = run(env, "accounts", "rotate", "pivot", "acme", "callback_key=new-key-2", "--keep-previous", "3600")
+    assert rotated.exit_code == 0, rotated.output
+
+    def answers() -> dict[str, int]:
+        with TestClient(create_app(settings, ring=False)) as web:
+            return {
+                key: web.post(
+                    "/callbacks/pivot/acme", content=sample("pivot.payment_paid"), headers={"X-API-Key": key}
+                ).status_code
+                for key in ("old-key-1", "new-key-2", "other")
+            }
+
+    assert answers() == {"old-key-1": 200, "new-key-2": 200, "other": 401}
+    assert (
+        run(env, "accounts", "rotate", "pivot", "acme", "callback_key=new-key-3", "--keep-previous", "0").exit_code == 0
+    )
+    assert answers() == {"old-key-1": 401, "new-key-2": 401, "other": 401} | {}
+    with TestClient(create_app(settings, ring=False)) as web:
+        ok = web.post("/callbacks/pivot/acme", content=sample("pivot.payment_paid"), headers={"X-API-Key": "new-key-3"})
+        assert ok.status_code == 200
+
+
+def test_disabled_and_removed_accounts_are_404_and_changes_are_audited(settings: Settings, engine: Engine) -> None:
+    env = env_for(settings.queue_prefix)
+    assert run(env, "accounts", "add", "midtrans", "shop-2", "server_key=SB-Mid-server-SHOP2").exit_code == 0
+    assert run(env, "accounts", "disable", "midtrans", "shop-2").exit_code == 0
+    with TestClient(create_app(settings, ring=False)) as web:
+        assert web.post("/callbacks/midtrans/shop-2", content=b"{}").status_code == 404
+    assert run(env, "accounts", "enable", "midtrans", "shop-2").exit_code == 0
+    with TestClient(create_app(settings, ring=False)) as web:
+        assert web.post("/callbacks/midtrans/shop-2", content=b"{}").status_code == 401
+    assert run(env, "accounts", "remove", "midtrans", "shop-2").exit_code == 0
+    refused = run(env, "accounts", "add", "midtrans", "Bad Name", "server_key=x")
+    assert refused.exit_code == 1 and "account's name" in refused.stderr
+    unknown = run(env, "accounts", "add", "pivot", "x", "colour=red")
+    assert unknown.exit_code == 1 and "pivot accounts take" in unknown.stderr and "callback_key" in unknown.stderr
+    actions = [r.action for r in rows(engine, "SELECT action FROM audit_log ORDER BY id")]
+    assert actions == [
+        "account_add",
+        "account_disable",
+        "account_enable",
+        "account_remove",
+        "account_add",
+        "account_add",
+    ]
+
+
+def test_secrets_are_sealed_in_the_database_and_never_shown(settings: Settings, engine: Engine) -> None:
+    env = env_for(settings.queue_prefix, PAYHOOK_ENCRYPTION_KEYS=FERNET_KEY, PAYHOOK_ADMIN_TOKEN="adm1n-t0ken")
+    secrets = ("SECRET-callback-4242", "SECRET-merchant-4343")
+    added = run(env, "accounts", "add", "pivot", "sealed", f"callback_key={secrets[0]}", "merchant_id=m-1",
+                f"merchant_secret={secrets[1]}")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    outputs = [
+        added.stdout,
+        run(env, "accounts", "list").stdout,
+        run(env, "accounts", "list", "--json").stdout,
+        run(env, "accounts", "show", "pivot", "sealed").stdout,
+        run(env, "accounts", "show", "pivot", "sealed", "--json").stdout,
+        run(env, "accounts", "rotate", "pivot", "sealed", f"callback_key={secrets[0]}-2", "--json").stdout,
+        run(env, "audit", "list", "--json").stdout,
+    ]
+    with TestClient(create_app(Settings.from_env(env), ring=False)) as web:
+        auth = {"Authorization": "Bearer adm1n-t0ken"}
+        outputs += [
+            web.get("/admin/accounts", headers=auth).text,
+            web.get("/admin/accounts/pivot/sealed", headers=auth).text,
+        ]
+    shown = json.loads(outputs[4])["settings"]
+    assert shown["merchant_id"] == "m-1" and shown["callback_key"].startswith("sha256:")
+    for output in outputs:
+        assert not any(secret in output for secret in secrets), output
+    stored = rows(engine, "SELECT settings, previous, fingerprints::text AS f FROM accounts")[0]
+    for secret in secrets:
+        assert secret.encode() not in bytes(stored.settings) and secret.encode() not in bytes(stored.previous)
+        assert secret not in stored.f
+    assert all(secret not in str(tuple(r)) for r in rows(engine, "SELECT * FROM audit_log") for secret in secrets)
+
+
+@pytest.fixture
+def two_webs(settings: Settings, tmp_path: Path) -> Iterator[list[str]]:
+    stacks = [Stack(env_for(settings.queue_prefix), free_port(), tmp_path) for _ in range(2)]
+    for stack in stacks:
+        stack.web()
+    yield [stack.url for stack in stacks]
+    for stack in stacks:
+        stack.stop()
+
+
+def test_a_new_account_reaches_running_web_processes_without_a_restart(settings: Settings, two_webs: list[str]) -> None:
+    def answer(url: str) -> int:
+        return httpx.post(f"{url}/callbacks/pivot/late", content=b"{}", headers={"X-API-Key": "late-key"}).status_code
+
+    assert [answer(url) for url in two_webs] == [404, 404]
+    assert (
+        run(env_for(settings.queue_prefix), "accounts", "add", "pivot", "late", "callback_key=late-key").exit_code == 0
+    )
+    for url in two_webs:  # each reads the version key every second and reloads
+        wait_for(lambda at=url: answer(at) == 200, 15, f"the account at {url}")  # type: ignore[misc]
+    assert run(env_for(settings.queue_prefix), "accounts", "disable", "pivot", "late").exit_code == 0
+    for url in two_webs:
+        wait_for(lambda at=url: answer(at) == 404, 15, f"the account disabled at {url}")  # type: ignore[misc]
