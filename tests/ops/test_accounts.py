@@ -5,6 +5,8 @@ running web processes, secrets kept sealed and never shown, the account's API cr
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,9 @@ from tests.support.fixtures import sample, signed
 from tests.support.net import free_port
 from tests.support.pipeline import drain_all, payment, rows
 from tests.support.processes import Stack, wait_for
+from tests.support.standin import StandIn, api_settings, serve_standin
+from workers.context import WorkerContext
+from workers.reconcile import ReconcileLoop
 
 pytestmark = pytest.mark.integration
 FERNET_KEY = "9fTpMgd6Gf0G3zqHn8pL0d1X1ZcS2oJYf4Yf3aQbL2o="
@@ -206,3 +211,36 @@ def test_a_new_account_reaches_running_web_processes_without_a_restart(settings:
     assert run(env_for(settings.queue_prefix), "accounts", "disable", "pivot", "late").exit_code == 0
     for url in two_webs:
         wait_for(lambda at=url: answer(at) == 404, 15, f"the account disabled at {url}")  # type: ignore[misc]
+
+
+def test_an_account_s_payments_are_asked_about_with_its_own_api_credentials(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    """Two stand-ins with different merchant credentials: the default account's at one, acme's at the other."""
+    theirs = {"PAYHOOK_PIVOT_MERCHANT_ID": "acme-merchant", "PAYHOOK_PIVOT_MERCHANT_SECRET": "acme-secret"}
+    with serve_standin() as ours_served, serve_standin(theirs) as acme_served:
+        ours = StandIn(ours_served.url, httpx.Client(base_url=ours_served.url))
+        acme = StandIn(acme_served.url, httpx.Client(base_url=acme_served.url))
+        env = env_for(settings.queue_prefix, PAYHOOK_RECONCILE_SCHEDULE="0.1,0.1", **api_settings(ours.url))
+        added = run(env, "accounts", "add", "pivot", "acme", "callback_key=acme-key", "merchant_id=acme-merchant",
+                    "merchant_secret=acme-secret", f"api_url={acme.url}/pivot")  # fmt: skip
+        assert added.exit_code == 0, added.output
+        acme.sim(
+            "PUT", "/pivot/payments", {"id": "s-acme", "clientReferenceId": "ORD-A", "amount": 5, "status": "PAID"}
+        )
+        with TestClient(create_app(Settings.from_env(env), ring=False)) as web:
+            body = json.dumps({"event": "PAYMENT.PROCESSING", "data": {
+                "id": "s-acme", "clientReferenceId": "ORD-A", "status": "PROCESSING",
+                "amount": {"value": 5, "currency": "IDR"}, "updatedAt": "2025-01-01T00:00:00Z"}}).encode()  # fmt: skip
+            assert web.post("/callbacks/pivot/acme", content=body, headers={"X-API-Key": "acme-key"}).status_code == 200
+        drain_all(Settings.from_env(env))
+        time.sleep(0.2)
+        ctx = WorkerContext(settings=Settings.from_env(env), pid=os.getpid())
+        try:
+            assert dict(ReconcileLoop(ctx).run()) == {"corrected": 1}
+        finally:
+            ctx.close()
+        found = payment(engine, "pivot", "ORD-A", "acme")
+        assert found is not None and found["status"] == "paid"
+        assert any(r["path"].endswith("/v2/payments/s-acme") for r in acme.requests("pivot"))
+        assert not ours.requests("pivot")
