@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install services tools run test lint typecheck unit bench bench-letters chaos clean
+.PHONY: install services tools run test lint typecheck unit bench bench-letters bench-accounts chaos clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: install services
 # The dead-letter queue at 1,000,000 letters: pages, filters, counts (a database of its own).
 bench-letters: install services
 	$(BIN)/python -m scripts.bench.letters
+
+# The receiver with 10,000 merchant accounts: account route against default route and bare, memory, propagation.
+bench-accounts: install services
+	$(BIN)/python -m scripts.bench.accounts
 
 # Minutes: the real processes against a private PostgreSQL and Redis, 100,000 callbacks, faults meanwhile.
 chaos: install

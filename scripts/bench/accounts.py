@@ -1,0 +1,158 @@
+"""``make bench-accounts``: the receiver with 10,000 merchant accounts configured.
+
+Alternating in one run (this machine is shared and noisy): the bare baseline, the Pivot receiver on its
+default route with no stored account, then with 10,000 accounts stored, on the default route and on an
+account's route; the web process's resident memory with none and with 10,000; how long a new account takes to
+reach a running web process.
+
+python -m scripts.bench.accounts [--accounts 10000] [--rounds 3] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+from redis import Redis
+from sqlalchemy import create_engine, text
+
+from scripts.bench import procs, receiver
+from scripts.bench.__main__ import ensure_wrk
+from shared.accounts import shown
+from shared.db.migrate import upgrade
+from shared.providers import all_providers, demo_environment
+from shared.providers._standin import NOWHERE
+from shared.settings import Settings
+from tests.support.net import free_port
+
+DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/payhook_bench_accounts"
+PREFIX = "payhook-bench-accounts"
+KEY = "bench-account-key"
+
+
+def fill(count: int) -> None:
+    """``count`` Pivot accounts, ``acct-0`` ... (each its own callback key), straight into the table."""
+    pivot = all_providers()["pivot"]
+    engine = create_engine(DATABASE)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE accounts"))
+        rows = []
+        for i in range(count):
+            settings = {"PAYHOOK_PIVOT_CALLBACK_KEY": f"{KEY}-{i}"}
+            rows.append(
+                {
+                    "name": f"acct-{i}",
+                    "settings": orjson.dumps(settings),
+                    "fp": orjson.dumps(shown(pivot, settings)).decode(),
+                }
+            )
+        conn.execute(
+            text(
+                "INSERT INTO accounts (provider, name, settings, fingerprints)"
+                " VALUES ('pivot', :name, :settings, CAST(:fp AS jsonb))"
+            ),
+            rows,
+        )
+    engine.dispose()
+
+
+def measure(
+    env: dict[str, str], path: str, key: str, logs: Path, args: argparse.Namespace, redis: Redis
+) -> receiver.Figures:
+    body = all_providers()["pivot"].samples()["payment_paid"]
+    headers = {"X-API-Key": key, "Content-Type": "application/json"}
+    return receiver.measure(
+        "ingest.app:app", path, body, headers, env, logs, rounds=args.rounds, seconds=args.seconds, connections=64,
+        redis=redis, cleanup=[f"{PREFIX}:callbacks"],
+    )  # fmt: skip
+
+
+def resident(env: dict[str, str], logs: Path, name: str) -> float:
+    port = free_port()
+    server = procs.uvicorn("ingest.app:app", port, env, logs / f"rss-{name}.log")
+    try:
+        time.sleep(2)
+        return server.rss_mb()
+    finally:
+        server.stop()
+
+
+def propagation(env: dict[str, str], logs: Path, redis: Redis) -> float:
+    """Seconds from a new account's commit (and its version bump) to the first 200 on its route."""
+    port = free_port()
+    server = procs.uvicorn("ingest.app:app", port, env, logs / "propagation.log")
+    body = all_providers()["pivot"].samples()["payment_paid"]
+    try:
+        engine = create_engine(DATABASE)
+        with engine.begin() as conn:
+            settings = orjson.dumps({"PAYHOOK_PIVOT_CALLBACK_KEY": "late-key"})
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (provider, name, settings, fingerprints) VALUES ('pivot', 'late', :s, '{}')"
+                ),
+                {"s": settings},
+            )
+        engine.dispose()
+        redis.incr(f"{PREFIX}:accounts-version")
+        started = time.monotonic()
+        while time.monotonic() - started < 30:
+            answer = httpx.post(
+                f"http://127.0.0.1:{port}/callbacks/pivot/late", content=body, headers={"X-API-Key": "late-key"}
+            )
+            if answer.status_code == 200:
+                return time.monotonic() - started
+            time.sleep(0.02)
+        return float("nan")
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    args = parser.parse_args()
+    ensure_wrk()
+    logs = Path(tempfile.mkdtemp(prefix="payhook-bench-accounts-"))
+    env = {
+        "PAYHOOK_DATABASE_URL": DATABASE, "PAYHOOK_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "PAYHOOK_QUEUE_PREFIX": PREFIX, **demo_environment(logs / "keys"), "PAYHOOK_MIDTRANS_API_URL": NOWHERE,
+        "PAYHOOK_MIDTRANS_VERIFY": "off",
+    }  # fmt: skip
+    upgrade(Settings.from_env(env))
+    redis = Redis.from_url(env["PAYHOOK_REDIS_URL"])
+    default_key = all_providers()["pivot"].test_signer(logs / "keys").secret
+    bare = receiver.measure("scripts.bench.apps:bare", "/callbacks/pivot", b"{}", {}, env, logs, rounds=args.rounds,
+                            seconds=args.seconds, connections=64, redis=redis, cleanup=[])  # fmt: skip
+    fill(0)
+    rss_none = resident(env, logs, "none")
+    none = measure(env, "/callbacks/pivot", default_key, logs, args, redis)
+    fill(args.accounts)
+    rss_many = resident(env, logs, "many")
+    default = measure(env, "/callbacks/pivot", default_key, logs, args, redis)
+    last = args.accounts - 1
+    account = measure(env, f"/callbacks/pivot/acct-{last}", f"{KEY}-{last}", logs, args, redis)
+    seconds = propagation(env, logs, redis)
+    medians = f"medians of {args.rounds} x {args.seconds:g} s, 64 connections"
+    print(f"\nReceiver with {args.accounts:,} Pivot accounts ({medians})")
+    print("| what | req/s | of bare | p99 ms |\n| --- | --- | --- | --- |")
+    for name, figures in (("bare baseline", bare), ("Pivot, default route, no accounts", none),
+                          (f"Pivot, default route, {args.accounts:,} accounts", default),
+                          (f"Pivot, account route, {args.accounts:,} accounts", account)):  # fmt: skip
+        print(f"| {name} | {figures.rps:,.0f} | {figures.rps / bare.rps:.0%} | {figures.p99_ms:.1f} |")
+    print(f"account route / default route: {account.rps / default.rps:.1%}")
+    grown = rss_many - rss_none
+    print(f"web RSS: {rss_none:.0f} MB with no accounts, {rss_many:.0f} MB with {args.accounts:,} (+{grown:.0f} MB)")
+    print(f"a new account answered 200 on a running web process {seconds:.2f} s after its version bump")
+    print(f"rounds (req/s): default {statistics.mean(default.rounds):,.0f} {default.rounds}, account {account.rounds}")
+    fill(0)
+
+
+if __name__ == "__main__":
+    main()
