@@ -51,6 +51,8 @@ def fill(count: int) -> None:
                     "fp": orjson.dumps(shown(pivot, settings)).decode(),
                 }
             )
+        if not rows:
+            return
         conn.execute(
             text(
                 "INSERT INTO accounts (provider, name, settings, fingerprints)"
