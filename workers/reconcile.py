@@ -69,14 +69,20 @@ class ReconcileLoop:
             bell.release(0)
         return self.report
 
-    def environs(self) -> Environs:
-        """Each account's credentials, read afresh at every run (accounts change while payhook runs)."""
+    def environs(self) -> tuple[Environs, bytes | None]:
+        """Each account's credentials, and the accounts' version they are of: read at every run, and again
+        within a round of any change (accounts change while payhook runs)."""
+        version = self._version()
         with self.ctx.sessions.begin() as session:
             stored = accounts_table.load(session, self.ctx.sealer)
-        return Environs.of_accounts(self.settings.environ, stored)
+        return Environs.of_accounts(self.settings.environ, stored), version
+
+    def _version(self) -> bytes | None:
+        found = self.ctx.redis.get(self.ctx.keys.accounts_version)
+        return found if isinstance(found, bytes) else None
 
     async def _run(self, hold: Callable[[int], None]) -> None:
-        environs = await asyncio.to_thread(self.environs)
+        environs, version = await asyncio.to_thread(self.environs)
         providers = environs.queried()
         if not providers:
             return
@@ -95,6 +101,10 @@ class ReconcileLoop:
                     await self._read_report(runtime, provider, environs, account)
             while time.monotonic() < deadline and not STOPPING.is_set():
                 hold(0)
+                if await asyncio.to_thread(self._version) != version:
+                    environs, version = await asyncio.to_thread(self.environs)
+                    providers = environs.queried()
+                    runtime.forget_clients()
                 due = await asyncio.to_thread(self._claim, providers)
                 if not due:
                     return

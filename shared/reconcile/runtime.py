@@ -164,6 +164,10 @@ class ApiRuntime:
         send = HttpTransport(self._http, self.limit, provider, self.timeout, self.observe)
         return ApiContext(send=send, tokens=self.tokens, clock=self.clock)
 
+    def forget_clients(self) -> None:
+        """Accounts changed: clients are built again from their new settings."""
+        self._clients.clear()
+
     def client(self, provider: Provider, environ: Mapping[str, str], account: str = "default") -> Client | None:
         """The provider's client for the credentials in ``environ`` (None: not configured), built once."""
         key = (provider.name, account)
