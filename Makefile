@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install services tools run test lint typecheck unit lock bench bench-letters chaos clean
+.PHONY: install services tools run test lint typecheck unit lock test-image bench bench-letters chaos clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ lock: install
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" --output-file deploy/requirements.lock $(LOCK_FLAGS)
+
+# The image for real (minutes; README, Deploy): podman builds deploy/Dockerfile on a Debian base it makes once
+# (cached in ~/.cache/payhook-image) and runs release, web, worker and beat here. Skips where podman cannot run.
+test-image: install services
+	./scripts/podman-tools.sh
+	$(BIN)/pytest -q -s -p no:cacheprovider --containers tests/deploy/test_container.py
 
 bench: install services
 	$(BIN)/python -m scripts.bench

@@ -24,6 +24,24 @@ BASE_DATABASE_URL = os.environ.get(
 REDIS_URL = os.environ.get("PAYHOOK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--containers",
+        action="store_true",
+        help="also run the tests that build payhook's image and start containers (make test-image, test-compose)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``containers`` take minutes and install podman: only their own make targets run them."""
+    if config.getoption("--containers"):
+        return
+    skip = pytest.mark.skip(reason="builds the image and starts containers: make test-image / make test-compose")
+    for item in items:
+        if item.get_closest_marker("containers") is not None:
+            item.add_marker(skip)
+
+
 def env_for(prefix: str, **overrides: str) -> dict[str, str]:
     """Settings of a test: its own Redis prefix, every provider configured with the test credentials."""
     env = {
