@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install services tools run test lint typecheck unit lock test-image bench bench-letters chaos clean
+.PHONY: install services tools run test lint typecheck unit lock test-image test-compose bench bench-letters chaos clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,14 @@ lock: install
 test-image: install services
 	./scripts/podman-tools.sh
 	$(BIN)/pytest -q -s -p no:cacheprovider --containers tests/deploy/test_container.py
+
+# deploy/compose.yaml brought up once with podman-compose (minutes; not in CI): the image of test-image, the
+# override deploy/compose.podman.yaml, stand-ins for the postgres and redis images. Skips as test-image does.
+PODMAN_COMPOSE_VERSION := 1.6.0
+test-compose: install
+	./scripts/podman-tools.sh
+	$(BIN)/pip install --quiet podman-compose==$(PODMAN_COMPOSE_VERSION)
+	$(BIN)/pytest -q -s -p no:cacheprovider --containers tests/deploy/test_compose_up.py
 
 bench: install services
 	$(BIN)/python -m scripts.bench

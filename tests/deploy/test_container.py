@@ -29,7 +29,7 @@ from tests.deploy.manifests import UID, procfile
 from tests.support.fixtures import signed
 from tests.support.net import free_port
 from tests.support.pipeline import payment, pivot_event, scalar
-from tests.support.podman import BASE, IMAGE, Podman, build, make_base, run_args, unusable
+from tests.support.podman import Podman, run_args
 from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.containers]
@@ -40,29 +40,6 @@ WEB_GRACE, WORKER_GRACE = 15, 60
 # Long enough that an entry still claimed by a stopped worker would visibly wait for it, and that a worker
 # whose pool children missed the SIGTERM would visibly run their drains to the end.
 CLAIM_TIMEOUT = DRAIN_BUDGET = 30
-
-
-@pytest.fixture(scope="module")
-def podman() -> Podman:
-    why = unusable()
-    if why is not None:
-        pytest.skip(f"podman cannot run payhook's image here: {why}")
-    return Podman()
-
-
-@pytest.fixture(scope="module")
-def image(podman: Podman) -> str:
-    started = time.monotonic()
-    if not podman.exists(BASE):
-        make_base(podman)
-        print(f"\nimage: base {BASE} made in {time.monotonic() - started:.0f} s")
-    probe = podman("run", "--rm", "--network=host", BASE, "true", check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"podman cannot start a container here: {probe.stderr.strip()[-800:]}")
-    took = build(podman)
-    size = int(podman("image", "inspect", "--format", "{{.Size}}", IMAGE).stdout)
-    print(f"\nimage: {IMAGE} built in {took:.0f} s, {size / 1e6:.0f} MB")
-    return IMAGE
 
 
 @dataclass

@@ -78,11 +78,13 @@ class Podman:
         timeout: float = 120,
         env: dict[str, str] | None = None,
         stdin: IO[bytes] | None = None,
+        input_text: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["podman", *args],
             env={**self.env, **(env or {})},
             stdin=stdin,
+            input=input_text,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -165,7 +167,7 @@ def build(podman: Podman, image: str = IMAGE, base: str = BASE) -> float:
     # The image this build replaced, with the layers only it used. Not `podman image prune`: the builder
     # stage's layers are untagged too, and they are the cache of the next build.
     if previous and previous != podman("image", "inspect", "--format", "{{.Id}}", image).stdout.strip():
-        podman("rmi", previous, check=False)
+        podman("rmi", "--force", previous, check=False)  # also when test-compose tagged it payhook:latest
     return took
 
 
