@@ -24,7 +24,8 @@ from tests.support.fixtures import credentials, signed
 from tests.support.podman import BASE, Podman
 from tests.support.processes import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.containers]
+# The first test's fixtures may make the base and build the image: minutes, beyond pytest's usual limit.
+pytestmark = [pytest.mark.integration, pytest.mark.containers, pytest.mark.timeout(1200)]
 
 STANDINS = Path(__file__).resolve().parent / "standins"
 STANDIN_IMAGES = {

@@ -32,7 +32,8 @@ from tests.support.pipeline import payment, pivot_event, scalar
 from tests.support.podman import Podman, run_args
 from tests.support.processes import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.containers]
+# The first test's fixtures may make the base and build the image: minutes, beyond pytest's usual limit.
+pytestmark = [pytest.mark.integration, pytest.mark.containers, pytest.mark.timeout(1200)]
 
 DATABASE_URL = make_url(BASE_DATABASE_URL).set(database="payhook_image_test").render_as_string(hide_password=False)
 # The stop grace periods of deploy/compose.yaml and the Kubernetes manifests.
@@ -76,8 +77,8 @@ class Deployment:
         return int(self.podman.inspect("{{.State.ExitCode}}", f"{self.tag}-{name}")), took
 
     def logs(self) -> str:
-        tails = [f"--- {n}\n{self.podman('logs', '--tail', '40', n, check=False).stderr}" for n in self.names]
-        return "\n".join(tails)
+        logs = [self.podman("logs", "--tail", "40", name, check=False) for name in self.names]
+        return "\n".join(f"--- {name}\n{log.stdout}{log.stderr}" for name, log in zip(self.names, logs, strict=True))
 
     def remove(self) -> None:
         if self.names:

@@ -120,7 +120,7 @@ def debian_mirror() -> str:
 
 def make_base(podman: Podman) -> None:
     """Debian minbase with python3, python3-venv and ca-certificates, imported as ``BASE``."""
-    # A tmpfs holds mmdebstrap's work folder when there is one: a minute of dpkg's writes off the disk.
+    # mmdebstrap's work folder on a tmpfs when there is one: dpkg's many small writes stay off the disk.
     tmp = {"TMPDIR": "/dev/shm"} if Path("/dev/shm").is_dir() else {}
     command = [
         "mmdebstrap",
@@ -154,6 +154,8 @@ def build(podman: Podman, image: str = IMAGE, base: str = BASE) -> float:
         # Docker's format keeps HEALTHCHECK (OCI's has no such field).
         "--format=docker",
         "--network=host",
+        # The final stage's apt-get (tini) runs while the builder installs the dependencies.
+        "--jobs=2",
         # podman 4.3 reads no <Dockerfile>.dockerignore by itself.
         f"--ignorefile={ROOT / 'deploy' / 'Dockerfile.dockerignore'}",
         f"--file={ROOT / 'deploy' / 'Dockerfile'}",
