@@ -25,8 +25,9 @@ IMAGE = "localhost/payhook:test"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 # runc: podman's default runtime (crun) cannot start containers in the development machines' sandbox. The
-# ulimits: the sandbox's own are far above what runc may set. Host networking by default: the bridge rewrites
-# the host's iptables, which these tests must leave alone (every command passes --network too).
+# ulimits: rootful podman asks for 1048576 open files by default, above the sandbox's hard limit (20000), and
+# runc then fails to start anything. Host networking by default: the bridge rewrites the host's iptables,
+# which these tests must leave alone (every command passes --network too).
 CONTAINERS_CONF = """\
 [containers]
 netns = "host"
