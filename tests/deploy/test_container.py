@@ -38,9 +38,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.containers, pytest.mark.timeo
 DATABASE_URL = make_url(BASE_DATABASE_URL).set(database="payhook_image_test").render_as_string(hide_password=False)
 # The stop grace periods of deploy/compose.yaml and the Kubernetes manifests.
 WEB_GRACE, WORKER_GRACE = 15, 60
-# Long enough that an entry still claimed by a stopped worker would visibly wait for it, and that a worker
-# whose pool children missed the SIGTERM would visibly run their drains to the end.
-CLAIM_TIMEOUT = DRAIN_BUDGET = 30
+# Long enough that an entry still claimed by a stopped worker would visibly wait for it (the new worker has
+# half of it for the rest of the burst, which took 12-52 s on this machine as its load varied), and that a
+# worker whose pool children missed the SIGTERM would visibly run their drains on (the stop took 3-9 s).
+CLAIM_TIMEOUT, DRAIN_BUDGET = 300, 60
 
 
 @dataclass
@@ -180,7 +181,7 @@ def test_podman_stop_lets_the_worker_finish_its_batch(deployment: Deployment, en
     code, took = deployment.stop("worker", WORKER_GRACE)
     at_stop = _events(engine) - before
     assert code == 0, f"the worker exited {code} after {took:.1f} s\n{deployment.logs()}"
-    assert took < DRAIN_BUDGET / 3, f"the stop took {took:.1f} s: the pool's drains ran on to their budget"
+    assert took < DRAIN_BUDGET / 2, f"the stop took {took:.1f} s: the pool's drains ran on to their budget"
     assert 0 < at_stop < total, "the stop must land mid-way"
     stopped = time.monotonic()
     deployment.start("worker", "worker-2", PAYHOOK_WORKER_METRICS_PORT=str(free_port()))
