@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install services tools run test lint typecheck unit bench bench-letters bench-accounts chaos clean
+.PHONY: install services tools run test lint typecheck unit lock test-image test-compose bench bench-letters bench-accounts chaos clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,30 @@ unit: install
 
 test: install services tools lint typecheck
 	$(BIN)/pytest -q
+
+# deploy/requirements.lock: pyproject.toml's run-time dependencies (no extras) pinned with their files' hashes,
+# for any platform on Python 3.11+, by a pinned uv. Run it after changing [project] dependencies: it keeps the
+# other pins. `make lock LOCK_FLAGS=--upgrade` moves every pin to the newest release in range.
+UV_VERSION := 0.13.9
+LOCK_FLAGS ?=
+lock: install
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --output-file deploy/requirements.lock $(LOCK_FLAGS)
+
+# The image for real (minutes; README, Deploy): podman builds deploy/Dockerfile on a Debian base it makes once
+# (cached in ~/.cache/payhook-image) and runs release, web, worker and beat here. Skips where podman cannot run.
+test-image: install services
+	./scripts/podman-tools.sh
+	$(BIN)/pytest -q -s -p no:cacheprovider --containers tests/deploy/test_container.py
+
+# deploy/compose.yaml brought up once with podman-compose (minutes; not in CI): the image of test-image, the
+# override deploy/compose.podman.yaml, stand-ins for the postgres and redis images. Skips as test-image does.
+PODMAN_COMPOSE_VERSION := 1.6.0
+test-compose: install
+	./scripts/podman-tools.sh
+	$(BIN)/pip install --quiet podman-compose==$(PODMAN_COMPOSE_VERSION)
+	$(BIN)/pytest -q -s -p no:cacheprovider --containers tests/deploy/test_compose_up.py
 
 bench: install services
 	$(BIN)/python -m scripts.bench

@@ -17,9 +17,10 @@ from tests.deploy.manifests import DEPLOY, UID, shell_line, web_line
 
 
 def dockerfile_stages(text: str) -> list[list[tuple[str, str]]]:
-    """The instructions of each stage, as (INSTRUCTION, arguments), continuations joined."""
+    """The instructions before the first FROM (its global ARGs), then those of each stage, as
+    (INSTRUCTION, arguments), continuations joined."""
     code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    stages: list[list[tuple[str, str]]] = []
+    stages: list[list[tuple[str, str]]] = [[]]
     for line in re.sub(r"\\\n", " ", code).splitlines():
         if not line.strip():
             continue
@@ -62,11 +63,15 @@ def test_hadolint_bites(tmp_path: Path) -> None:
 
 
 def test_dockerfile_builds_with_install_sh_and_runs_slim() -> None:
-    builder, final = dockerfile_stages((DEPLOY / "Dockerfile").read_text())
-    base = "python:3.11-slim-bookworm"
-    assert builder[0] == ("FROM", f"{base} AS builder")
-    assert final[0] == ("FROM", base)
-    # The image installs exactly as the production-install test does, and only in the builder.
+    preamble, builder, final = dockerfile_stages((DEPLOY / "Dockerfile").read_text())
+    # One base for both stages, slim Python by default; the image test passes a Debian base of its own.
+    assert preamble == [("ARG", "BASE=python:3.11-slim-bookworm")]
+    assert builder[0] == ("FROM", "${BASE} AS builder")
+    assert final[0] == ("FROM", "${BASE}")
+    # The image installs exactly as the production-install test does, and only in the builder: the locked
+    # dependencies in a layer of their own, then payhook.
+    assert ("COPY", "deploy/install.sh deploy/requirements.lock deploy/") in builder
+    assert ("RUN", "deploy/install.sh --dependencies-only /opt/payhook") in builder
     assert ("RUN", "deploy/install.sh /opt/payhook") in builder
     assert (DEPLOY / "install.sh").stat().st_mode & 0o111, "the builder runs deploy/install.sh directly"
     assert not any("install.sh" in args or "pip " in args for _, args in final)
@@ -85,7 +90,7 @@ def test_dockerfile_builds_with_install_sh_and_runs_slim() -> None:
     assert users[-1].split(":")[0] == str(UID), "Kubernetes' runAsUser must match"
 
     instructions = dict(final)
-    assert json.loads(instructions["ENTRYPOINT"]) == ["tini", "--"]
+    assert json.loads(instructions["ENTRYPOINT"]) == ["tini", "-g", "--"], "SIGTERM to the whole process group"
     assert "/healthz" in instructions["HEALTHCHECK"]
     assert "urllib.request" in instructions["HEALTHCHECK"]
     assert "/opt/payhook/bin/python" in instructions["HEALTHCHECK"]

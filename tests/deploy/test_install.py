@@ -22,7 +22,8 @@ from tests.support.net import free_port
 from tests.support.pipeline import payment
 from tests.support.processes import ROOT, procfile_command
 
-pytestmark = pytest.mark.integration
+# The fixture installs every locked dependency from the index: minutes on a loaded machine.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")

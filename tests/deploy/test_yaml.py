@@ -11,7 +11,9 @@ from tests.deploy.manifests import DEPLOY, duplicate_keys
 
 
 @pytest.mark.parametrize(
-    "path", [DEPLOY / "compose.yaml", *sorted((DEPLOY / "k8s").glob("*.yaml"))], ids=lambda p: p.name
+    "path",
+    [DEPLOY / "compose.yaml", DEPLOY / "compose.podman.yaml", *sorted((DEPLOY / "k8s").glob("*.yaml"))],
+    ids=lambda p: p.name,
 )
 def test_no_key_is_given_twice(path: Path) -> None:
     assert duplicate_keys(path.read_text()) == []
