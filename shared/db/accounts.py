@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from shared.accounts import Account, shown
-from shared.db.models import Account as AccountRow
+from shared.db.models import AccountRow
 from shared.providers import all_providers
 from shared.sealing import Sealer
 

@@ -306,7 +306,7 @@ class DeliveryAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
-class Account(Base):
+class AccountRow(Base):
     """A merchant account of a provider: its callback credentials (several during a rotation) and, optionally,
     its status API's. ``settings`` holds the provider's settings for this account (``PAYHOOK_<PROVIDER>_*``
     names) as JSON, sealed with ``PAYHOOK_ENCRYPTION_KEYS`` when it is set; ``previous`` the settings a rotation

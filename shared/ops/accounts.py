@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from shared.accounts import Account, AccountError, check_name, environ_for, keys, parse_settings, shown
 from shared.connections import Connections
 from shared.db import accounts as table
-from shared.db.models import Account as AccountRow
+from shared.db.models import AccountRow
 from shared.env import SettingsError
 from shared.ops.audit import Refused, audited
 from shared.providers import Provider, all_providers, configure
