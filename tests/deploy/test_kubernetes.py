@@ -166,7 +166,9 @@ def test_worker_and_beat_run_their_procfile_lines(rendered: list[dict[str, Any]]
     lines = procfile()
     for name in ("worker", "beat"):
         (container,) = pod_spec(named(rendered, "Deployment", f"payhook-{name}"))["containers"]
-        assert shell_line(container["command"]) == lines[name]
+        # args, not command: the image's ENTRYPOINT (tini) stays PID 1, as for web.
+        assert "command" not in container
+        assert shell_line(container["args"]) == lines[name]
 
     beat = named(rendered, "Deployment", "payhook-beat")
     assert beat["spec"]["replicas"] == 1
@@ -203,7 +205,8 @@ def test_workers_scale_on_the_consumer_groups_lag(rendered: list[dict[str, Any]]
 def test_migrate_job(rendered: list[dict[str, Any]]) -> None:
     (job,) = of_kind(rendered, "Job")
     (container,) = pod_spec(job)["containers"]
-    assert " ".join(container["command"]) == procfile()["release"] == "payhook migrate"
+    assert "command" not in container
+    assert " ".join(container["args"]) == procfile()["release"] == "payhook migrate"
     assert job["spec"]["backoffLimit"] >= 1
     assert job["spec"]["ttlSecondsAfterFinished"] > 0
 
