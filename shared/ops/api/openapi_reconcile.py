@@ -28,7 +28,7 @@ _EXPECTED = {
         "provider": {"type": "string"},
         "order_ref": {"type": "string", "minLength": 1, "maxLength": 255},
         "account": {"type": "string", "description": "the merchant account (default: default)"},
-        "provider_payment_id": {"type": "string", "description": "the provider's payment id (Pivot: required)"},
+        "provider_payment_id": {"type": "string", "description": "the provider's payment id (where it is asked by it)"},
         "amount": {"type": "string", "description": "a decimal amount, with currency"},
         "currency": {"type": "string", "minLength": 3, "maxLength": 3},
     },

@@ -72,7 +72,7 @@ def _plural(count: int, word: str) -> str:
 @click.argument("provider")
 @click.argument("order_ref")
 @click.option("--account", default="default", show_default=True, help="the merchant account of the payment")
-@click.option("--payment-id", help="the provider's id of the payment (Pivot: the payment session id, required)")
+@click.option("--payment-id", help="the provider's id of the payment (providers that are asked by it need it)")
 @click.option("--amount", help="the amount, a decimal number (with --currency)")
 @click.option("--currency", help="ISO 4217 code, e.g. IDR (with --amount)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document on stdout")
