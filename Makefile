@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install services tools run test lint typecheck unit lock test-image test-compose bench bench-letters bench-accounts chaos clean
+.PHONY: install services tools run test lint typecheck unit lock test-image test-compose bench bench-letters bench-accounts bench-instructions chaos clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ bench-letters: install services
 # The receiver with 10,000 merchant accounts: account route against default route and bare, memory, propagation.
 bench-accounts: install services
 	$(BIN)/python -m scripts.bench.accounts
+
+# Instructions per request under callgrind (valgrind): bare, the receiver's default route, an account's route.
+bench-instructions: install services
+	$(BIN)/python -m scripts.bench.instructions
 
 # Minutes: the real processes against a private PostgreSQL and Redis, 100,000 callbacks, faults meanwhile.
 chaos: install

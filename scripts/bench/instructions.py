@@ -37,9 +37,6 @@ from typing import Any
 
 import uvloop
 from redis import Redis
-from redis import asyncio as aioredis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from starlette.types import ASGIApp
 
 from ingest.accounts import routes
@@ -47,6 +44,7 @@ from ingest.server import create_app
 from scripts.bench.apps import bare
 from scripts.bench.inprocess import Driver, request_bytes
 from shared.accounts import Account
+from shared.connections import receiver_redis
 from shared.providers import all_providers, demo_environment, load_providers
 from shared.providers._standin import NOWHERE
 from shared.queue import QueueKeys
@@ -83,11 +81,9 @@ def build(case: str, env: dict[str, str], accounts: int, folder: Path) -> tuple[
         return bare, request_bytes(path, body, {"X-API-Key": key, "Content-Type": "application/json"})
     # No doorbell: ringing it is a broker round trip every few seconds in a thread, not a per-request cost.
     # The receiver's own Redis client but for its timeouts, which valgrind's first pass over the code overruns.
-    redis = aioredis.Redis.from_url(
-        env["PAYHOOK_REDIS_URL"], socket_connect_timeout=60, socket_timeout=60, retry=Retry(NoBackoff(), 0),
-        retry_on_error=[], max_connections=64,
-    )  # fmt: skip
-    app = create_app(Settings.from_env(env), redis, ring=False)
+    settings = Settings.from_env(env)
+    redis = receiver_redis(settings, connect_timeout=60, io_timeout=60)
+    app = create_app(settings, redis, ring=False)
     if case != "default":
         stored = [
             Account("pivot", f"acct-{i}", settings={"PAYHOOK_PIVOT_CALLBACK_KEY": f"{KEY}-{i}"})
