@@ -65,7 +65,7 @@ def test_the_cli_runs_a_bulk_replay_as_a_job_with_progress_and_an_audit_trail(
     audit = rows(engine, "SELECT actor, action, count, outcome FROM audit_log ORDER BY id")
     assert [(a.actor, a.action, a.count) for a in audit] == [("oncall", "dlq.replay", 450)] * 2
     assert audit[0].outcome == "started job 1" and audit[1].outcome == "job 1 done: replayed 450 of 450"
-    purged = cli(settings, "dlq", "purge", "--all", "--reason", "invalid_json", "--json")
+    purged = cli(settings, "dlq", "purge", "--all", "--reason", "invalid_json", "--json", "--yes")
     assert purged.exit_code == 0 and json.loads(purged.stdout)["changed"] == 3
 
 

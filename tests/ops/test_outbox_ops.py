@@ -142,7 +142,7 @@ def test_rotation_signs_with_both_secrets_and_the_cli_manages_endpoints_and_deli
     assert "disabled (disabled by an operator)" in cli(settings, "endpoints", "list").stdout
     assert cli(settings, "endpoints", "enable", str(made["id"])).exit_code == 0
     again = cli(settings, "deliveries", "retry", str(delivery["id"]))
-    assert again.exit_code == 0 and "retried 1 deliveries" in again.stdout
+    assert again.exit_code == 0 and "retried 1 delivery" in again.stdout
     missing = cli(settings, "deliveries", "retry", "999999")
     assert missing.exit_code != 0 and "999999" in missing.stderr
     assert cli(settings, "deliveries", "retry").exit_code != 0
