@@ -77,8 +77,9 @@ def table(
 
 
 def pretty(body: str) -> str:
-    """A JSON body indented for reading; anything else as it came."""
+    """A JSON body indented for reading; anything else as it came. A body nested deeper than the parser's
+    recursion limit (40 KB of ``[``, say: what a fuzzer or a broken provider sends) is shown as it came too."""
     try:
         return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body
