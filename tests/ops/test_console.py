@@ -7,26 +7,16 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
 from redis import Redis
 from starlette.testclient import TestClient
 
-from ingest.server import create_app
 from shared.ops.console.session import COOKIE, ConsoleSessions
 from shared.settings import Settings
 from tests.support.pipeline import drain_all, pivot_event, post
 
 pytestmark = pytest.mark.integration
-TOKENS = (("alice", "alice-console-token"),)
-
-
-@pytest.fixture
-def console(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(dataclasses.replace(settings, admin_tokens=TOKENS), ring=False)
-    with TestClient(app, base_url="http://testserver", follow_redirects=False) as client:
-        yield client
 
 
 def sign_in(client: TestClient, token: str = "alice-console-token") -> str:
