@@ -33,7 +33,7 @@ from shared.db import spool as spool_table
 from shared.doorbell import Doorbell
 from shared.errors import http_exception, server_error
 from shared.ops.api import AdminApi
-from shared.ops.console.app import Console
+from shared.ops.console.app import FAVICON_ROUTE, Console
 from shared.ops.service import OperatorService
 from shared.providers import Configured, load_providers
 from shared.queue import QueueKeys
@@ -128,7 +128,7 @@ def create_app(
         Route("/metrics", probes.metrics_text, methods=["GET"]),
         Route("/openapi.json", probes.openapi, methods=["GET"]),
         AdminApi(settings, ops).mount(),
-        *([Console(settings, ops).mount()] if settings.actors else []),
+        *([Console(settings, ops).mount(), FAVICON_ROUTE] if settings.actors else []),
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception, Exception: server_error}
