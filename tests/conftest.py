@@ -124,6 +124,7 @@ TABLES = (
     "outbox_events",
     "audit_log",
     "operator_jobs",
+    "minute_figures",
 )
 
 
