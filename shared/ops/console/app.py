@@ -24,6 +24,7 @@ from shared.canonical import DeliveryStatus
 from shared.db import dead_letters as dlq
 from shared.db.outbox import DeliveryFilters
 from shared.errors import ascii_digits, error
+from shared.ops.console import overview
 from shared.ops.console.session import COOKIE, ConsoleSession, ConsoleSessions
 from shared.ops.render import ago, pretty
 from shared.ops.service import OperatorService
@@ -144,7 +145,7 @@ class Console:
             page = self.render(request, None, "sign_in.html", note="That admin token is not valid.")
             page.status_code = 401
             return self._secure(page)
-        response = RedirectResponse("/console/dead-letters", status_code=303)
+        response = RedirectResponse("/console/", status_code=303)
         response.set_cookie(
             COOKIE,
             self.sessions.cookie(session),
@@ -162,7 +163,9 @@ class Console:
         return response
 
     async def home(self, request: Request, session: ConsoleSession) -> Response:
-        return RedirectResponse("/console/dead-letters", status_code=303)
+        """The first page: the Overview (``overview.py``)."""
+        found = await run_in_threadpool(overview.gather, self.ops)
+        return self.render(request, session, "overview.html", overview=found, hours=overview.HOURS)
 
     # -- dead letters -----------------------------------------------------------------------------------
 
