@@ -52,3 +52,8 @@ def test_a_chart_without_figures_says_so() -> None:
     root = _parse(line_chart("Outcomes", START, []))
     assert root.findall(f"{SVG}polyline") == []
     assert "No figures yet." in [t.text for t in root.iter(f"{SVG}text")]
+
+
+def test_a_gauges_legend_gives_its_last_sample_not_a_sum() -> None:
+    root = _parse(line_chart("Backlog", START, [Series("queued", [4, 9, 2])], gauge=True))
+    assert "queued (now 2)" in [t.text for t in root.iter(f"{SVG}text")]

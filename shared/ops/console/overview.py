@@ -150,7 +150,11 @@ def _charts(found: list[figures.Figure], start: datetime, minutes: int) -> list[
         [Series(kind, by_result[kind]) for kind in RESULTS if kind in by_result],
         [Series(label, backlog[kind]) for kind, label in BACKLOG if kind in backlog],
     )
-    return [(title, line_chart(title, start, lines)) for title, lines in zip(titles, series, strict=True)]
+    gauges = (False, False, True)  # the backlog is sampled: its legend gives the last sample, not a sum
+    return [
+        (title, line_chart(title, start, lines, gauge=gauge))
+        for title, lines, gauge in zip(titles, series, gauges, strict=True)
+    ]
 
 
 def _last_hour(found: list[figures.Figure], now: datetime) -> dict[str, dict[str, int]]:

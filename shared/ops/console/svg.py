@@ -16,6 +16,7 @@ WIDTH, HEIGHT = 720, 200
 # Room for the axis labels on the left and below, and the legend below them.
 LEFT, TOP, RIGHT, AXIS = 48, 12, 8, 22
 LEGEND_ROW = 18
+LEGEND_GAP = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +35,16 @@ def nice_ceiling(value: int) -> int:
         step *= 10
 
 
-def line_chart(title: str, start: datetime, series: Sequence[Series], *, width: int = WIDTH) -> Markup:
+def line_chart(
+    title: str, start: datetime, series: Sequence[Series], *, width: int = WIDTH, gauge: bool = False
+) -> Markup:
     """One line per series over the same minutes (the first at ``start``), a shared y axis from zero, the
-    time at both ends and the middle, and a legend with each series' total."""
+    time at both ends and the middle, and a legend with each series' total (for a ``gauge``, its last value:
+    samples do not add up)."""
     minutes = max((len(s.values) for s in series), default=0)
     plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - AXIS
     legend_rows = (len(series) + 2) // 3
-    height = HEIGHT + legend_rows * LEGEND_ROW + (LEGEND_ROW if not series else 0)
+    height = HEIGHT + LEGEND_GAP + legend_rows * LEGEND_ROW
     top = nice_ceiling(max((max(s.values, default=0) for s in series), default=0))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
@@ -52,7 +56,7 @@ def line_chart(title: str, start: datetime, series: Sequence[Series], *, width: 
         colour = PALETTE[index % len(PALETTE)]
         points = _points(one.values, minutes, top, plot_w, plot_h)
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
-    parts.extend(_legend(series, width))
+    parts.extend(_legend(series, width, gauge))
     if not series:
         parts.append(f'<text x="{LEFT + 8}" y="{TOP + plot_h / 2:.0f}" font-size="12">No figures yet.</text>')
     parts.append("</svg>")
@@ -85,15 +89,16 @@ def _axes(start: datetime, minutes: int, top: int, plot_w: int, plot_h: int) -> 
     return lines
 
 
-def _legend(series: Sequence[Series], width: int) -> list[str]:
+def _legend(series: Sequence[Series], width: int, gauge: bool) -> list[str]:
     column = (width - LEFT) // 3
     items = []
     for index, one in enumerate(series):
         x = LEFT + (index % 3) * column
-        y = HEIGHT + (index // 3) * LEGEND_ROW
+        y = HEIGHT + LEGEND_GAP + (index // 3) * LEGEND_ROW
+        figure = f"now {one.values[-1] if one.values else 0}" if gauge else str(sum(one.values))
         colour = PALETTE[index % len(PALETTE)]
         items.append(
             f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{x + 14}" y="{y}" font-size="12">{escape(one.label)} ({sum(one.values)})</text>'
+            f'<text x="{x + 14}" y="{y}" font-size="12">{escape(one.label)} ({figure})</text>'
         )
     return items
