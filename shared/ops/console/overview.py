@@ -25,8 +25,7 @@ from shared.canonical import DeliveryStatus, Outcome
 from shared.connections import Connections
 from shared.db import checks, figures, spool
 from shared.db import dead_letters as dlq
-from shared.db.models import DeadLetter
-from shared.db.outbox import count_by_status
+from shared.db.models import DeadLetter, Delivery
 from shared.ops.console.svg import Series, line_chart
 
 HOURS = 3
@@ -73,12 +72,14 @@ def gather(ops: Connections, now: datetime | None = None, hours: int = HOURS) ->
 
 
 def _database_figures(session: Session, now: datetime) -> dict[str, int]:
+    """Counts each answered by an index (never a scan of the deliveries or the events)."""
     new_letters = select(func.count()).select_from(DeadLetter).where(DeadLetter.created_at >= now - timedelta(hours=1))
+    failing = select(func.count()).select_from(Delivery).where(Delivery.status == str(DeliveryStatus.FAILED))
     return {
         "spooled": spool.count(session),
         "letters": dlq.count_waiting(session),
         "new_letters": int(session.execute(new_letters).scalar_one()),
-        "failing": count_by_status(session).get(str(DeliveryStatus.FAILED), 0),
+        "failing": int(session.execute(failing).scalar_one()),
         "unresolved": checks.count_unresolved(session),
     }
 
