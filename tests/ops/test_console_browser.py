@@ -115,7 +115,8 @@ def test_an_operator_works_the_console_in_a_browser(
         "dead_letter (5)"
     )
     expect(page.locator('td[data-result="dead_letter"]')).to_have_text("5")
-    expect(page.locator(".stage").filter(has_text="Dead letters waiting")).to_contain_text("6")
+    expect(page.locator(".stage").filter(has_text="Dead letters waiting").locator(".stage-value")).to_have_text("6")
+    expect(page.locator(".stage").filter(has_text="Workers alive").locator(".stage-value")).to_have_text("1")
     assert page.locator("script").count() == 0
     shot(page, "00-overview")
     page.get_by_role("link", name="Dead letters").click()

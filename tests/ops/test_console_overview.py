@@ -53,7 +53,7 @@ def test_signing_in_lands_on_the_overview_and_it_shows_no_figures_yet(console: T
     assert page.status_code == 200 and "<h1>Overview" in page.text
     assert 'href="/console/" aria-current="page">Overview</a>' in page.text
     assert page.text.count("No figures yet.") == 3 and "No callbacks in the last hour." in page.text
-    assert "<script" not in page.text.lower()
+    assert "<script" not in page.text.lower() and '<meta http-equiv="refresh" content="60">' in page.text
     assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none': no script runs
 
 
