@@ -13,12 +13,13 @@ from shared.ops.cli.endpoints import endpoints
 from shared.ops.cli.jobs import jobs_group
 from shared.ops.cli.payments import payments
 from shared.ops.cli.reconcile import payments_expect, payments_unresolved, reconcile
+from shared.ops.cli.support import OneLineErrors
 from shared.ops.cli.system import dev, migrate, stats
 
 __all__ = ["main"]
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
 def main() -> None:
     """payhook: payment-callback ingestion. Settings come from PAYHOOK_* environment variables."""
 
