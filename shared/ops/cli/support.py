@@ -4,6 +4,7 @@ output, who the audit trail names, operators' times."""
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,10 +18,23 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.db.letter_filters import utc_time
+from shared.ops.dev.envfile import settings_beside
 from shared.ops.service import OperatorService, Refused
 from shared.settings import Settings, SettingsError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def use_dev_settings() -> None:
+    """Beside a ``payhook dev`` (``.payhook/env`` here) and with no database or Redis named, use its
+    settings, and say so: a command must never silently pick a stack."""
+    found = settings_beside(os.environ)
+    if found is None:
+        return
+    path, settings = found
+    for name, value in settings.items():
+        os.environ.setdefault(name, value)
+    click.echo(f"payhook: using the settings of payhook dev in {path} (no PAYHOOK_DATABASE_URL set)", err=True)
 
 
 def fail(message: str) -> None:
