@@ -22,12 +22,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+import orjson
+
 from shared.db.migrate import upgrade
 from shared.ops.dev.embedded import EmbeddedError, Server, owner_only, port_free, start_postgres, start_redis
 from shared.ops.dev.envfile import DATABASE_VARIABLE, REDIS_VARIABLE, write_env
 from shared.ops.dev.lifetime import die_with_parent
-from shared.providers import demo_environment
+from shared.providers import demo_environment, midtrans
 from shared.providers._standin import client_settings
+from shared.providers._standin.midtrans import FIELDS as STANDIN_FIELDS
 from shared.settings import Settings
 
 # A Ctrl-C in development should not wait out production's drain of in-flight requests.
@@ -152,6 +156,8 @@ class DevStack:
             )
         self._wait_for(f"http://127.0.0.1:{self.ports.web}/healthz", "the web process")
         self._wait_for(f"{self.simulate_url}/_sim/clock", "the providers' stand-in")
+        if not self.failed():
+            seed_examples(self.simulate_url)
         return env
 
     def _wait_for(self, url: str, what: str) -> None:
@@ -190,6 +196,14 @@ class DevStack:
                 child.wait(5)
         for server in reversed(self.servers):
             server.stop()
+
+
+def seed_examples(url: str) -> None:
+    """The example Midtrans callback's transaction, put in the stand-in: Midtrans notifications are verified
+    with its Get Status, which then confirms the banner's example (and reconciliation has a payment to show)."""
+    sample = orjson.loads(midtrans.PROVIDER.samples()[midtrans.PROVIDER.example])
+    fields = {name: value for name, value in sample.items() if name in STANDIN_FIELDS}
+    httpx.put(f"{url}/_sim/midtrans/payments", json=fields, timeout=10).raise_for_status()
 
 
 def _secret(folder: Path, name: str) -> str:
