@@ -34,7 +34,8 @@ def use_dev_settings() -> None:
     path, settings = found
     for name, value in settings.items():
         os.environ.setdefault(name, value)
-    click.echo(f"payhook: using the settings of payhook dev in {path} (no PAYHOOK_DATABASE_URL set)", err=True)
+    unset = "neither PAYHOOK_DATABASE_URL nor PAYHOOK_REDIS_URL is set"
+    click.echo(f"payhook: using the settings of payhook dev in {path} ({unset})", err=True)
 
 
 def fail(message: str) -> None:
