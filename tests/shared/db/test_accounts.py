@@ -40,9 +40,9 @@ def test_a_rotation_keeps_the_previous_settings_for_a_while(engine: Engine) -> N
     assert account.settings == {KEY: "new"} and account.previous == {KEY: "old"}
     assert account.previous_valid(time.time()) and not account.previous_valid(time.time() + 601)
     with Session(engine) as session, session.begin():
-        row = repo.find(session, "pivot", "shop", lock=True)
-        assert row is not None
-        repo.replace_settings(session, row, {KEY: "newer"}, sealer)
+        locked = repo.find(session, "pivot", "shop", lock=True)
+        assert locked is not None
+        repo.replace_settings(session, locked, {KEY: "newer"}, sealer)
     with Session(engine) as session:
         [account] = repo.load(session, sealer)
     assert account.settings == {KEY: "newer"} and account.previous is None
