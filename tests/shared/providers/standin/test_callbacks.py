@@ -15,7 +15,7 @@ import pytest
 
 from shared.canonical import Status
 from shared.providers import Authenticator, all_providers
-from tests.providers.standin.conftest import Receiver, payments
+from tests.shared.providers.standin.conftest import Receiver, payments
 from tests.support.fixtures import credentials
 from tests.support.standin import StandIn
 

@@ -25,7 +25,15 @@ from shared.providers._auth import public_pem
 from shared.providers._gojson import MAX_DEPTH, canonical_json
 from shared.providers.revenue_monster import RsaSignatureAuthenticator, configure, signing_string
 from shared.settings import SettingsError
-from tests.providers.strategies import PROPERTY, JSONValue, dumps, json_objects, json_text, layouts, tampered_documents
+from tests.shared.providers.strategies import (
+    PROPERTY,
+    JSONValue,
+    dumps,
+    json_objects,
+    json_text,
+    layouts,
+    tampered_documents,
+)
 from tests.support.fixtures import KEYS, json_depth, sample
 
 

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from shared.canonical import CanonicalEvent, InvalidJson, NormalizeError, Status
 from shared.providers import Authenticator, Provider, all_providers
 from shared.settings import Settings
-from tests.providers.strategies import node_at, nodes_of
+from tests.shared.providers.strategies import node_at, nodes_of
 from tests.support.fixtures import KEYS, PROVIDERS, signer
 from tests.support.pipeline import drain_all, payment, post
 

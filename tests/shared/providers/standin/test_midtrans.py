@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.providers.standin.conftest import midtrans_auth
+from tests.shared.providers.standin.conftest import midtrans_auth
 from tests.support.standin import MIDTRANS_KEY, StandIn, serve_standin
 
 PRODUCTION_KEY = "Mid-server-TEST-payhook-production-0000"

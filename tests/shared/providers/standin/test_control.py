@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.providers.standin.conftest import midtrans_auth, payments
-from tests.providers.standin.rm import call
+from tests.shared.providers.standin.conftest import midtrans_auth, payments
+from tests.shared.providers.standin.rm import call
 from tests.support.standin import StandIn
 
 # One status-API request per provider, against a payment that exists.

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from shared.canonical import CanonicalEvent, NormalizeError, Status
 from shared.providers import Authenticator, Signer, all_providers
 from shared.providers._gojson import MAX_DEPTH
-from tests.providers.strategies import (
+from tests.shared.providers.strategies import (
     PROPERTY,
     JSONValue,
     dumps,

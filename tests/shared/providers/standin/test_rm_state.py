@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.providers.standin.rm import (
+from tests.shared.providers.standin.rm import (
     ORDER,
     call,
     error,

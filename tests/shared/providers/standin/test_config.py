@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from shared.env import SettingsError
 from shared.providers._standin import StandInConfig, create_app, serve
-from tests.providers.standin.conftest import midtrans_auth
+from tests.shared.providers.standin.conftest import midtrans_auth
 from tests.support.fixtures import KEYS
 
 

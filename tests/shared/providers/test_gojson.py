@@ -18,7 +18,7 @@ import pytest
 
 from shared.providers._gojson import CanonicalError, _canonical_slow, canonical_json
 
-FIXTURE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "gojson"
+FIXTURE_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "gojson"
 ID_WIDTH = 40
 
 

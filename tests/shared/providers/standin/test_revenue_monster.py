@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from shared.providers._standin import StandInConfig, create_app
 from shared.providers._standin.revenue_monster import RevenueMonsterStandIn
 from shared.providers._standin.rm_signature import string_to_sign
-from tests.providers.standin.rm import (
+from tests.shared.providers.standin.rm import (
     ORDER,
     SERVER_KEY,
     call,

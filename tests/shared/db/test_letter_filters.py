@@ -15,7 +15,7 @@ from shared.db.letter_filters import ALIASES, FIELDS, BadFilter, Filters
 from shared.ops.cli import main
 from shared.providers import all_providers
 
-TEMPLATE = Path(__file__).parents[2] / "shared" / "ops" / "console" / "templates" / "letters.html"
+TEMPLATE = Path(__file__).parents[3] / "shared" / "ops" / "console" / "templates" / "letters.html"
 
 
 def test_a_query_gives_every_filter() -> None:

@@ -21,7 +21,7 @@ from shared.providers import midtrans
 from shared.providers.midtrans import SignatureKeyAuthenticator, configure
 from shared.queue import QueueKeys
 from shared.settings import Settings
-from tests.providers.strategies import PROPERTY, json_text
+from tests.shared.providers.strategies import PROPERTY, json_text
 from tests.support.fixtures import sample, signed, signer
 from tests.support.pipeline import drain_all, payment, post, scalar
 

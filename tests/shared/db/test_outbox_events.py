@@ -1,9 +1,11 @@
 """Writing the outbox: one event per applied change or conflict, in the transaction that makes it; nothing for
-duplicates and stale events."""
+duplicates and stale events. The event's body (``body``) is checked alone first, without I/O."""
 
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -11,7 +13,10 @@ import pytest
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
+from shared.canonical import CanonicalEvent, Outcome, Status
+from shared.db import outbox_events
 from shared.db.apply import Item, apply_events
+from shared.db.outbox_events import Change, PaymentView
 from shared.providers import all_providers
 from shared.queue import QueuedCallback
 from shared.settings import Settings
@@ -21,13 +26,75 @@ from tests.support.pipeline import drain_all, pivot_event, pivot_refund, post, r
 from workers import maintenance
 from workers.context import WorkerContext
 
-pytestmark = pytest.mark.integration
+NOW = datetime(2025, 7, 1, 2, 0, 5, tzinfo=UTC)
+
+
+def _change(now: Status, previous: Status | None, outcome: Outcome, **event: Any) -> Change:
+    fields: dict[str, Any] = {
+        "provider": "pivot",
+        "event_type": "PAYMENT.PAID",
+        "event_key": "k",
+        "payment_key": "ps-1",
+        "order_ref": "order-1",
+        "status": now,
+        "amount": Decimal("10000.50"),
+        "currency": "IDR",
+        "provider_payment_id": "ps-1",
+        "occurred_at": datetime(2025, 7, 1, 9, 0, tzinfo=UTC),
+        **event,
+    }
+    view = PaymentView(7, "order-1", "ps-1", Decimal("10000.50"), "IDR")
+    return Change(CanonicalEvent(**fields), 1_751_335_205.25, view, previous, now, outcome, account="shop")
+
+
+def test_the_body_of_a_change_names_the_payment_and_both_statuses() -> None:
+    doc = orjson.loads(outbox_events.body(_change(Status.PAID, Status.PENDING, Outcome.APPLIED), "evt_1", NOW))
+    assert doc == {
+        "id": "evt_1",
+        "type": "payment.paid",
+        "timestamp": "2025-07-01T02:00:05Z",
+        "data": {
+            "provider": "pivot",
+            "order_ref": "order-1",
+            "provider_payment_id": "ps-1",
+            "payment_key": "ps-1",
+            "status": "paid",
+            "previous_status": "pending",
+            "amount": "10000.50",
+            "currency": "IDR",
+            "conflict": False,
+            "provider_event_type": "PAYMENT.PAID",
+            "occurred_at": "2025-07-01T09:00:00Z",
+            "received_at": "2025-07-01T02:00:05.250000Z",
+            "source": "callback",
+            "account": "shop",
+        },
+    }
+
+
+def test_a_conflict_that_changes_nothing_is_a_conflict_event_naming_the_status_it_refused() -> None:
+    change = _change(Status.REFUNDED, Status.REFUNDED, Outcome.CONFLICT, status=Status.PAID)
+    doc = orjson.loads(outbox_events.body(change, "evt_2", NOW))
+    assert doc["type"] == "payment.conflict"
+    assert doc["data"]["conflict"] is True and doc["data"]["conflicting_status"] == "paid"
+    assert doc["data"]["refund_amount"] is None
+
+
+def test_a_refund_carries_its_amount_and_a_missing_time_is_null() -> None:
+    change = _change(
+        Status.PARTIALLY_REFUNDED, Status.PAID, Outcome.APPLIED, refund_amount=Decimal("500.00"), occurred_at=None
+    )
+    doc = orjson.loads(outbox_events.body(change, "evt_3", NOW))
+    assert doc["type"] == "payment.partially_refunded"
+    assert doc["data"]["refund_amount"] == "500.00" and doc["data"]["occurred_at"] is None
+    assert "conflicting_status" not in doc["data"]
 
 
 def _events(engine: Engine) -> list[dict[str, Any]]:
     return [orjson.loads(r.body) for r in rows(engine, "SELECT body FROM outbox_events ORDER BY id")]
 
 
+@pytest.mark.integration
 def test_changes_make_events_and_duplicates_and_stale_ones_do_not(
     settings: Settings, engine: Engine, web: TestClient
 ) -> None:
@@ -62,6 +129,7 @@ def test_changes_make_events_and_duplicates_and_stale_ones_do_not(
     assert scalar(engine, "SELECT count(*) FROM payment_events") == 4
 
 
+@pytest.mark.integration
 def test_a_late_paid_is_a_paid_event_marked_conflict_and_a_lost_clash_is_a_conflict_event(
     settings: Settings, engine: Engine, web: TestClient
 ) -> None:
@@ -83,6 +151,7 @@ def test_a_late_paid_is_a_paid_event_marked_conflict_and_a_lost_clash_is_a_confl
     assert b_conflict["data"]["conflicting_status"] == "cancelled"
 
 
+@pytest.mark.integration
 def test_a_refund_before_its_payment_has_no_order_ref_and_carries_the_refund_amount(
     settings: Settings, engine: Engine, web: TestClient
 ) -> None:
@@ -96,6 +165,7 @@ def test_a_refund_before_its_payment_has_no_order_ref_and_carries_the_refund_amo
     assert events[0]["data"]["refund_amount"] == "500.00"
 
 
+@pytest.mark.integration
 def test_the_event_and_its_delivery_are_in_the_changes_transaction(settings: Settings, engine: Engine) -> None:
     """No event without its change, no change without its event: a batch that rolls back leaves neither."""
 
@@ -132,6 +202,7 @@ def scalar_in(session: Any, sql: str) -> Any:
     return session.execute(text(sql)).scalar_one()
 
 
+@pytest.mark.integration
 def test_the_log_is_pruned_after_delivery_to_every_consumer_and_the_retention(
     settings: Settings, engine: Engine, web: TestClient
 ) -> None:
