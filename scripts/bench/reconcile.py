@@ -22,7 +22,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -30,7 +29,7 @@ from sqlalchemy import create_engine, text
 from scripts.bench import standin
 from shared.db.checks import _CLAIM, Due
 from shared.db.migrate import upgrade
-from shared.providers import Provider, demo_environment
+from shared.providers import demo_environment
 from shared.providers._standin import client_settings
 from shared.reconcile.engine import Checked
 from shared.settings import Settings
@@ -83,30 +82,24 @@ def seed(url: str, low: int, high: int) -> float:
     return time.perf_counter() - started
 
 
-@dataclass
-class Round:
-    rows: int
-    claim_ms: float
-    settle_ms: float = 0.0
-
-
 class TimedLoop(ReconcileLoop):
-    """The worker's loop, with the database's share of each round timed."""
+    """The worker's loop, with the database's share of each batch timed: claiming it, settling its answers."""
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
-        self.rounds: list[Round] = []
+        self.claims: list[tuple[int, float]] = []
+        self.settles: list[float] = []
 
-    def _claim(self, providers: Mapping[str, Provider]) -> list[Due]:
+    def _claim(self, provider: str) -> list[Due]:
         started = time.perf_counter()
-        due = super()._claim(providers)
-        self.rounds.append(Round(len(due), (time.perf_counter() - started) * 1000))
+        due = super()._claim(provider)
+        self.claims.append((len(due), (time.perf_counter() - started) * 1000))
         return due
 
     def _settle(self, answered: list[tuple[Due, Answer]]) -> list[Checked]:
         started = time.perf_counter()
         done = super()._settle(answered)
-        self.rounds[-1].settle_ms = (time.perf_counter() - started) * 1000
+        self.settles.append((time.perf_counter() - started) * 1000)
         return done
 
 
@@ -137,12 +130,10 @@ def report_phase(name: str, url: str, loop: TimedLoop, started: float, ended: fl
     for provider, windows in standin.counts(url).items():
         top, mean, count = rate_figures(windows, started, ended)
         print(f"{provider:<18} {top:>7} {mean:>8.1f} {mean / rate - 1:>+12.1%} {count:>8}")
-    rounds = [r for r in loop.rounds if r.rows]
-    claims = sorted(r.claim_ms for r in rounds)
-    settles = sorted(r.settle_ms for r in rounds)
-    print(f"rounds {len(rounds)}, {statistics.fmean(r.rows for r in rounds):.0f} payments each")
-    print(f"claim ms  median {statistics.median(claims):7.1f}  p95 {claims[int(len(claims) * 0.95)]:7.1f}")
-    print(f"settle ms median {statistics.median(settles):7.1f}  p95 {settles[int(len(settles) * 0.95)]:7.1f}")
+    batches = [ms for rows, ms in loop.claims if rows]
+    print(f"batches {len(batches)}, {statistics.fmean(rows for rows, _ in loop.claims if rows):.0f} payments each")
+    for what, figures in (("claim", sorted(batches)), ("settle", sorted(loop.settles))):
+        print(f"{what:<6} ms median {statistics.median(figures):7.1f}  p95 {figures[int(len(figures) * 0.95)]:7.1f}")
 
 
 def explain(limit: int) -> None:
