@@ -108,26 +108,39 @@ class ReconcileLoop:
             await asyncio.gather(*(self._sweep(runtime, name, hold, deadline) for name in providers))
 
     async def _sweep(self, runtime: ApiRuntime, name: str, hold: Callable[[int], None], deadline: float) -> None:
-        """One provider's due payments, a batch at a time, until none is due or the budget is spent. A batch's
-        answers are settled while the next batch is asked about: the rate, not the database, sets the pace
-        (settling in between left the provider's API idle for a third of the time)."""
+        """One provider's due payments, a batch at a time, until none is due or the budget is spent. The next
+        batch is claimed as soon as this one is being asked about, its requests queued behind this one's, and a
+        batch's answers are settled while the next is asked about: the rate, not the round, sets the pace
+        (a batch at a time left the provider's API idle for a third of the time)."""
+        asking: tuple[list[Due], asyncio.Task[list[Answer]]] | None = None
         settling: asyncio.Task[None] | None = None
         try:
-            while time.monotonic() < deadline and not STOPPING.is_set():
-                hold(0)
-                await self._refresh(runtime)
-                if name not in self._environs.queried():
+            while True:
+                following = None
+                if time.monotonic() < deadline and not STOPPING.is_set():
+                    hold(0)
+                    following = await self._next(runtime, name)
+                if asking is not None:
+                    answers = await asking[1]
+                    if settling is not None:
+                        await settling
+                    settling = asyncio.create_task(self._settled(list(zip(asking[0], answers, strict=True))))
+                asking = following
+                if asking is None:
                     return
-                due = await asyncio.to_thread(self._claim, name)
-                if not due:
-                    return
-                answers = await ask(runtime, self._environs, due)
-                if settling is not None:
-                    await settling
-                settling = asyncio.create_task(self._settled(list(zip(due, answers, strict=True))))
         finally:
+            if asking is not None and not asking[1].done():
+                asking[1].cancel()  # an error stopped the sweep: its payments are asked about when the lease ends
             if settling is not None:
                 await settling
+
+    async def _next(self, runtime: ApiRuntime, name: str) -> tuple[list[Due], asyncio.Task[list[Answer]]] | None:
+        """The provider's next batch, being asked about (None: nothing due, or the provider no longer queried)."""
+        await self._refresh(runtime)
+        if name not in self._environs.queried():
+            return None
+        due = await asyncio.to_thread(self._claim, name)
+        return (due, asyncio.create_task(ask(runtime, self._environs, due))) if due else None
 
     async def _refresh(self, runtime: ApiRuntime) -> None:
         """The accounts again, with new clients, when they changed since they were read."""
