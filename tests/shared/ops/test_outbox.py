@@ -63,8 +63,8 @@ def test_endpoints_over_the_admin_api(admin: TestClient) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [
-        ({"url": "ftp://example.com/x"}, 422, "http or https"),
-        ({"url": "http://u:p@example.com/x"}, 422, "credentials"),
+        ({"url": "ftp://merchant.invalid/x"}, 422, "http or https"),
+        ({"url": "http://u:p@merchant.invalid/x"}, 422, "credentials"),
         ({"url": "http://127.0.0.1:9/x", "events": ["payment.nope"]}, 422, "unknown event types payment.nope"),
         ({"url": "http://127.0.0.1:9/x", "provider": "stripe"}, 422, "unknown provider 'stripe'"),
         ({"url": "http://127.0.0.1:9/x", "colour": "red"}, 400, "unknown fields colour"),
