@@ -230,7 +230,8 @@ ONE_ROW = """() => { const boxes = [...document.querySelectorAll('.filters > *')
   .filter(b => b.width > 0);
   return Math.max(...boxes.map(b => b.top)) < Math.min(...boxes.map(b => b.bottom)); }"""
 REFS_UNBROKEN = "() => [...document.querySelectorAll('tbody a.ref')].every(a => a.getClientRects().length === 1)"
-FITS = "() => document.documentElement.scrollWidth <= window.innerWidth + 1"
+# Against the phone's width itself: a mobile browser zooms out to show a page wider than the screen.
+FITS = "() => document.documentElement.scrollWidth <= 391"
 SCROLLS = "() => [...document.querySelectorAll('.scroll')].some(s => s.scrollWidth > s.clientWidth)"
 
 
