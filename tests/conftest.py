@@ -134,6 +134,7 @@ TABLES = (
     "outbox_events",
     "audit_log",
     "operator_jobs",
+    "minute_figures",
 )
 
 

@@ -192,7 +192,9 @@ def endpoint_document(endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
-def delivery_summary(delivery: Delivery, event: OutboxEvent) -> dict[str, Any]:
+def delivery_summary(delivery: Delivery, event: OutboxEvent, logged: int) -> dict[str, Any]:
+    """``attempts`` counts since the last retry by an operator (the schedule's step); ``attempts_total`` over
+    the delivery's life: the ``logged`` attempts, and the one being made while it is ``sending``."""
     return {
         "id": delivery.id,
         "endpoint_id": delivery.endpoint_id,
@@ -201,6 +203,7 @@ def delivery_summary(delivery: Delivery, event: OutboxEvent) -> dict[str, Any]:
         "provider": event.provider,
         "status": delivery.status,
         "attempts": delivery.attempts,
+        "attempts_total": logged + (delivery.status == DeliveryStatus.SENDING),
         "next_attempt_at": _iso(delivery.next_attempt_at) if delivery.status in DeliveryStatus.unfinished() else None,
         "last_attempt_at": _iso(delivery.last_attempt_at),
         "last_status_code": delivery.last_status_code,
@@ -212,7 +215,7 @@ def delivery_summary(delivery: Delivery, event: OutboxEvent) -> dict[str, Any]:
 
 def delivery_document(delivery: Delivery, event: OutboxEvent, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
     return {
-        **delivery_summary(delivery, event),
+        **delivery_summary(delivery, event, len(attempts)),
         "event": orjson.loads(event.body),
         "attempt_log": [
             {

@@ -44,7 +44,7 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_a_wrong_token_is_refused(con
     right = console.post("/console/sign-in", data={"token": "alice-console-token"})
     cookie = right.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
-    assert right.headers["location"] == "/console/dead-letters"
+    assert right.headers["location"] == "/console/"
     assert "alice" in console.get("/console/dead-letters").text
     headers = console.get("/console/dead-letters").headers
     assert "frame-ancestors 'none'" in headers["content-security-policy"] and headers["cache-control"] == "no-store"
@@ -95,6 +95,7 @@ def test_every_section_renders(console: TestClient, settings: Settings) -> None:
     drain_all(settings)
     sign_in(console)
     pages = {
+        "/console/": "Callbacks committed per minute, by outcome",
         "/console/dead-letters?reason=missing_field": "order-x",
         "/console/dead-letters/1": "clientReferenceId",
         "/console/payments?provider=pivot&order_ref=order-c": "Exactly this reference",

@@ -1,8 +1,9 @@
 """The console end to end in a real browser: Debian's chromium driven by Playwright, against the Procfile's
-web and worker processes. Sign in, filter, open a letter, dry run, replay one, bulk-replay a filter, look a
-payment up, see the audit entry; a wrong token, an expired session, a forged form post and a cross-site
-request are refused. Screenshots at desktop (1280 px) and phone (390 px) widths go to ``$PAYHOOK_SCREENSHOTS``
-when set, else to a pytest temporary directory (its path is printed)."""
+web and worker processes. Sign in onto the Overview (its charts), filter, open a letter, dry run, replay one,
+bulk-replay a filter, look a payment up, see the audit entry; search payments, open a delivery's attempts; a
+wrong token, an expired session, a forged form post and a cross-site request are refused. Screenshots at
+desktop (1280 px) and phone (390 px) widths go to ``$PAYHOOK_SCREENSHOTS`` when set, else to a pytest temporary
+directory (its path is printed)."""
 
 from __future__ import annotations
 
@@ -119,8 +120,19 @@ def test_an_operator_works_the_console_in_a_browser(
     expect(page.get_by_role("alert")).to_contain_text("not valid")
     page.get_by_label("Admin token").fill(TOKEN)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     expect(page.locator("header")).to_contain_text("alice")
+    expect(page.locator("svg.chart")).to_have_count(3)
+    expect(page.get_by_role("img", name="Callbacks committed per minute, by outcome")).to_contain_text(
+        "dead_letter (5)"
+    )
+    expect(page.locator('td[data-result="dead_letter"]')).to_have_text("5")
+    expect(page.locator(".stage").filter(has_text="Dead letters waiting").locator(".stage-value")).to_have_text("6")
+    expect(page.locator(".stage").filter(has_text="Workers alive").locator(".stage-value")).to_have_text("1")
+    assert page.locator("script").count() == 0
+    shot(artifacts, page, "00-overview")
+    page.get_by_role("link", name="Dead letters").click()
+    expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
     shot(artifacts, page, "01-dead-letters")
 
     page.get_by_label("Reason", exact=True).fill("crashed_worker")
@@ -174,6 +186,10 @@ def test_an_operator_works_the_console_in_a_browser(
     expect(small.get_by_role("heading", name="Dead letters")).to_be_visible()
     assert small.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     shot(artifacts, small, "06-phone")
+    small.goto("/console/")
+    expect(small.locator("svg.chart")).to_have_count(3)
+    assert small.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(artifacts, small, "06-phone-overview")
     phone.close()
     context.close()
 
@@ -186,7 +202,7 @@ def test_the_browser_is_refused_forged_cross_site_and_expired(
     page.goto("/console/sign-in")
     page.get_by_label("Admin token").fill(TOKEN)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
     # A forged form post: the session cookie, but no CSRF token.
     forged = page.request.post(f"{stack.url}/console/dead-letters/replay", form={"reason": "x"})
@@ -244,7 +260,8 @@ def test_payments_search_delivery_attempts_and_the_phone_layout(
     page.goto("/console/sign-in")
     page.get_by_label("Admin token").fill(TOKEN)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    page.get_by_role("link", name="Dead letters").click()
     assert page.evaluate(ONE_ROW), "the dead letters' filters wrap at 1280 px"
 
     page.get_by_role("link", name="Payments").click()

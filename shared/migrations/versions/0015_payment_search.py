@@ -13,7 +13,7 @@ from alembic import op
 
 revision: str = "0015"
 # 0014 is another branch's: on merge this becomes "0014".
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,15 +10,24 @@ import click
 
 from shared.canonical import Status
 from shared.ops.cli.jobs import follow_with_progress
-from shared.ops.cli.support import IsoTime, actor_name, actor_option, emit, fail, operator_service, reports_failures
-from shared.ops.render import styled, table, terminal, when
+from shared.ops.cli.support import (
+    PROVIDER,
+    IsoTime,
+    actor_name,
+    actor_option,
+    emit,
+    fail,
+    operator_service,
+    reports_failures,
+)
+from shared.ops.render import clean, plural, styled, table, terminal, when
 
 
 @click.command("reconcile")
-@click.argument("provider", required=False)
+@click.argument("provider", required=False, type=PROVIDER)
 @click.argument("order_ref", required=False)
 @click.option("--all", "select_all", is_flag=True, help="every payment the filters select (queried at the rate)")
-@click.option("--provider", "only_provider", help="with --all: this provider's payments")
+@click.option("--provider", "only_provider", type=PROVIDER, help="with --all: this provider's payments")
 @click.option("--status", type=click.Choice([str(s) for s in Status]), help="with --all: payments in this status")
 @click.option("--since", type=IsoTime(), help="with --all: payments created at or after (ISO 8601)")
 @click.option("--until", type=IsoTime(), help="with --all: payments created before (ISO 8601)")
@@ -47,7 +56,7 @@ def reconcile(
         if as_json:
             emit(final)
         else:
-            click.echo(f"job {final['id']} {final['status']}: {_plural(final['changed'], 'payment')} of "
+            click.echo(f"job {final['id']} {final['status']}: {plural(final['changed'], 'payment')} of "
                        f"{final['total']} put in line for a query (at each provider's rate)")  # fmt: skip
         return
     if not provider or not order_ref:
@@ -70,15 +79,11 @@ def _print_answer(answer: dict[str, Any]) -> None:
         ("result", styled(answer["result"])),
     ]
     title = f"{answer['provider']} {answer['order_ref']}" + (" (dry run: nothing changed)" if answer["dry_run"] else "")
-    terminal().print(table(title, ("", ""), rows))
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
+    terminal().print(table(title, None, rows))
 
 
 @click.command("expect")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("order_ref")
 @click.option("--account", default="default", show_default=True, help="the merchant account of the payment")
 @click.option("--payment-id", help="the provider's id of the payment (providers that are asked by it need it)")
@@ -102,11 +107,11 @@ def payments_expect(
         emit(document)
         return
     said = "expected" if created else "already known, nothing changed"
-    click.echo(f"{provider} {order_ref}: {said} (status {document['status']})")
+    click.echo(clean(f"{provider} {order_ref}: {said} (status {document['status']})"))
 
 
 @click.command("unresolved")
-@click.option("--provider", help="only this provider's payments")
+@click.option("--provider", type=PROVIDER, help="only this provider's payments")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="one JSON document on stdout")
 @reports_failures

@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from shared.errors import error
+from shared.ops.console import overview
 from shared.ops.console.account_pages import AccountPages
 from shared.ops.console.activity import ActivityPages
 from shared.ops.console.base import HERE, field, secure
@@ -140,7 +141,7 @@ class Console(LetterPages, PaymentPages, AccountPages, ActivityPages):
             page = self.render(request, None, "sign_in.html", note="That admin token is not valid.")
             page.status_code = 401
             return secure(page)
-        response = RedirectResponse("/console/dead-letters", status_code=303)
+        response = RedirectResponse("/console/", status_code=303)
         response.set_cookie(
             COOKIE,
             self.sessions.cookie(session),
@@ -160,7 +161,9 @@ class Console(LetterPages, PaymentPages, AccountPages, ActivityPages):
         return response
 
     async def home(self, request: Request, session: ConsoleSession) -> Response:
-        return RedirectResponse("/console/dead-letters", status_code=303)
+        """The first page: the Overview (``overview.py``)."""
+        found = await run_in_threadpool(overview.gather, self.ops)
+        return self.render(request, session, "overview.html", overview=found, hours=overview.HOURS)
 
 
 def _cross_site(request: Request) -> bool:
