@@ -104,11 +104,12 @@ class OneLineErrors(click.Group):
         try:
             code = super().main(args, prog_name, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
-            exc.show()  # the bare command (or group) shows its help, as click does
-            sys.exit(exc.exit_code)
+            # A bare group asks what it can do: its help, on stdout, as asked for.
+            click.echo(exc.ctx.get_help() if exc.ctx else "")
+            sys.exit(0)
         except click.ClickException as exc:
-            where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "payhook"
-            fail(f"{where.removeprefix('payhook').strip() or 'payhook'}: {exc.format_message()} (see {where} --help)")
+            ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+            fail(_usage_line(exc.format_message(), ctx))
         except click.Abort:
             fail("aborted")
         sys.exit(code if isinstance(code, int) else 0)
@@ -139,6 +140,19 @@ def actor_name(given: str | None) -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no login name (a container with an unnamed uid)
         return "cli:unknown"
+
+
+def _usage_line(message: str, ctx: click.Context | None) -> str:
+    """``dlq list: Invalid value for '--since': ... (see payhook dlq list --help)``."""
+    if ctx is None:
+        return message
+    names = []
+    at: click.Context | None = ctx
+    while at is not None and at.parent is not None:  # the root is the program itself, however it was started
+        names.append(at.info_name or "")
+        at = at.parent
+    where = " ".join(reversed(names))
+    return f"{where + ': ' if where else ''}{message} (see {ctx.command_path} --help)"
 
 
 class OneOf(click.ParamType):  # type: ignore[type-arg]
