@@ -20,6 +20,7 @@ import orjson
 import psycopg
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -68,7 +69,7 @@ def reports_failures(fn: F) -> F:
             if _cannot_connect(exc):
                 fail(f"cannot reach PostgreSQL at {_server('database')}: {why.rsplit('failed: ', 1)[-1]}")
             fail(f"database error: {why}")
-        except RedisConnectionError as exc:
+        except (RedisConnectionError, RedisTimeoutError) as exc:
             fail(f"cannot reach Redis at {_server('redis')}: {_REDIS_SAYS_WHERE.sub('', _first_line(exc))}")
         except RedisError as exc:
             fail(f"redis error: {exc}")
