@@ -120,6 +120,7 @@ def test_purge_asks_a_terminal_and_refuses_a_script_without_yes(
     monkeypatch.setattr(dlq_cli, "_interactive", lambda: True)  # stdin a terminal: CliRunner's never is
     declined = cli(settings, "dlq", "purge", str(first), input="n\n")
     assert declined.exit_code == 1 and "purge 1 dead letter for good?" in declined.stderr
+    assert declined.stderr.endswith("payhook: nothing purged\n")
     assert scalar(engine, "SELECT count(*) FROM dead_letters") == 2
     agreed = cli(settings, "dlq", "purge", str(first), input="y\n")
     assert agreed.exit_code == 0 and agreed.stdout == "purged 1 dead letter\n"

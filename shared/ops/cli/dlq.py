@@ -253,7 +253,8 @@ def _confirm(question: str) -> None:
     """A purge cannot be undone: a person at a terminal is asked, anything else must have said --yes."""
     if not _interactive():
         fail("a purge cannot be undone: pass --yes to purge without being asked (stdin is not a terminal)")
-    click.confirm(question, abort=True, err=True)
+    if not click.confirm(question, err=True):
+        fail("nothing purged")
 
 
 def _interactive() -> bool:
