@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -83,7 +84,9 @@ def run(data: Path, ports: Ports) -> int:
                 print(f"payhook dev: {failed} exited; stopping (see {stack.data / 'logs'})", file=sys.stderr)
                 return 1
             time.sleep(0.2)
-        print("payhook dev: stopping", flush=True)
+        # After SIGHUP the terminal may be gone: the stop must not depend on saying so.
+        with contextlib.suppress(OSError):
+            print("payhook dev: stopping", flush=True)
         return 0
     finally:
         stack.stop()
