@@ -29,7 +29,7 @@ def test_defaults_match_the_contract() -> None:
         ("PAYHOOK_REDIS_URL", "http://127.0.0.1:6379"),
         ("PAYHOOK_BATCH_SIZE", "0"),
         ("PAYHOOK_CLAIM_TIMEOUT_SECONDS", "soon"),
-        ("PAYHOOK_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("PAYHOOK_TRUSTED_PROXIES", "127.0.0.0/33"),
         ("PAYHOOK_ENCRYPTION_KEYS", "short"),
         ("PAYHOOK_WORKER_METRICS_HOST", "localhost:9108"),
     ],

@@ -14,7 +14,7 @@ from shared.ops.cli.jobs import jobs_group
 from shared.ops.cli.payments import payments
 from shared.ops.cli.reconcile import payments_expect, payments_unresolved, reconcile
 from shared.ops.cli.simulate import simulate
-from shared.ops.cli.support import use_dev_settings
+from shared.ops.cli.support import OneLineErrors, use_dev_settings
 from shared.ops.cli.system import dev, migrate, stats
 
 __all__ = ["main"]
@@ -24,7 +24,7 @@ __all__ = ["main"]
 _OWN_SETTINGS = ("dev", "simulate")
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """payhook: payment-callback ingestion. Settings come from PAYHOOK_* environment variables (beside a

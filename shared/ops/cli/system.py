@@ -83,7 +83,7 @@ def stats(as_json: bool) -> None:
         ("dead letters waiting", dead),
         ("oldest waiting callback", _age(oldest) if numbers is not None else unknown),
     ]
-    terminal().print(table("payhook", ("", ""), rows))
+    terminal().print(table("payhook", None, rows))
 
 
 def _age(seconds: float | None) -> str:
