@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from shared.providers import all_providers
-from tests.providers.standin.conftest import Receiver, midtrans_auth
+from tests.shared.providers.standin.conftest import Receiver, midtrans_auth
 from tests.support.fixtures import credentials
 from tests.support.net import free_port
 from tests.support.processes import wait_for
