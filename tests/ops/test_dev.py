@@ -197,6 +197,11 @@ def test_the_stack_is_locked_and_a_payhook_command_beside_it_uses_its_settings(d
     with redis.Redis.from_url(settings["PAYHOOK_REDIS_URL"]) as authenticated:
         assert authenticated.ping()
 
+    # The worker's metrics answer on 127.0.0.1 alone (127.0.0.2 is loopback too, and reaches a 0.0.0.0 bind).
+    assert httpx.get(f"http://127.0.0.1:{dev.metrics_port}/metrics", timeout=10).status_code == 200
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.2", dev.metrics_port), timeout=5):
+        pass
+
     beside = subprocess.run(
         [sys.executable, "-m", "shared.ops.cli", "stats", "--json"],
         cwd=dev.folder, env=_bare_env(), capture_output=True, text=True, timeout=60, check=False,
