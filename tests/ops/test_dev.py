@@ -212,6 +212,21 @@ def test_the_stack_is_locked_and_a_payhook_command_beside_it_uses_its_settings(d
     assert dev.stop() == 0
 
 
+def test_a_stop_signal_while_it_starts_stops_it_at_once_and_leaves_nothing(dev: Dev) -> None:
+    process = subprocess.Popen(dev.command(), cwd=dev.folder, env=_bare_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        # The embedded PostgreSQL is starting (its log exists once initdb is done).
+        wait_for((dev.data / "postgres.log").exists, 60, "the embedded PostgreSQL to start")
+        process.send_signal(signal.SIGHUP)
+        output, _ = process.communicate(timeout=60)
+        assert process.returncode == 0
+        assert "serving" not in output, "it finished starting before it stopped"
+    finally:
+        process.kill()
+        process.wait()
+    wait_for(functools.partial(_none_left, dev.folder), 60, f"no process left: {_processes_using(dev.folder)}")
+
+
 @pytest.mark.parametrize(
     ("port", "what", "option"),
     [
