@@ -24,6 +24,7 @@ import redis
 from shared.ops.dev.envfile import read_env
 from shared.ops.dev.stack import process_commands
 from shared.providers import all_providers
+from tests.support.folders import reachable_folder
 from tests.support.net import free_port
 from tests.support.processes import procfile_command, wait_for
 
@@ -133,11 +134,12 @@ def _none_left(folder: Path) -> bool:
 
 
 @pytest.fixture
-def dev(tmp_path: Path) -> Iterator[Dev]:
-    runner = Dev(tmp_path)
-    yield runner
-    if runner.process is not None and runner.process.poll() is None:
-        runner.stop()
+def dev() -> Iterator[Dev]:
+    with reachable_folder() as folder:
+        runner = Dev(folder)
+        yield runner
+        if runner.process is not None and runner.process.poll() is None:
+            runner.stop()
 
 
 def _is_paid(dev: Dev, provider: str, order_ref: str) -> bool:
