@@ -104,3 +104,16 @@ def test_a_worker_stamped_recently_is_alive_and_one_gone_is_not(settings: Settin
     assert liveness.alive(redis, keys, now) == 2
     liveness.stamp(redis, keys, "host:1", now + 5 * liveness.WINDOW_SECONDS)  # much later: the others are dropped
     assert redis.zrange(keys.workers_alive, 0, -1) == [b"host:1"]
+
+
+def test_a_batch_split_to_isolate_a_refused_callback_counts_each_callback_once(
+    settings: Settings, web: TestClient, engine: Engine
+) -> None:
+    # PostgreSQL refuses a NUL character in text: the batch is halved until that callback stands alone, and
+    # each failed attempt's figures roll back with it.
+    poisoned = pivot_event("PAYMENT.PAID", "sess-nul", "bad\x00ref", "PAID")
+    good = [pivot_event("PAYMENT.PAID", f"sess-{i}", f"ok-{i}", "PAID") for i in range(9)]
+    for body in [*good[:4], poisoned, *good[4:]]:
+        post(web, "pivot", body)
+    drain_all(settings)
+    assert _counts(engine) == {("pivot", "applied"): 9, ("pivot", "dead_letter"): 1}
