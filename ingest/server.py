@@ -33,11 +33,12 @@ from shared.db import spool as spool_table
 from shared.doorbell import Doorbell
 from shared.errors import http_exception, server_error
 from shared.ops.api import AdminApi
-from shared.ops.console.app import Console
+from shared.ops.console.app import FAVICON_ROUTE, Console
 from shared.ops.service import OperatorService
 from shared.providers import Configured, load_providers
 from shared.queue import QueueKeys
 from shared.settings import Settings
+from shared.slashes import relative_redirects
 
 
 def queue_reader(connections: Connections) -> Callable[[], ScrapeFigures]:
@@ -96,7 +97,7 @@ def create_app(
         redis, QueueKeys(settings.queue_prefix).accounts_version, account_loader(accounts, providers), callbacks.install
     )
     shutdown = GracefulShutdown(settings.shutdown_grace_seconds)
-    document = openapi.document([c.provider for c in providers.values()])
+    document = openapi.document([c.provider for c in providers.values()], admin=bool(settings.actors))
     probes = Probes(redis, metrics, orjson.dumps(document), shutdown, spool, queue_reader(scrape))
 
     @asynccontextmanager
@@ -128,9 +129,10 @@ def create_app(
         Route("/metrics", probes.metrics_text, methods=["GET"]),
         Route("/openapi.json", probes.openapi, methods=["GET"]),
         AdminApi(settings, ops).mount(),
-        *([Console(settings, ops).mount()] if settings.actors else []),
+        *([Console(settings, ops).mount(), FAVICON_ROUTE] if settings.actors else []),
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception, Exception: server_error}
     )
+    relative_redirects(app)
     return FastPath(app, callbacks, settings.max_concurrent_requests, shutdown)

@@ -138,7 +138,7 @@ def _stop_gracefully() -> None:
 
 @worker_init.connect
 def _serve_metrics(**_: Any) -> None:
-    metrics.serve(settings.worker_metrics_port)
+    metrics.serve(settings.worker_metrics_port, settings.worker_metrics_host)
 
 
 @worker_init.connect

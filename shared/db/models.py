@@ -64,6 +64,11 @@ class Payment(Base):
             "id",
             postgresql_where=text("unresolved_at IS NOT NULL"),
         ),
+        # The console's search (``shared.db.payment_search``): newest first by status, by creation time, and
+        # by an order-reference prefix (pattern ops: LIKE 'x%' uses it whatever the collation).
+        Index("ix_payments_status", "status", "created_at", "id"),
+        Index("ix_payments_created", "created_at", "id"),
+        Index("ix_payments_order_ref_prefix", "order_ref", postgresql_ops={"order_ref": "varchar_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -126,7 +126,7 @@ def attempt_counts(session: Session, delivery_ids: Sequence[int]) -> dict[int, i
         .where(DeliveryAttempt.delivery_id.in_(delivery_ids))
         .group_by(DeliveryAttempt.delivery_id)
     )
-    return {delivery_id: count for delivery_id, count in counted.tuples()}
+    return {int(row[0]): int(row[1]) for row in counted}
 
 
 def matching_deliveries(session: Session, filters: DeliveryFilters) -> list[int]:

@@ -50,12 +50,30 @@ def unresolved_document(payment: Payment, last: list[PaymentCheck]) -> dict[str,
     """An unresolved payment: who it is, since when, and what the provider said last."""
     return {
         "provider": payment.provider,
+        "account": payment.account,
         "order_ref": payment.order_ref,
         "payment_key": payment.payment_key,
         "status": str(payment.status),
         "unresolved_at": _iso_or_none(payment.unresolved_at),
         "updated_at": payment.updated_at.isoformat(),
         "last_check": check_document(last[-1]) if last else None,
+    }
+
+
+def payment_summary(payment: Payment) -> dict[str, Any]:
+    """What a listing shows of a payment."""
+    return {
+        "id": payment.id,
+        "provider": payment.provider,
+        "account": payment.account,
+        "order_ref": payment.order_ref,
+        "payment_key": payment.payment_key,
+        "status": str(payment.status),
+        "amount": _amount(payment.amount),
+        "currency": payment.currency,
+        "created_at": payment.created_at.isoformat(),
+        "updated_at": payment.updated_at.isoformat(),
+        "unresolved_at": _iso_or_none(payment.unresolved_at),
     }
 
 
@@ -141,6 +159,7 @@ def conflict_document(conflict: Conflict) -> dict[str, Any]:
     return {
         "id": payment.id,
         "provider": payment.provider,
+        "account": payment.account,
         "order_ref": payment.order_ref,
         "payment_key": payment.payment_key,
         "status": str(payment.status),

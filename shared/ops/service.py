@@ -13,12 +13,20 @@ from sqlalchemy.orm import Session
 
 from shared.backlog import QueueStats, queue_stats_if_reachable
 from shared.celery_app import JOB_TASK, make_celery
-from shared.db import audit, checks, payments, spool
+from shared.db import audit, checks, payment_search, payments, spool
 from shared.db import dead_letters as dlq
+from shared.db.payment_search import PaymentFilters
 from shared.db.payments import find_payment, history
 from shared.ops.accounts import AccountService
 from shared.ops.audit import Refused, audited
-from shared.ops.documents import audit_document, conflict_document, letter_document, letter_summary, payment_document
+from shared.ops.documents import (
+    audit_document,
+    conflict_document,
+    letter_document,
+    letter_summary,
+    payment_document,
+    payment_summary,
+)
 from shared.ops.jobs import JobRunner
 from shared.ops.outbox import ROTATION_OVERLAP_SECONDS, OutboxService, ids_text
 from shared.ops.predict import predict, summary
@@ -44,6 +52,13 @@ class OperatorService(OutboxService, ReconcileService, AccountService):
             if found is None:
                 return None
             return payment_document(found, history(session, found), checks.history(session, found.id))
+
+    def search_payments(
+        self, filters: PaymentFilters, *, limit: int, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Payments the filters select, newest first, a keyset page at a time (``before``: the last id shown)."""
+        with self.session() as session:
+            return [payment_summary(p) for p in payment_search.search(session, filters, limit=limit, before=before)]
 
     def conflicts(
         self, *, provider: str | None = None, limit: int = 50, before: int | None = None

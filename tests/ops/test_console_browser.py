@@ -19,6 +19,7 @@ from typing import Any, cast
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from redis import Redis
 from sqlalchemy import Engine
 
 from shared.db import dead_letters as dlq
@@ -181,7 +182,9 @@ def test_an_operator_works_the_console_in_a_browser(
     context.close()
 
 
-def test_the_browser_is_refused_forged_cross_site_and_expired(browser: Browser, stack: Stack) -> None:
+def test_the_browser_is_refused_forged_cross_site_and_expired(
+    browser: Browser, stack: Stack, settings: Settings, redis: Redis
+) -> None:
     context = browser.new_context(base_url=stack.url)
     page = context.new_page()
     page.goto("/console/sign-in")
@@ -202,7 +205,7 @@ def test_the_browser_is_refused_forged_cross_site_and_expired(browser: Browser, 
     shot(page, "07-cross-site-refused")
 
     # A session past its lifetime: back to sign in.
-    sessions = ConsoleSessions({TOKEN: "alice"})
+    sessions = ConsoleSessions({TOKEN: "alice"}, redis, settings.queue_prefix)
     fresh = sessions.sign_in(TOKEN)
     assert fresh is not None
     old = dataclasses.replace(fresh, issued=time.time() - sessions.lifetime - 60)

@@ -5,6 +5,7 @@ a fixed set allows."""
 from __future__ import annotations
 
 import getpass
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -23,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from shared.db.letter_filters import utc_time
+from shared.ops.dev.envfile import settings_beside
 from shared.ops.render import clean
 from shared.ops.service import OperatorService, Refused
 from shared.providers import all_providers
@@ -31,6 +33,19 @@ from shared.settings import Settings, SettingsError
 F = TypeVar("F", bound=Callable[..., Any])
 # redis-py's "Error 111 connecting to HOST:PORT. Connection refused.": the place is said once, our way.
 _REDIS_SAYS_WHERE = re.compile(r"^Error [-\d]+ connecting to \S+ ")
+
+
+def use_dev_settings() -> None:
+    """Beside a ``payhook dev`` (``.payhook/env`` here) and with no database or Redis named, use its
+    settings, and say so: a command must never silently pick a stack."""
+    found = settings_beside(os.environ)
+    if found is None:
+        return
+    path, settings = found
+    for name, value in settings.items():
+        os.environ.setdefault(name, value)
+    unset = "neither PAYHOOK_DATABASE_URL nor PAYHOOK_REDIS_URL is set"
+    click.echo(f"payhook: using the settings of payhook dev in {path} ({unset})", err=True)
 
 
 def fail(message: str) -> None:
