@@ -28,14 +28,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.canonical import DeliveryStatus, Outcome, Status
-from shared.db.base import Base as Base  # noqa: PLC0414 - re-exported: every model's base
-
-# Models kept in modules of their own, on the same base: imported (and re-exported) here, so that importing
-# this module puts every table in ``Base.metadata`` (what ``payhook migrate`` is compared with).
-from shared.db.figure_rows import MinuteFigure as MinuteFigure  # noqa: PLC0414
 
 
 def _enum(kind: type[Status] | type[Outcome], name: str) -> Enum:
@@ -47,6 +42,10 @@ def _enum(kind: type[Status] | type[Outcome], name: str) -> Enum:
         length=24,
         values_callable=lambda members: [m.value for m in members],
     )
+
+
+class Base(DeclarativeBase):
+    pass
 
 
 class Payment(Base):
@@ -392,3 +391,15 @@ class OperatorJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MinuteFigure(Base):
+    """A per-minute count for the console's charts (``shared.db.figures``); kept three days."""
+
+    __tablename__ = "minute_figures"
+
+    minute: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
