@@ -25,7 +25,7 @@ def _refs(node: Any) -> Iterator[str]:
 
 
 def test_each_provider_has_its_callback_path_with_its_auth_headers() -> None:
-    paths = document(PROVIDERS)["paths"]
+    paths = document(PROVIDERS, admin=True)["paths"]
     for provider in PROVIDERS:
         post = paths[f"/callbacks/{provider.name}"]["post"]
         headers = {p["name"] for p in post["parameters"] if p["in"] == "header"}
@@ -35,18 +35,18 @@ def test_each_provider_has_its_callback_path_with_its_auth_headers() -> None:
 
 def test_only_the_providers_given_are_described() -> None:
     pivot = [p for p in PROVIDERS if p.name == "pivot"]
-    callbacks = [path for path in document(pivot)["paths"] if path.startswith("/callbacks/")]
+    callbacks = [path for path in document(pivot, admin=True)["paths"] if path.startswith("/callbacks/")]
     assert callbacks == ["/callbacks/pivot"]
 
 
 def test_the_probes_and_the_admin_parts_are_composed_in() -> None:
-    paths = document(PROVIDERS)["paths"]
+    paths = document(PROVIDERS, admin=True)["paths"]
     assert {"/healthz", "/readyz", "/metrics", "/admin/dead-letters"} <= set(paths)
     assert all(op.get("responses") for item in paths.values() for op in item.values() if isinstance(op, dict))
 
 
 def test_every_reference_resolves_inside_the_document() -> None:
-    doc = document(PROVIDERS)
+    doc = document(PROVIDERS, admin=True)
     refs = set(_refs(doc))
     assert refs
     for ref in refs:

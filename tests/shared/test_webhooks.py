@@ -42,7 +42,7 @@ def test_secrets_are_whsec_and_random() -> None:
         ("merchant.example.evil.test", ("*.merchant.example",), False),
         ("HOOKS.Merchant.Example", ("*.merchant.example",), True),
         ("127.0.0.1", ("*",), False),  # a pattern of names never lets a literal address through
-        ("10.0.0.5", ("10.0.0.5",), True),
+        ("127.0.0.2", ("127.0.0.2",), True),
         ("::1", ("[::1]",), True),
     ],
 )

@@ -45,8 +45,13 @@ def test_due_payments_are_claimed_once_under_a_lease(engine: Engine) -> None:
 def test_a_filter_puts_its_payments_first_in_line(engine: Engine) -> None:
     _payments(engine, "a", "b")
     with Session(engine) as session, session.begin():
-        assert checks.ask_matching(session, "pivot", status="paid", since=None, until=None, reason="job") == 0
-        assert checks.ask_matching(session, "pivot", status="pending", since=None, until=None, reason="job") == 2
+        paid, pending = checks.PaymentFilters(("pivot",), "paid"), checks.PaymentFilters(("pivot",), "pending")
+        newest = checks.newest_payment_id(session)
+        assert checks.payment_ids(session, paid, after=0, up_to=newest, limit=10) == []
+        chosen = checks.payment_ids(session, pending, after=0, up_to=newest, limit=10)
+        assert len(chosen) == checks.count_payments(session, pending, up_to=newest) == 2
+        assert checks.payment_ids(session, pending, after=chosen[0], up_to=newest, limit=10) == chosen[1:]
+        assert checks.ask_ids(session, chosen, reason="job") == 2
         assert {d.reason for d in checks.claim_due(session, "pivot", 10, 60)} == {"job"}
 
 

@@ -70,3 +70,25 @@ def test_replay_marks_each_letter_once_and_purge_removes_them(engine: Engine) ->
         assert len(dlq.list_letters(session, dlq.Filters(include_replayed=True))) == 2
         assert dlq.purge(session, ids) == 2
         assert dlq.get(session, ids[0]) is None
+
+
+def _in_account(entry: str, account: str) -> dlq.Rejected:
+    callback = QueuedCallback("pivot", b'{"event": "PAYMENT.PAID"}', {}, 1.0, account)
+    return dlq.Rejected(entry, callback, "bad_signature", "refused")
+
+
+def test_the_account_filter_selects_one_accounts_letters(engine: Engine) -> None:
+    _record(engine, _in_account("1-0", "default"), _in_account("2-0", "brand-b"), _in_account("3-0", "brand-b"))
+    with Session(engine) as session:
+        chosen = dlq.list_letters(session, dlq.Filters(account="brand-b"))
+        everything = dlq.list_letters(session, dlq.Filters())
+        counted = dlq.counts_by_reason(session, dlq.Filters(provider="pivot", account="default"))
+    assert [(letter.entry_id, letter.account) for letter in chosen] == [("2-0", "brand-b"), ("3-0", "brand-b")]
+    assert len(everything) == 3
+    assert counted == {"bad_signature": 1}
+
+
+def test_the_account_filter_survives_a_jobs_stored_document() -> None:
+    filters = dlq.Filters(provider="pivot", account="brand-b")
+    assert dlq.Filters.from_document(filters.to_document()) == filters
+    assert dlq.Filters.from_query(filters.to_query()) == filters

@@ -67,7 +67,7 @@ def test_stored_documents_keep_their_shape() -> None:
 
 def test_the_openapi_parameters_the_cli_options_and_the_console_form_are_the_fields() -> None:
     names = [f.name for f in FIELDS]
-    paths = document(list(all_providers().values()))["paths"]
+    paths = document(list(all_providers().values()), admin=True)["paths"]
     for path, method in (("/admin/dead-letters", "get"), ("/admin/dead-letters/counts", "get")):
         given = [p["name"] for p in paths[path][method]["parameters"] if p["name"] not in ("limit", "offset", "after")]
         assert given == [n for name in names for n in (name, ALIASES.get(name)) if n], path

@@ -65,7 +65,7 @@ def test_the_cli_runs_a_bulk_replay_as_a_job_with_progress_and_an_audit_trail(
     audit = rows(engine, "SELECT actor, action, count, outcome FROM audit_log ORDER BY id")
     assert [(a.actor, a.action, a.count) for a in audit] == [("oncall", "dlq.replay", 450)] * 2
     assert audit[0].outcome == "started job 1" and audit[1].outcome == "job 1 done: replayed 450 of 450"
-    purged = cli(settings, "dlq", "purge", "--all", "--reason", "invalid_json", "--json")
+    purged = cli(settings, "dlq", "purge", "--all", "--reason", "invalid_json", "--json", "--yes")
     assert purged.exit_code == 0 and json.loads(purged.stdout)["changed"] == 3
 
 
@@ -156,7 +156,7 @@ def test_a_job_hands_back_at_its_budget_and_a_runner_taken_over_stops(settings: 
         # A runner that was thought dead (taken over) stops at its next step instead of doing the work twice.
         with engine.begin() as conn:
             conn.exec_driver_sql("UPDATE operator_jobs SET status = 'running', runner = 'someone-else'")
-        assert ops.runner.run(job["id"], replay=ops.replay_chunk, purge=ops.purge_chunk) == "held"
+        assert ops.runner.run(job["id"], acts={"replay": ops.replay_chunk, "purge": ops.purge_chunk}) == "held"
         with engine.begin() as conn:
             conn.exec_driver_sql("UPDATE operator_jobs SET status = 'queued', runner = NULL")
         assert ops.run_job(job["id"]) == "done"
@@ -176,7 +176,7 @@ def test_a_job_whose_chunks_keep_failing_fails_with_its_error(settings: Settings
         def broken(session: Any, ids: list[int]) -> int:
             raise RuntimeError("the chunk cannot be done")
 
-        assert ops.runner.run(job["id"], replay=broken, purge=broken) == "failed"
+        assert ops.runner.run(job["id"], acts={"replay": broken, "purge": broken}) == "failed"
         final = ops.job(job["id"])
         assert final is not None and final["status"] == "failed"
         assert final["error"] == "RuntimeError: the chunk cannot be done"

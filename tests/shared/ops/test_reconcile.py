@@ -130,7 +130,8 @@ def test_an_expected_payment_whose_every_callback_was_lost_is_found(
     )
     assert made.exit_code == 0, made.output
     assert json.loads(made.stdout) == {
-        "provider": "pivot", "order_ref": "ORD-E1", "payment_key": "s-e1", "status": "pending", "created": True
+        "provider": "pivot", "order_ref": "ORD-E1", "payment_key": "s-e1", "status": "pending", "created": True,
+        "account": "default",
     }  # fmt: skip
     again = run(env, "payments", "expect", "pivot", "ORD-E1", "--payment-id", "s-e1")
     assert again.exit_code == 0 and "already known, nothing changed" in again.stdout
@@ -167,9 +168,15 @@ def test_what_stays_unresolved_is_listed_and_all_of_a_filter_can_be_put_in_line(
     ]
     assert "ORD-U" in run(env, "payments", "unresolved").stdout
     standin.sim("PUT", "/pivot/payments", {"id": "s-u", "clientReferenceId": "ORD-U", "amount": 1, "status": "EXPIRED"})
-    queued = run(env, "reconcile", "--all", "--provider", "pivot", "--status", "processing", "--json")
-    assert json.loads(queued.stdout) == {"scheduled": 1}
+    bulk = run(env, "reconcile", "--all", "--provider", "pivot", "--status", "processing", "--json")
+    queued = json.loads(bulk.stdout)
+    assert (queued["kind"], queued["status"], queued["total"], queued["changed"]) == ("reconcile", "done", 1, 1)
+    assert queued["filters"] == {"providers": ["pivot"], "status": "processing"}
     assert _loop(env) == {"corrected": 1}
+    jobs = json.loads(run(env, "jobs", "list", "--json").stdout)
+    assert [(j["id"], j["kind"]) for j in jobs] == [(queued["id"], "reconcile")]
+    audited = rows(engine, "SELECT action, outcome FROM audit_log WHERE action = 'reconcile_all' ORDER BY id")
+    assert [r.outcome for r in audited] == [f"started job {queued['id']}", f"job {queued['id']} done: queued 1 of 1"]
     assert json.loads(run(env, "payments", "unresolved", "--json").stdout) == []
     assert payment(engine, "pivot", "ORD-U")["status"] == "expired"  # type: ignore[index]
 
