@@ -65,11 +65,13 @@ def _delivery(status: DeliveryStatus) -> tuple[Delivery, OutboxEvent]:
 
 
 def test_a_delivery_shows_its_next_attempt_only_while_unfinished_and_its_attempts() -> None:
-    assert delivery_summary(*_delivery(DeliveryStatus.PENDING))["next_attempt_at"] == AT.isoformat()
-    assert delivery_summary(*_delivery(DeliveryStatus.FAILED))["next_attempt_at"] is None
+    assert delivery_summary(*_delivery(DeliveryStatus.PENDING), 0)["next_attempt_at"] == AT.isoformat()
+    assert delivery_summary(*_delivery(DeliveryStatus.FAILED), 0)["next_attempt_at"] is None
+    # The attempt being made counts in the total while the delivery is sending.
+    assert delivery_summary(*_delivery(DeliveryStatus.SENDING), 2)["attempts_total"] == 3
     attempt = DeliveryAttempt(attempted_at=AT, duration_ms=12.345, status_code=500, response="no", error=None)
     doc = delivery_document(*_delivery(DeliveryStatus.FAILED), [attempt])
-    assert doc["event"] == {"id": "evt_1"}
+    assert doc["event"] == {"id": "evt_1"} and doc["attempts_total"] == 1
     assert doc["attempt_log"] == [
         {"attempted_at": AT.isoformat(), "duration_ms": 12.3, "status_code": 500, "response": "no", "error": None}
     ]
