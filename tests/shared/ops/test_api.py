@@ -25,7 +25,8 @@ def test_each_named_token_is_its_actor_and_nothing_else_is(settings: Settings) -
     api = _api(settings, (("ana", ANA), ("bo", BO)), "legacy-" + "c" * 24)
     assert api.actor(f"Bearer {ANA}") == "ana" and api.actor(f"Bearer {BO}") == "bo"
     assert api.actor("Bearer legacy-" + "c" * 24) == "admin"
-    for wrong in (ANA, f"Bearer {ANA[:-1]}", f"bearer {ANA}", "", f"Bearer {ANA} "):
+    assert api.actor(f"bearer {ANA}") == "ana"  # the scheme's name is case-insensitive
+    for wrong in (ANA, f"Bearer {ANA[:-1]}", f"Basic {ANA}", "", "Bearer ", f"Bearer {ANA} "):
         assert api.actor(wrong) is None
 
 
