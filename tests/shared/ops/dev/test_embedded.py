@@ -1,20 +1,56 @@
-"""The embedded servers of ``payhook dev``: a port in use is seen as such; the embedded Redis starts on a
-loopback port with an append-only file, answers only with its password, and stops cleanly with its whole
-process group; a missing package is a clear error. Starts one real Redis process (no PostgreSQL: ``test_dev``
-covers it)."""
+"""The embedded servers of ``payhook dev``. PostgreSQL: only the password lets a client in, its data folder is
+the owner's alone, its readiness probe leaves no failed login in the log, and a data folder made by an earlier
+payhook (every local connection trusted) is given the password at the next start. Redis: on a loopback port
+with an append-only file, answering only with its password, stopped cleanly with its whole process group.
+A port in use is seen as such; a missing package is a clear error."""
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
 
+import psycopg
 import pytest
 from redis import Redis
 from redis.exceptions import AuthenticationError, ResponseError
 
 from shared.ops.dev import embedded
-from shared.ops.dev.embedded import EmbeddedError, port_free, start_redis
+from shared.ops.dev.embedded import EmbeddedError, port_free, start_postgres, start_redis
 from tests.support.net import free_port
+
+
+def _connects(port: int, password: str | None) -> bool:
+    secret = f":{password}" if password is not None else ""
+    try:
+        with psycopg.connect(f"postgresql://postgres{secret}@127.0.0.1:{port}/postgres", connect_timeout=5) as conn:
+            return conn.execute("SELECT 1").fetchone() == (1,)
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.mark.integration
+def test_only_the_password_lets_a_client_in_even_in_a_folder_that_trusted_everyone(tmp_path: Path) -> None:
+    port = free_port()
+    server = start_postgres(tmp_path, port, "first-password")
+    try:
+        assert _connects(port, "first-password")
+        assert not _connects(port, None)
+        assert not _connects(port, "wrong")
+    finally:
+        server.stop()
+    pgdata = tmp_path / "postgres"
+    assert pgdata.stat().st_mode & 0o777 == 0o700
+    assert 'role "root"' not in (tmp_path / "postgres.log").read_text()
+
+    # As an earlier payhook dev left it: every local connection trusted.
+    (pgdata / "pg_hba.conf").write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n")
+    server = start_postgres(tmp_path, port, "second-password")
+    try:
+        assert _connects(port, "second-password")
+        assert not _connects(port, None)
+        assert not _connects(port, "first-password")
+    finally:
+        server.stop()
 
 
 def test_a_port_in_use_is_not_free() -> None:
@@ -26,6 +62,7 @@ def test_a_port_in_use_is_not_free() -> None:
     assert port_free(free_port())
 
 
+@pytest.mark.integration
 def test_the_embedded_redis_starts_keeps_an_append_only_file_and_stops(tmp_path: Path) -> None:
     port = free_port()
     server = start_redis(tmp_path, port, "embedded-test-password")
