@@ -162,3 +162,13 @@ def test_unreachable_servers_are_named_by_host_and_port(settings: Settings, web:
     redis_url = f"redis://127.0.0.1:{port}/0"
     replay = cli(settings, "dlq", "replay", str(letter), PAYHOOK_REDIS_URL=redis_url)
     _one_line_failure(replay, f"cannot reach Redis at 127.0.0.1:{port}: ")
+
+
+def test_with_no_url_set_a_connection_error_says_how_to_reach_a_dev_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.ops.cli import support
+
+    monkeypatch.setenv("PAYHOOK_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/x")
+    assert support._unset() == ""
+    monkeypatch.delenv("PAYHOOK_DATABASE_URL")
+    monkeypatch.delenv("PAYHOOK_REDIS_URL", raising=False)
+    assert ".payhook/env" in support._unset() and "PAYHOOK_DATABASE_URL" in support._unset()

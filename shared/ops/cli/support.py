@@ -67,15 +67,25 @@ def reports_failures(fn: F) -> F:
         except SQLAlchemyError as exc:
             why = _first_line(getattr(exc, "orig", None) or exc)
             if _cannot_connect(exc):
-                fail(f"cannot reach PostgreSQL at {_server('database')}: {why.rsplit('failed: ', 1)[-1]}")
+                fail(f"cannot reach PostgreSQL at {_server('database')}: {why.rsplit('failed: ', 1)[-1]}{_unset()}")
             fail(f"database error: {why}")
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            fail(f"cannot reach Redis at {_server('redis')}: {_REDIS_SAYS_WHERE.sub('', _first_line(exc))}")
+            fail(f"cannot reach Redis at {_server('redis')}: {_REDIS_SAYS_WHERE.sub('', _first_line(exc))}{_unset()}")
         except RedisError as exc:
             fail(f"redis error: {exc}")
         return None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _unset() -> str:
+    """Where no URL was set, the default was tried: say so, and how to reach a payhook dev stack instead."""
+    if os.environ.get("PAYHOOK_DATABASE_URL") or os.environ.get("PAYHOOK_REDIS_URL"):
+        return ""
+    return (
+        " (no PAYHOOK_DATABASE_URL or PAYHOOK_REDIS_URL set and no .payhook/env here: run it in the folder of a"
+        " payhook dev, or `set -a; . DIR/.payhook/env; set +a`)"
+    )
 
 
 def _first_line(exc: object) -> str:

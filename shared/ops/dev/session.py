@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import sys
 import time
@@ -61,7 +62,20 @@ def _examples(stack: DevStack, url: str) -> Iterator[str]:
             parts += ["-H", f"{name}: {value}"]
         yield f"  {shlex.join([*parts, '--data-binary', f'@{path}'])}"
         if event is not None and event.order_ref:
-            yield f"  payhook payments show {provider.name} {event.order_ref}"
+            yield f"  {payhook_command()} payments show {provider.name} {event.order_ref}"
+
+
+def payhook_command() -> str:
+    """The payhook command as this shell can paste it: ``payhook`` when that is the one on the PATH, else the
+    virtual environment's (``.venv/bin/payhook`` after ``make run``, which does not activate the venv)."""
+    here = Path(sys.executable).parent / "payhook"
+    found = shutil.which("payhook")
+    if found is not None and Path(found).resolve() == here.resolve():
+        return "payhook"
+    try:
+        return shlex.quote(str(here.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(here))
 
 
 class StartInterrupted(Exception):

@@ -12,17 +12,17 @@ from sqlalchemy.orm import Session
 
 from shared.canonical import Status
 from shared.db.models import Payment
-from shared.db.payment_search import PaymentFilters, search
+from shared.db.payment_search import PaymentSearch, search
 
 
 def test_a_forms_filters_are_read_forgivingly_and_written_back() -> None:
-    filters = PaymentFilters.from_query(
+    filters = PaymentSearch.from_query(
         {"provider": " pivot\x00 ", "status": "paid", "order_ref": "", "since": "2026-01-01T07:00:00+07:00"}
     )
-    assert filters == PaymentFilters(provider="pivot", status=Status.PAID, since=datetime(2026, 1, 1, tzinfo=UTC))
+    assert filters == PaymentSearch(provider="pivot", status=Status.PAID, since=datetime(2026, 1, 1, tzinfo=UTC))
     assert filters.to_query() == {"provider": "pivot", "status": "paid", "since": "2026-01-01T07:00:00+07:00"}
-    assert PaymentFilters.from_query({"status": "shipped", "until": "soon", "account": ["a"]}) == PaymentFilters()
-    assert PaymentFilters.from_query(PaymentFilters(order_ref="ord-1").to_query()) == PaymentFilters(order_ref="ord-1")
+    assert PaymentSearch.from_query({"status": "shipped", "until": "soon", "account": ["a"]}) == PaymentSearch()
+    assert PaymentSearch.from_query(PaymentSearch(order_ref="ord-1").to_query()) == PaymentSearch(order_ref="ord-1")
 
 
 @pytest.mark.integration
@@ -35,15 +35,15 @@ def test_the_payments_selected_newest_first_by_prefix_and_by_page(engine: Engine
             session.flush()
     with Session(engine) as session:
 
-        def found(filters: PaymentFilters, **page: int) -> list[str | None]:
+        def found(filters: PaymentSearch, **page: int) -> list[str | None]:
             return [
                 p.order_ref for p in search(session, filters, limit=page.get("limit", 10), before=page.get("before"))
             ]
 
-        assert found(PaymentFilters()) == list(reversed(refs))
-        assert found(PaymentFilters(order_ref="ord-")) == ["ord-2", "ord-1"]  # "_" is no wildcard
-        assert found(PaymentFilters(order_ref="50%")) == ["50%-off"]  # nor is "%"
-        assert found(PaymentFilters(status=Status.PAID)) == ["500-off", "ord_3", "ord-1"]
-        assert found(PaymentFilters(provider="midtrans")) == []
-        first = search(session, PaymentFilters(), limit=2)
-        assert found(PaymentFilters(), limit=2, before=first[-1].id) == ["ord_3", "ord-2"]
+        assert found(PaymentSearch()) == list(reversed(refs))
+        assert found(PaymentSearch(order_ref="ord-")) == ["ord-2", "ord-1"]  # "_" is no wildcard
+        assert found(PaymentSearch(order_ref="50%")) == ["50%-off"]  # nor is "%"
+        assert found(PaymentSearch(status=Status.PAID)) == ["500-off", "ord_3", "ord-1"]
+        assert found(PaymentSearch(provider="midtrans")) == []
+        first = search(session, PaymentSearch(), limit=2)
+        assert found(PaymentSearch(), limit=2, before=first[-1].id) == ["ord_3", "ord-2"]

@@ -76,7 +76,7 @@ class Dev:
             if not line and self.process.poll() is not None:
                 raise AssertionError("payhook dev exited:\n" + "".join(self.lines))
             self.lines.append(line)
-            if line.strip().startswith("payhook payments show revenue-monster"):
+            if " payments show revenue-monster " in line:
                 return self.process
         raise AssertionError("payhook dev did not print its banner:\n" + "".join(self.lines))
 
@@ -168,6 +168,14 @@ def test_one_command_runs_everything_applies_a_callback_per_provider_and_stops_c
         assert event is not None and event.order_ref is not None
         name, ref = provider.name, event.order_ref
         wait_for(functools.partial(_is_paid, dev, name, ref), 60, f"{name} paid")
+    # The printed commands work pasted as they are, in the folder it ran in, with nothing exported.
+    shows = [line.strip() for line in dev.lines if " payments show " in line]
+    assert len(shows) == len(all_providers())
+    for line in shows:
+        pasted = {"shell": True, "cwd": dev.folder, "env": _bare_env(), "capture_output": True, "text": True}
+        shown = subprocess.run(line, check=False, **pasted)  # type: ignore[call-overload]
+        assert shown.returncode == 0 and "paid" in shown.stdout, (line, shown.stdout, shown.stderr)
+        assert "using the settings of payhook dev" in shown.stderr
 
     # A closed terminal stops it like SIGTERM.
     assert dev.stop(signal.SIGHUP) == 0
