@@ -64,6 +64,11 @@ class Payment(Base):
             "id",
             postgresql_where=text("unresolved_at IS NOT NULL"),
         ),
+        # The console's search (``shared.db.payment_search``): newest first by status, by creation time, and
+        # by an order-reference prefix (pattern ops: LIKE 'x%' uses it whatever the collation).
+        Index("ix_payments_status", "status", "created_at", "id"),
+        Index("ix_payments_created", "created_at", "id"),
+        Index("ix_payments_order_ref_prefix", "order_ref", postgresql_ops={"order_ref": "varchar_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -386,3 +391,15 @@ class OperatorJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MinuteFigure(Base):
+    """A per-minute count for the console's charts (``shared.db.figures``); kept three days."""
+
+    __tablename__ = "minute_figures"
+
+    minute: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)

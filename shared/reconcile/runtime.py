@@ -35,6 +35,8 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, tostring(tonumber(oldest[2]) + 1 - now)}
 """
+# Redis connections of one process's status clients: the rate's turns, tokens.
+REDIS_CONNECTIONS = 8
 _DROP_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
@@ -45,15 +47,20 @@ class RateLimit:
         self._script = redis.register_script(_RATE_SCRIPT)
         self._prefix = prefix
         self.per_second = per_second
+        self._turns: dict[str, asyncio.Lock] = {}
 
     async def wait(self, provider: str) -> float:
         """Wait for this request's turn; returns when it started, in Redis's Unix seconds."""
         key = f"{self._prefix}:api-rate:{provider}"
-        while True:
-            granted, value = await self._script(keys=[key], args=[self.per_second, secrets.token_hex(8)])
-            if int(granted):
-                return float(value)
-            await asyncio.sleep(max(float(value), 0.001))
+        # A round holds seconds' worth of requests (hundreds at a high rate): in this process they queue here,
+        # first come first served, and one at a time asks Redis. Each asking for itself woke them all together
+        # whenever a slot freed (hundreds of scripts for one grant) and took more connections than the pool has.
+        async with self._turns.setdefault(provider, asyncio.Lock()):
+            while True:
+                granted, value = await self._script(keys=[key], args=[self.per_second, secrets.token_hex(8)])
+                if int(granted):
+                    return float(value)
+                await asyncio.sleep(max(float(value), 0.001))
 
 
 class RedisTokens:
@@ -141,7 +148,13 @@ class ApiRuntime:
     _clients: dict[tuple[str, str], Client | None] = field(default_factory=dict)
 
     async def __aenter__(self) -> ApiRuntime:
-        self._redis = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0)
+        # A round's queries read their tokens at once: they wait for one of a few connections, where the default
+        # pool refuses the request past its size (a token read that fails costs a token request).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.redis_url, max_connections=REDIS_CONNECTIONS, timeout=5.0, socket_connect_timeout=2.0,
+            socket_timeout=5.0,
+        )  # fmt: skip
+        self._redis = aioredis.Redis(connection_pool=pool)
         connector = aiohttp.TCPConnector(limit=64, ttl_dns_cache=60)
         self._http = aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar(), headers={"User-Agent": "payhook"}
@@ -156,7 +169,7 @@ class ApiRuntime:
         if self._http is not None:
             await self._http.close()
         if self._redis is not None:
-            await self._redis.aclose()
+            await self._redis.aclose(close_connection_pool=True)
 
     def context(self, provider: str) -> ApiContext:
         if self._http is None:

@@ -1,7 +1,7 @@
 """The console end to end in a real browser: Debian's chromium driven by Playwright, against the Procfile's
-web and worker processes. Sign in, filter, open a letter, dry run, replay one, bulk-replay a filter, look a
-payment up, see the audit entry; a wrong token, an expired session, a forged form post and a cross-site
-request are refused. Screenshots go to ``test-artifacts/console/``."""
+web and worker processes. Sign in onto the Overview (its charts), filter, open a letter, dry run, replay one,
+bulk-replay a filter, look a payment up, see the audit entry; a wrong token, an expired session, a forged form
+post and a cross-site request are refused. Screenshots go to ``test-artifacts/console/``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from typing import Any, cast
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from redis import Redis
 from sqlalchemy import Engine
 
 from shared.db import dead_letters as dlq
@@ -108,8 +109,19 @@ def test_an_operator_works_the_console_in_a_browser(
     expect(page.get_by_role("alert")).to_contain_text("not valid")
     page.get_by_label("Admin token").fill(TOKEN)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     expect(page.locator("header")).to_contain_text("alice")
+    expect(page.locator("svg.chart")).to_have_count(3)
+    expect(page.get_by_role("img", name="Callbacks committed per minute, by outcome")).to_contain_text(
+        "dead_letter (5)"
+    )
+    expect(page.locator('td[data-result="dead_letter"]')).to_have_text("5")
+    expect(page.locator(".stage").filter(has_text="Dead letters waiting").locator(".stage-value")).to_have_text("6")
+    expect(page.locator(".stage").filter(has_text="Workers alive").locator(".stage-value")).to_have_text("1")
+    assert page.locator("script").count() == 0
+    shot(page, "00-overview")
+    page.get_by_role("link", name="Dead letters").click()
+    expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
     shot(page, "01-dead-letters")
 
     page.get_by_label("Reason", exact=True).fill("crashed_worker")
@@ -162,17 +174,23 @@ def test_an_operator_works_the_console_in_a_browser(
     expect(small.get_by_role("heading", name="Dead letters")).to_be_visible()
     assert small.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     shot(small, "06-phone")
+    small.goto("/console/")
+    expect(small.locator("svg.chart")).to_have_count(3)
+    assert small.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(small, "06-phone-overview")
     phone.close()
     context.close()
 
 
-def test_the_browser_is_refused_forged_cross_site_and_expired(browser: Browser, stack: Stack) -> None:
+def test_the_browser_is_refused_forged_cross_site_and_expired(
+    browser: Browser, stack: Stack, settings: Settings, redis: Redis
+) -> None:
     context = browser.new_context(base_url=stack.url)
     page = context.new_page()
     page.goto("/console/sign-in")
     page.get_by_label("Admin token").fill(TOKEN)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
     # A forged form post: the session cookie, but no CSRF token.
     forged = page.request.post(f"{stack.url}/console/dead-letters/replay", form={"reason": "x"})
@@ -187,7 +205,7 @@ def test_the_browser_is_refused_forged_cross_site_and_expired(browser: Browser, 
     shot(page, "07-cross-site-refused")
 
     # A session past its lifetime: back to sign in.
-    sessions = ConsoleSessions({TOKEN: "alice"})
+    sessions = ConsoleSessions({TOKEN: "alice"}, redis, settings.queue_prefix)
     fresh = sessions.sign_in(TOKEN)
     assert fresh is not None
     old = dataclasses.replace(fresh, issued=time.time() - sessions.lifetime - 60)

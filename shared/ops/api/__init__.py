@@ -36,8 +36,8 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class AdminApi:
-    def __init__(self, settings: Settings) -> None:
-        self.ops = OperatorService(settings)
+    def __init__(self, settings: Settings, ops: OperatorService | None = None) -> None:
+        self.ops = ops or OperatorService(settings)
         self._digests = [(_digest(token), actor) for token, actor in settings.actors.items()]
 
     def actor(self, authorization: str) -> str | None:
