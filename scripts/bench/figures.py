@@ -3,6 +3,7 @@
 Alternating in one run (this machine is shared and noisy): the drain alone, in this process, over the same
 number of fresh callbacks (every provider's stories, 10 % duplicates, shuffled), with the figures' upsert and
 without it (the upsert replaced by nothing). Prints each round's rate, the medians, their ratio and the load.
+Then the upsert alone, the statement a batch adds, timed in its own transaction: less noisy than the ratio.
 
 python -m scripts.bench.figures [--callbacks 20000] [--rounds 3]
 """
@@ -65,6 +66,25 @@ def drain_rate(settings: Settings, redis: Redis, count: int, start: int) -> floa
         ctx.close()
 
 
+def upsert_ms(settings: Settings, runs: int = 300) -> tuple[float, float]:
+    """Median and p90 milliseconds one batch's upsert adds to its transaction (three providers, three outcomes),
+    against rows already there (the common case: a busy minute); the batch commits anyway."""
+    ctx = WorkerContext(settings=settings, pid=os.getpid())
+    counts = {(p, k): 7 for p in ("pivot", "midtrans", "revenue-monster") for k in ("applied", "duplicate", "stale")}
+    times = []
+    try:
+        for _ in range(runs):
+            with ctx.sessions.begin() as session:
+                session.execute(text("SELECT 1"))  # the transaction is open, as a batch's is
+                started = time.perf_counter()
+                figures.add(session, counts, shard=0)
+                times.append((time.perf_counter() - started) * 1000)
+    finally:
+        ctx.close()
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.9)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--callbacks", type=int, default=20_000)
@@ -87,6 +107,8 @@ def main() -> None:
     pipeline.figures.add = real_add  # type: ignore[attr-defined]
     without, with_ = (statistics.median(rates[m]) for m in ("without figures", "with figures"))
     print(f"median without figures {without:.0f}/s, with figures {with_:.0f}/s: ratio {with_ / without:.3f}")
+    median, p90 = upsert_ms(settings)
+    print(f"one batch's upsert: median {median:.2f} ms, p90 {p90:.2f} ms")
     print(f"load average after: {os.getloadavg()}")
     redis.close()
 

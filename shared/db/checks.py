@@ -118,7 +118,7 @@ def plan(session: Session, payment_id: int, planned: NextCheck) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class PaymentFilters:
+class ReconcileFilters:
     """Which payments a bulk reconciliation goes through."""
 
     providers: tuple[str, ...]
@@ -141,12 +141,12 @@ def newest_payment_id(session: Session) -> int:
     return int(session.execute(select(func.coalesce(func.max(Payment.id), 0))).scalar_one())
 
 
-def count_payments(session: Session, filters: PaymentFilters, *, up_to: int) -> int:
+def count_payments(session: Session, filters: ReconcileFilters, *, up_to: int) -> int:
     query = select(func.count()).select_from(Payment).where(*filters.where(), Payment.id <= up_to)
     return int(session.execute(query).scalar_one())
 
 
-def payment_ids(session: Session, filters: PaymentFilters, *, after: int, up_to: int, limit: int) -> list[int]:
+def payment_ids(session: Session, filters: ReconcileFilters, *, after: int, up_to: int, limit: int) -> list[int]:
     """The selected payments' ids in id order, after ``after`` and at most ``up_to`` (a job's next chunk)."""
     query = select(Payment.id).where(*filters.where(), Payment.id > after, Payment.id <= up_to)
     return list(session.execute(query.order_by(Payment.id).limit(limit)).scalars())

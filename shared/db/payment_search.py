@@ -23,7 +23,7 @@ from shared.db.models import Payment
 
 
 @dataclass(frozen=True, slots=True)
-class PaymentFilters:
+class PaymentSearch:
     provider: str | None = None
     account: str | None = None
     status: Status | None = None
@@ -33,7 +33,7 @@ class PaymentFilters:
     until: datetime | None = None
 
     @classmethod
-    def from_query(cls, query: Mapping[str, Any]) -> PaymentFilters:
+    def from_query(cls, query: Mapping[str, Any]) -> PaymentSearch:
         """A form's filters, forgiving: text trimmed and without NUL characters; an unknown status or a time
         that does not parse is left out (the page shows what was understood)."""
         text = {name: _text(query.get(name)) for name in ("provider", "account", "order_ref")}
@@ -55,7 +55,7 @@ class PaymentFilters:
         return shown
 
 
-def search(session: Session, filters: PaymentFilters, *, limit: int, before: int | None = None) -> list[Payment]:
+def search(session: Session, filters: PaymentSearch, *, limit: int, before: int | None = None) -> list[Payment]:
     """Payments the filters select, newest first; ``before``: the last id of the previous page."""
     query = _where(select(Payment), filters)
     if before is not None:
@@ -65,7 +65,7 @@ def search(session: Session, filters: PaymentFilters, *, limit: int, before: int
     return list(session.execute(newest.limit(limit)).scalars())
 
 
-def _where(query: Select[Any], filters: PaymentFilters) -> Select[Any]:
+def _where(query: Select[Any], filters: PaymentSearch) -> Select[Any]:
     if filters.provider:
         query = query.where(Payment.provider == filters.provider)
     if filters.account:

@@ -60,8 +60,8 @@ class PaymentSelection:
         return cls(tuple(document.get("providers", ())), document.get("status"), **times)
 
     @property
-    def _filters(self) -> checks.PaymentFilters:
-        return checks.PaymentFilters(self.providers, self.status, self.since, self.until)
+    def _filters(self) -> checks.ReconcileFilters:
+        return checks.ReconcileFilters(self.providers, self.status, self.since, self.until)
 
     def newest_id(self, session: Session) -> int:
         return checks.newest_payment_id(session)

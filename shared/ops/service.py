@@ -15,7 +15,7 @@ from shared.backlog import QueueStats, queue_stats_if_reachable
 from shared.celery_app import JOB_TASK, make_celery
 from shared.db import audit, checks, payment_search, payments, spool
 from shared.db import dead_letters as dlq
-from shared.db.payment_search import PaymentFilters
+from shared.db.payment_search import PaymentSearch
 from shared.db.payments import find_payment, history
 from shared.ops.accounts import AccountService
 from shared.ops.audit import Refused, audited
@@ -53,9 +53,7 @@ class OperatorService(OutboxService, ReconcileService, AccountService):
                 return None
             return payment_document(found, history(session, found), checks.history(session, found.id))
 
-    def search_payments(
-        self, filters: PaymentFilters, *, limit: int, before: int | None = None
-    ) -> list[dict[str, Any]]:
+    def search_payments(self, filters: PaymentSearch, *, limit: int, before: int | None = None) -> list[dict[str, Any]]:
         """Payments the filters select, newest first, a keyset page at a time (``before``: the last id shown)."""
         with self.session() as session:
             return [payment_summary(p) for p in payment_search.search(session, filters, limit=limit, before=before)]

@@ -17,6 +17,7 @@ from shared.ops.service import OperatorService
 from shared.settings import Settings
 from tests.ops.conftest import TOKENS
 from tests.ops.test_console import sign_in
+from tests.support.net import free_port
 from tests.support.pipeline import drain_all, post
 
 pytestmark = pytest.mark.integration
@@ -69,3 +70,15 @@ def test_a_failure_of_ours_answers_the_console_500_page_with_its_headers(failing
     page = failing.get("/console/audit")
     _console_page(page, 500)
     assert "the audit trail broke" not in page.text
+
+
+def test_without_redis_the_console_says_sessions_are_unavailable(settings: Settings) -> None:
+    """Sessions live in Redis: while it cannot be reached, a console page (503), never a bare failure."""
+    nowhere = dataclasses.replace(settings, admin_tokens=TOKENS, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    ops = OperatorService(nowhere)
+    app = Starlette(routes=[Console(nowhere, ops).mount()])
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+        _console_page(client.post("/console/sign-in", data={"token": TOKENS[0][1]}), 503)
+        client.cookies.set("payhook_console", "a.b", path="/console")
+        assert client.get("/console/dead-letters").status_code == 303  # a cookie that is not ours: no Redis needed
+    ops.close()

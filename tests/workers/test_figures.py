@@ -60,11 +60,15 @@ def test_concurrent_shards_add_up_and_a_retried_batch_is_not_counted_twice(setti
     assert _counts(engine) == {("pivot", "applied"): 5, ("midtrans", "conflict"): 1}
 
 
-def test_the_tick_samples_the_backlog_keeping_the_largest_and_prunes_old_minutes(
+def test_the_tick_samples_the_backlog_and_prunes_old_minutes(
     settings: Settings, web: TestClient, engine: Engine
 ) -> None:
     for n in range(3):
         post(web, "pivot", pivot_event("PAYMENT.PAID", f"ps-b{n}", f"order-b{n}", "PAID"))
+    post(web, "pivot", b"{broken")
+    drain_all(settings)
+    for n in range(2):
+        post(web, "pivot", pivot_event("PAYMENT.PAID", f"ps-c{n}", f"order-c{n}", "PAID"))
     with Session(engine) as session, session.begin():
         session.execute(
             text(
@@ -75,15 +79,20 @@ def test_the_tick_samples_the_backlog_keeping_the_largest_and_prunes_old_minutes
     ctx = WorkerContext(settings=settings, pid=os.getpid())
     try:
         assert maintenance.record_figures(ctx, force=True)
-        drain_all(settings)
-        maintenance.record_figures(ctx, force=True)  # a smaller sample in the same minute changes nothing
     finally:
         ctx.close()
     samples = rows(engine, "SELECT kind, count FROM minute_figures WHERE minute > now() - interval '1 hour'")
-    backlog = {r.kind: r.count for r in samples if r.kind in (figures.QUEUED, figures.SPOOLED)}
-    assert backlog == {figures.QUEUED: 3, figures.SPOOLED: 0}
+    backlog = {r.kind: r.count for r in samples if r.kind in (figures.QUEUED, figures.SPOOLED, figures.WAITING_LETTERS)}
+    assert backlog == {figures.QUEUED: 2, figures.SPOOLED: 0, figures.WAITING_LETTERS: 1}
     old = rows(engine, "SELECT count FROM minute_figures WHERE minute < now() - interval '1 hour'")
     assert [r.count for r in old] == [7]  # four days old: pruned; two days old: kept
+
+
+def test_of_several_samples_in_one_minute_the_largest_is_kept(settings: Settings, engine: Engine) -> None:
+    with Session(engine) as session, session.begin():  # one transaction: one now(), one minute
+        figures.sample(session, {figures.QUEUED: 5, figures.SPOOLED: 0})
+        figures.sample(session, {figures.QUEUED: 2, figures.SPOOLED: 1})
+    assert _counts(engine) == {("", figures.QUEUED): 5, ("", figures.SPOOLED): 1}
 
 
 def test_a_worker_stamped_recently_is_alive_and_one_gone_is_not(settings: Settings, redis: Redis) -> None:
@@ -95,3 +104,16 @@ def test_a_worker_stamped_recently_is_alive_and_one_gone_is_not(settings: Settin
     assert liveness.alive(redis, keys, now) == 2
     liveness.stamp(redis, keys, "host:1", now + 5 * liveness.WINDOW_SECONDS)  # much later: the others are dropped
     assert redis.zrange(keys.workers_alive, 0, -1) == [b"host:1"]
+
+
+def test_a_batch_split_to_isolate_a_refused_callback_counts_each_callback_once(
+    settings: Settings, web: TestClient, engine: Engine
+) -> None:
+    # PostgreSQL refuses a NUL character in text: the batch is halved until that callback stands alone, and
+    # each failed attempt's figures roll back with it.
+    poisoned = pivot_event("PAYMENT.PAID", "sess-nul", "bad\x00ref", "PAID")
+    good = [pivot_event("PAYMENT.PAID", f"sess-{i}", f"ok-{i}", "PAID") for i in range(9)]
+    for body in [*good[:4], poisoned, *good[4:]]:
+        post(web, "pivot", body)
+    drain_all(settings)
+    assert _counts(engine) == {("pivot", "applied"): 9, ("pivot", "dead_letter"): 1}

@@ -93,15 +93,13 @@ def dlq_list(filters: dlq.Filters, limit: int, after: int, as_json: bool) -> Non
     ]
     waiting = sum(counts.values())
     by_reason = ", ".join(f"{reason} {n}" for reason, n in counts.items())
-    caption = f"{len(letters)} of {plural(waiting, 'dead letter')} waiting ({by_reason})" if waiting else ""
-    caption = caption or "no dead letters waiting"
+    said = f"{len(letters)} of {plural(waiting, 'dead letter')} waiting ({by_reason})" if waiting else ""
+    said = said or "no dead letters waiting"
     if len(letters) == limit:
-        caption += f"; next page: --after {letters[-1]['id']}"
-    terminal().print(
-        table(
-            "Dead letters", ("id", "provider", "reason", "event", "order", "created", "detail"), rows, caption=caption
-        )
-    )
+        said += f"; next page: --after {letters[-1]['id']}"
+    out = terminal()
+    out.print(table("Dead letters", ("id", "provider", "reason", "event", "order", "created", "detail"), rows))
+    out.print(line(said))  # below the table, not its caption: a caption wraps at the table's width
 
 
 @dlq_group.command("counts")
@@ -255,7 +253,8 @@ def _confirm(question: str) -> None:
     """A purge cannot be undone: a person at a terminal is asked, anything else must have said --yes."""
     if not _interactive():
         fail("a purge cannot be undone: pass --yes to purge without being asked (stdin is not a terminal)")
-    click.confirm(question, abort=True, err=True)
+    if not click.confirm(question, err=True):
+        fail("nothing purged")
 
 
 def _interactive() -> bool:

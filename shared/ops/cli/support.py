@@ -20,6 +20,7 @@ import orjson
 import psycopg
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -68,7 +69,7 @@ def reports_failures(fn: F) -> F:
             if _cannot_connect(exc):
                 fail(f"cannot reach PostgreSQL at {_server('database')}: {why.rsplit('failed: ', 1)[-1]}")
             fail(f"database error: {why}")
-        except RedisConnectionError as exc:
+        except (RedisConnectionError, RedisTimeoutError) as exc:
             fail(f"cannot reach Redis at {_server('redis')}: {_REDIS_SAYS_WHERE.sub('', _first_line(exc))}")
         except RedisError as exc:
             fail(f"redis error: {exc}")
@@ -119,11 +120,12 @@ class OneLineErrors(click.Group):
         try:
             code = super().main(args, prog_name, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
-            exc.show()  # the bare command (or group) shows its help, as click does
-            sys.exit(exc.exit_code)
+            # A bare group asks what it can do: its help, on stdout, as asked for.
+            click.echo(exc.ctx.get_help() if exc.ctx else "")
+            sys.exit(0)
         except click.ClickException as exc:
-            where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "payhook"
-            fail(f"{where.removeprefix('payhook').strip() or 'payhook'}: {exc.format_message()} (see {where} --help)")
+            ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+            fail(_usage_line(exc.format_message(), ctx))
         except click.Abort:
             fail("aborted")
         sys.exit(code if isinstance(code, int) else 0)
@@ -154,6 +156,19 @@ def actor_name(given: str | None) -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no login name (a container with an unnamed uid)
         return "cli:unknown"
+
+
+def _usage_line(message: str, ctx: click.Context | None) -> str:
+    """``dlq list: Invalid value for '--since': ... (see payhook dlq list --help)``."""
+    if ctx is None:
+        return message
+    names = []
+    at: click.Context | None = ctx
+    while at is not None and at.parent is not None:  # the root is the program itself, however it was started
+        names.append(at.info_name or "")
+        at = at.parent
+    where = " ".join(reversed(names))
+    return f"{where + ': ' if where else ''}{message} (see {ctx.command_path} --help)"
 
 
 class OneOf(click.ParamType):  # type: ignore[type-arg]

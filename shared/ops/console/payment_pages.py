@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared.db.payment_search import PaymentFilters
+from shared.db.payment_search import PaymentSearch
 from shared.ops.audit import Refused
 from shared.ops.console.base import PAGE, ConsoleBase, field, number, query
 from shared.ops.console.session import ConsoleSession
@@ -36,7 +36,7 @@ class PaymentPages(ConsoleBase):
 
     async def payments(self, request: Request, session: ConsoleSession) -> Response:
         """The search; given a provider and a whole order reference, that payment opens above the list."""
-        filters = PaymentFilters.from_query(request.query_params)
+        filters = PaymentSearch.from_query(request.query_params)
         before = number(request.query_params.get("before"))
         exact = None
         if filters.provider and filters.order_ref:

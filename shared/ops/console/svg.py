@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 # Colours that stay apart for the common kinds of colour blindness (Okabe and Ito), as presentation
 # attributes: the CSP forbids inline style, not these.
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00", "#56b4e9", "#f0e442", "#000000")
-WIDTH, HEIGHT = 720, 200
+WIDTH, HEIGHT = 960, 200
 # Room for the axis labels on the left and below, and the legend below them.
 LEFT, TOP, RIGHT, AXIS = 48, 12, 8, 22
 LEGEND_ROW = 18

@@ -136,7 +136,7 @@ def owner_only(folder: Path) -> None:
             path.chmod(0o700 if path.is_dir() else 0o600)
 
 
-def _postgres_run(bin_dir: Path, pgdata: Path, who: RunAs, password: str) -> None:
+def _require_password(bin_dir: Path, pgdata: Path, who: RunAs, password: str) -> None:
     """Make the cluster with ``password`` for ``postgres``; or, made by an earlier payhook that trusted every
     local connection, give ``postgres`` the password (single-user mode: no connection involved)."""
     hba = pgdata / "pg_hba.conf"
@@ -183,7 +183,7 @@ def start_postgres(data: Path, port: int, password: str) -> Server:
     _hand_over(pgdata)
     _hand_over(sockets)
     who = RunAs.for_postgres()
-    _postgres_run(bin_dir, pgdata, who, password)
+    _require_password(bin_dir, pgdata, who, password)
     command = [str(bin_dir / "postgres"), "-D", str(pgdata), "-p", str(port), "-h", "127.0.0.1", "-k", str(sockets)]
     process = subprocess.Popen(
         command,

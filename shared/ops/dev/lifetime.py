@@ -21,7 +21,8 @@ def die_with_parent(stop_signal: int = signal.SIGTERM) -> Callable[[], None]:
     """A ``preexec_fn`` for ``subprocess.Popen``: the child receives ``stop_signal`` (its clean stop) when the
     process that started it dies. Linux only; elsewhere a no-op (the signal handlers still stop the children).
 
-    It runs after ``Popen``'s user and group change, which would otherwise clear the setting."""
+    It runs after ``Popen``'s user and group change, which would otherwise clear the setting. The kernel sends
+    the signal when the *thread* that started the child exits: start children from the main thread."""
     parent = os.getpid()
     libc = _libc()
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -63,18 +64,27 @@ def _examples(stack: DevStack, url: str) -> Iterator[str]:
             yield f"  payhook payments show {provider.name} {event.order_ref}"
 
 
+class StartInterrupted(Exception):
+    """A stop signal came while the stack was starting."""
+
+
 def run(data: Path, ports: Ports) -> int:
     stack = DevStack(data.resolve(), ports)
-    stopping = False
+    stopping = started = False
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
+        if not started:
+            # Stop now, not after a minute of starting: the stack stops what it has recorded, and a child
+            # started but not yet recorded stops with this process (``lifetime``).
+            raise StartInterrupted
 
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     umask = os.umask(UMASK)
     try:
         env = stack.start()
+        started = True
         for line in banner(stack, env):
             print(line, flush=True)
         while not stopping:
@@ -83,9 +93,14 @@ def run(data: Path, ports: Ports) -> int:
                 print(f"payhook dev: {failed} exited; stopping (see {stack.data / 'logs'})", file=sys.stderr)
                 return 1
             time.sleep(0.2)
-        print("payhook dev: stopping", flush=True)
+        # After SIGHUP the terminal may be gone: the stop must not depend on saying so.
+        with contextlib.suppress(OSError):
+            print("payhook dev: stopping", flush=True)
+        return 0
+    except StartInterrupted:
         return 0
     finally:
+        started = True  # a second signal must not cut the stop short
         stack.stop()
         os.umask(umask)
         for sig, handler in previous.items():

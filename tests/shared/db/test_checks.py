@@ -45,7 +45,7 @@ def test_due_payments_are_claimed_once_under_a_lease(engine: Engine) -> None:
 def test_a_filter_puts_its_payments_first_in_line(engine: Engine) -> None:
     _payments(engine, "a", "b")
     with Session(engine) as session, session.begin():
-        paid, pending = checks.PaymentFilters(("pivot",), "paid"), checks.PaymentFilters(("pivot",), "pending")
+        paid, pending = checks.ReconcileFilters(("pivot",), "paid"), checks.ReconcileFilters(("pivot",), "pending")
         newest = checks.newest_payment_id(session)
         assert checks.payment_ids(session, paid, after=0, up_to=newest, limit=10) == []
         chosen = checks.payment_ids(session, pending, after=0, up_to=newest, limit=10)

@@ -24,6 +24,7 @@ import redis
 from shared.ops.dev.envfile import read_env
 from shared.ops.dev.stack import process_commands
 from shared.providers import all_providers
+from tests.support.folders import reachable_folder
 from tests.support.net import free_port
 from tests.support.processes import procfile_command, wait_for
 
@@ -133,11 +134,12 @@ def _none_left(folder: Path) -> bool:
 
 
 @pytest.fixture
-def dev(tmp_path: Path) -> Iterator[Dev]:
-    runner = Dev(tmp_path)
-    yield runner
-    if runner.process is not None and runner.process.poll() is None:
-        runner.stop()
+def dev() -> Iterator[Dev]:
+    with reachable_folder() as folder:
+        runner = Dev(folder)
+        yield runner
+        if runner.process is not None and runner.process.poll() is None:
+            runner.stop()
 
 
 def _is_paid(dev: Dev, provider: str, order_ref: str) -> bool:
@@ -197,6 +199,11 @@ def test_the_stack_is_locked_and_a_payhook_command_beside_it_uses_its_settings(d
     with redis.Redis.from_url(settings["PAYHOOK_REDIS_URL"]) as authenticated:
         assert authenticated.ping()
 
+    # The worker's metrics answer on 127.0.0.1 alone (127.0.0.2 is loopback too, and reaches a 0.0.0.0 bind).
+    assert httpx.get(f"http://127.0.0.1:{dev.metrics_port}/metrics", timeout=10).status_code == 200
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.2", dev.metrics_port), timeout=5):
+        pass
+
     beside = subprocess.run(
         [sys.executable, "-m", "shared.ops.cli", "stats", "--json"],
         cwd=dev.folder, env=_bare_env(), capture_output=True, text=True, timeout=60, check=False,
@@ -205,6 +212,21 @@ def test_the_stack_is_locked_and_a_payhook_command_beside_it_uses_its_settings(d
     assert '"dead_letters": 0' in beside.stdout
     assert beside.stderr.count("\n") == 1 and ".payhook/env" in beside.stderr
     assert dev.stop() == 0
+
+
+def test_a_stop_signal_while_it_starts_stops_it_at_once_and_leaves_nothing(dev: Dev) -> None:
+    process = subprocess.Popen(dev.command(), cwd=dev.folder, env=_bare_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        # The embedded PostgreSQL is starting (its log exists once initdb is done).
+        wait_for((dev.data / "postgres.log").exists, 60, "the embedded PostgreSQL to start")
+        process.send_signal(signal.SIGHUP)
+        output, _ = process.communicate(timeout=60)
+        assert process.returncode == 0
+        assert "serving" not in output, "it finished starting before it stopped"
+    finally:
+        process.kill()
+        process.wait()
+    wait_for(functools.partial(_none_left, dev.folder), 60, f"no process left: {_processes_using(dev.folder)}")
 
 
 @pytest.mark.parametrize(
