@@ -66,6 +66,8 @@ def env_for(prefix: str, **overrides: str) -> dict[str, str]:
         "PAYHOOK_MIDTRANS_VERIFY": "off",
         "PAYHOOK_CLAIM_TIMEOUT_SECONDS": "2",
         "PAYHOOK_DRAIN_BUDGET_SECONDS": "5",
+        # Tests deliver to endpoints on loopback; the tests of the refusal turn this off.
+        "PAYHOOK_ENDPOINT_ALLOW_PRIVATE": "true",
         # The CLI's tables take the terminal's width: tests read them whole.
         "COLUMNS": "240",
     }

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-from shared import webhooks
+from shared import addresses, webhooks
 from shared.canonical import EVENT_TYPES
 from shared.connections import Connections
 from shared.db import outbox
@@ -30,7 +31,10 @@ class OutboxService(Connections):
     def _check_url(self, url: str) -> None:
         try:
             webhooks.check_url(url, self.settings.endpoint_allowed_hosts)
-        except webhooks.EndpointRefused as exc:
+            if not self.settings.endpoint_allow_private:
+                parts = urlsplit(url)
+                addresses.check_host(parts.hostname or "", parts.port)
+        except (webhooks.EndpointRefused, addresses.AddressRefused) as exc:
             raise Refused(str(exc)) from None
 
     def add_endpoint(self, url: str, events: list[str] | None, provider: str | None, *, actor: str) -> dict[str, Any]:

@@ -169,3 +169,27 @@ def test_deliveries_over_the_admin_api(admin: TestClient, settings: Settings, en
     assert admin.post("/admin/deliveries/999/retry", headers=AUTH).status_code == 404
     assert admin.get("/admin/deliveries", params={"status": "lost"}, headers=AUTH).status_code == 400
     assert admin.post("/admin/deliveries/retry", headers=AUTH).status_code == 400
+
+
+LOOPBACK_URLS = ["http://127.0.0.1:9/hooks", "http://localhost:9/hooks", "http://0x7f000001:9/hooks", "http://[::1]:9/"]
+
+
+def test_endpoints_at_loopback_are_refused_unless_private_endpoints_are_allowed(
+    admin: TestClient, settings: Settings
+) -> None:
+    existing = admin.post("/admin/endpoints", json={"url": "http://127.0.0.1:9/hooks"}, headers=AUTH).json()
+    strict = dataclasses.replace(settings, admin_token=TOKEN, endpoint_allow_private=False)
+    with TestClient(create_app(strict, ring=False)) as client:
+        for url in LOOPBACK_URLS:
+            for answer in (
+                client.post("/admin/endpoints", json={"url": url}, headers=AUTH),
+                client.patch(f"/admin/endpoints/{existing['id']}", json={"url": url}, headers=AUTH),
+            ):
+                assert answer.status_code == 422, (url, answer.text)
+                assert "loopback" in answer.json()["message"], url
+    refused = cli(settings, "endpoints", "add", "http://localhost:9/hooks", PAYHOOK_ENDPOINT_ALLOW_PRIVATE="false")
+    assert refused.exit_code != 0 and "localhost resolves to" in refused.stderr
+    assert "PAYHOOK_ENDPOINT_ALLOW_PRIVATE=true" in refused.stderr
+    # Allowed (as in every other test here): the same URLs are taken.
+    for url in LOOPBACK_URLS:
+        assert admin.post("/admin/endpoints", json={"url": url}, headers=AUTH).status_code == 201, url

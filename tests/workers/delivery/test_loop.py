@@ -259,3 +259,30 @@ def test_an_endpoint_removed_while_its_attempt_is_in_flight_leaves_the_loop_stan
     finally:
         ctx.close()
     assert scalar(engine, "SELECT count(*) FROM delivery_attempts") == 0
+
+
+def test_deliveries_to_loopback_are_refused_at_the_attempt_unless_private_endpoints_are_allowed(
+    settings: Settings, engine: Engine, web: TestClient, prefix: str
+) -> None:
+    """Endpoints added while private ones were allowed, delivered by a worker where they are not: each attempt
+    is refused on the address it would connect to, whether the URL names it, spells it in hex or names a host
+    that resolves to it. Allowed again, a retry delivers."""
+    strict = _fast(prefix, PAYHOOK_ENDPOINT_ALLOW_PRIVATE="false", PAYHOOK_DELIVERY_RETRY_SCHEDULE="0.1")
+    with Endpoint() as hook:
+        for host in ("127.0.0.1", "localhost", "0x7f000001"):
+            add_endpoint(settings, f"http://{host}:{hook.port}/hooks")
+        post(web, "pivot", pivot_event("PAYMENT.PAID", "ps-lo", "order-lo", "PAID"))
+        drain_all(settings)
+        deliver_until(strict, lambda: scalar(engine, "SELECT count(*) FROM deliveries WHERE status = 'failed'") == 3)
+        assert hook.events() == []
+        errors = [r.error for r in rows(engine, "SELECT error FROM delivery_attempts")]
+        assert len(errors) == 6
+        assert all(e.startswith("refused: ") and "loopback" in e and "ALLOW_PRIVATE" in e for e in errors), errors
+        ops = OperatorService(settings, pool_size=1)
+        try:
+            failed = ops.matching_deliveries(DeliveryFilters(status=DeliveryStatus.FAILED))
+            assert ops.retry_deliveries(failed, actor="test") == failed
+        finally:
+            ops.close()
+        deliver_until(settings, lambda: _delivered(engine) == 3)
+        assert len(hook.events()) == 3
