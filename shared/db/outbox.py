@@ -34,7 +34,13 @@ class DeliveryFilters:
 
 
 def add_endpoint(
-    session: Session, sealer: Sealer, url: str, secret: str, events: Sequence[str] | None, provider: str | None
+    session: Session,
+    sealer: Sealer,
+    url: str,
+    secret: str,
+    events: Sequence[str] | None,
+    provider: str | None,
+    account: str | None = None,
 ) -> Endpoint:
     endpoint = Endpoint(
         kind="webhook",
@@ -42,6 +48,7 @@ def add_endpoint(
         secret=sealer.seal(secret.encode()),
         event_types=list(events) if events else None,
         provider=provider,
+        account=account,
         enabled=True,
     )
     session.add(endpoint)
@@ -60,7 +67,8 @@ def endpoint(session: Session, endpoint_id: int, *, lock: bool = False) -> Endpo
 
 
 def change_endpoint(session: Session, found: Endpoint, changes: dict[str, Any]) -> Endpoint:
-    """Apply ``changes`` (url, event_types, provider, enabled); enabling clears the reason it was disabled."""
+    """Apply ``changes`` (url, event_types, provider, account, enabled); enabling clears the reason it was
+    disabled."""
     for name, value in changes.items():
         setattr(found, name, value)
     if changes.get("enabled") is True:

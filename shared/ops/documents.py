@@ -184,6 +184,7 @@ def endpoint_document(endpoint: Endpoint) -> dict[str, Any]:
         "handler": endpoint.handler,
         "events": endpoint.event_types,
         "provider": endpoint.provider,
+        "account": endpoint.account,
         "enabled": endpoint.enabled,
         "disabled_reason": endpoint.disabled_reason,
         "previous_secret_valid_until": _iso(rotating) if rotating and rotating > datetime.now(UTC) else None,

@@ -229,3 +229,25 @@ def test_the_log_is_pruned_after_delivery_to_every_consumer_and_the_retention(
         scalar(engine, "SELECT count(*) FROM delivery_attempts WHERE delivery_id NOT IN (SELECT id FROM deliveries)")
         == 0
     )
+
+
+@pytest.mark.integration
+def test_an_endpoint_of_one_account_gets_only_that_accounts_events(settings: Settings, engine: Engine) -> None:
+    from sqlalchemy.orm import Session
+
+    from shared.ops.service import OperatorService
+
+    ops = OperatorService(settings, pool_size=1)
+    try:
+        shop = ops.add_endpoint("https://hooks.merchant.invalid/shop", None, "pivot", actor="t", account="shop")
+        other = ops.add_endpoint("https://hooks.merchant.invalid/other", None, None, actor="t", account="other")
+        every = ops.add_endpoint("https://hooks.merchant.invalid/all", None, None, actor="t")
+        assert (shop["account"], other["account"], every["account"]) == ("shop", "other", None)
+        with pytest.raises(Exception, match="account's name"):
+            ops.add_endpoint("https://hooks.merchant.invalid/x", None, None, actor="t", account="Not A Name")
+    finally:
+        ops.close()
+    with Session(engine) as session, session.begin():
+        outbox_events.write(session, [_change(Status.PAID, Status.PENDING, Outcome.APPLIED)])  # account "shop"
+    sent = rows(engine, "SELECT endpoint_id FROM deliveries ORDER BY endpoint_id")
+    assert [r.endpoint_id for r in sent] == [shop["id"], every["id"]]

@@ -193,3 +193,24 @@ def test_endpoints_at_loopback_are_refused_unless_private_endpoints_are_allowed(
     # Allowed (as in every other test here): the same URLs are taken.
     for url in LOOPBACK_URLS:
         assert admin.post("/admin/endpoints", json={"url": url}, headers=AUTH).status_code == 201, url
+
+
+def test_the_cli_and_the_admin_api_aim_an_endpoint_at_one_account(settings: Settings) -> None:
+    made = cli(settings, "endpoints", "add", "https://hooks.merchant.invalid/a", "--account", "shop", "--json")
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["account"] == "shop"
+    listed = cli(settings, "endpoints", "list")
+    assert "shop" in listed.stdout and "account" in listed.stdout
+    admin = dataclasses.replace(settings, admin_token="t0ken-admin")
+    with TestClient(create_app(admin, ring=False)) as web:
+        auth = {"Authorization": "Bearer t0ken-admin"}
+        added = web.post(
+            "/admin/endpoints", json={"url": "https://hooks.merchant.invalid/b", "account": "b2"}, headers=auth
+        )
+        assert added.status_code == 201 and added.json()["account"] == "b2", added.text
+        changed = web.patch(f"/admin/endpoints/{added.json()['id']}", json={"account": None}, headers=auth)
+        assert changed.status_code == 200 and changed.json()["account"] is None, changed.text
+        bad = web.post(
+            "/admin/endpoints", json={"url": "https://hooks.merchant.invalid/c", "account": "B 2"}, headers=auth
+        )
+        assert bad.status_code == 422 and "account's name" in bad.json()["message"], bad.text
