@@ -21,6 +21,7 @@ import secrets
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from shared.db.checks import _CLAIM, Due
 from shared.db.migrate import upgrade
 from shared.providers import demo_environment
 from shared.providers._standin import client_settings
+from shared.reconcile import runtime
 from shared.reconcile.engine import Checked
 from shared.settings import Settings
 from shared.status_api import Answer
@@ -82,6 +84,20 @@ def seed(url: str, low: int, high: int) -> float:
     return time.perf_counter() - started
 
 
+# Each provider's request starts per one-second window as the limiter granted them (Redis's clock).
+GRANTED: dict[str, Counter[int]] = {name: Counter() for name in PROVIDERS}
+
+
+class CountedLimit(runtime.RateLimit):
+    """The limiter, counting the starts it grants: the sender's side of the figures (the stand-in's arrivals
+    also carry the delays of a busy machine)."""
+
+    async def wait(self, provider: str) -> float:
+        at = await super().wait(provider)
+        GRANTED[provider][int(at)] += 1
+        return at
+
+
 class TimedLoop(ReconcileLoop):
     """The worker's loop, with the database's share of each batch timed: claiming it, settling its answers."""
 
@@ -126,10 +142,12 @@ def rate_figures(windows: Mapping[int, int], started: float, ended: float) -> tu
 
 def report_phase(name: str, url: str, loop: TimedLoop, started: float, ended: float, rate: int) -> None:
     print(f"\n{name}: {ended - started:.0f} s, results {dict(loop.report)}")
-    print(f"{'provider':<18} {'max/s':>7} {'mean/s':>8} {'mean vs rate':>13} {'windows':>8}")
-    for provider, windows in standin.counts(url).items():
-        top, mean, count = rate_figures(windows, started, ended)
-        print(f"{provider:<18} {top:>7} {mean:>8.1f} {mean / rate - 1:>+12.1%} {count:>8}")
+    print(f"{'requests per second':<42} {'max':>5} {'mean':>7} {'mean vs rate':>13} {'windows':>8}")
+    arrived = standin.counts(url)
+    for provider in PROVIDERS:
+        for side, windows in (("arrived at the stand-in", arrived[provider]), ("granted", GRANTED[provider])):
+            top, mean, count = rate_figures(windows, started, ended)
+            print(f"{provider + ', ' + side:<36} {top:>5} {mean:>7.1f} {mean / rate - 1:>+12.1%} {count:>8}")
     batches = [ms for rows, ms in loop.claims if rows]
     print(f"batches {len(batches)}, {statistics.fmean(rows for rows, _ in loop.claims if rows):.0f} payments each")
     for what, figures in (("claim", sorted(batches)), ("settle", sorted(loop.settles))):
@@ -170,6 +188,7 @@ def environment(url: str, keys: Path, rate: int, seconds: float) -> dict[str, st
 
 
 def main() -> None:
+    runtime.RateLimit = CountedLimit  # type: ignore[misc]  # the runtime makes its limiter when it opens
     parser = argparse.ArgumentParser(prog="python -m scripts.bench.reconcile")
     parser.add_argument("--payments", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
