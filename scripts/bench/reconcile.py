@@ -105,6 +105,7 @@ class TimedLoop(ReconcileLoop):
         super().__init__(ctx)
         self.claims: list[tuple[int, float]] = []
         self.settles: list[float] = []
+        self.cpu_seconds = 0.0
 
     def _claim(self, provider: str) -> list[Due]:
         started = time.perf_counter()
@@ -124,12 +125,13 @@ def sweep(settings: Settings, seconds: float) -> tuple[TimedLoop, float, float]:
     and end."""
     ctx = WorkerContext(settings, os.getpid())
     loop = TimedLoop(ctx)
-    started = time.time()
+    started, cpu = time.time(), time.process_time()
     try:
         while time.time() - started < seconds:
             loop.run()
     finally:
         ctx.close()
+    loop.cpu_seconds = time.process_time() - cpu
     return loop, started, time.time()
 
 
@@ -148,6 +150,11 @@ def report_phase(name: str, url: str, loop: TimedLoop, started: float, ended: fl
         for side, windows in (("arrived at the stand-in", arrived[provider]), ("granted", GRANTED[provider])):
             top, mean, count = rate_figures(windows, started, ended)
             print(f"{provider + ', ' + side:<36} {top:>5} {mean:>7.1f} {mean / rate - 1:>+12.1%} {count:>8}")
+    queries = sum(loop.report.values())
+    # The loop's own CPU (every thread of this process): what the rate costs, and whether a busy machine left it
+    # enough to keep up.
+    print(f"loop CPU: {loop.cpu_seconds:.1f} s, {loop.cpu_seconds / max(queries, 1) * 1000:.1f} s per 1,000 queries, "
+          f"{loop.cpu_seconds / (ended - started):.0%} of one core")  # fmt: skip
     batches = [ms for rows, ms in loop.claims if rows]
     print(f"batches {len(batches)}, {statistics.fmean(rows for rows, _ in loop.claims if rows):.0f} payments each")
     for what, figures in (("claim", sorted(batches)), ("settle", sorted(loop.settles))):
