@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import secrets
 import tempfile
 import threading
 import time
@@ -125,11 +126,12 @@ class World:
     def __init__(self, folder: Path, rate: int, verify: str) -> None:
         keys = folder / "keys"
         self.pg_port = free_port()
-        self.postgres: Server = start_postgres(folder, self.pg_port)
+        password = secrets.token_urlsafe(16)
+        self.postgres: Server = start_postgres(folder, self.pg_port, password)
         self.redis = PrivateRedis(folder / "redis").start()
         self.standin, self.url = standin.launch(demo_environment(keys), keys, folder / "standin.log")
         self.env = {
-            "PAYHOOK_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/payhook",
+            "PAYHOOK_DATABASE_URL": f"postgresql+psycopg://postgres:{password}@127.0.0.1:{self.pg_port}/payhook",
             "PAYHOOK_REDIS_URL": self.redis.url,
             "PAYHOOK_QUEUE_PREFIX": "payhook-chaos-rec",
             "PAYHOOK_CLAIM_TIMEOUT_SECONDS": "10",

@@ -116,6 +116,19 @@ def delivery(session: Session, delivery_id: int) -> tuple[Delivery, OutboxEvent,
     return found[0], found[1], list(attempts)
 
 
+def attempt_counts(session: Session, delivery_ids: Sequence[int]) -> dict[int, int]:
+    """The attempts each delivery has logged over its whole life (``Delivery.attempts`` starts again at an
+    operator's retry: it is what the retry schedule runs on)."""
+    if not delivery_ids:
+        return {}
+    counted = session.execute(
+        select(DeliveryAttempt.delivery_id, func.count())
+        .where(DeliveryAttempt.delivery_id.in_(delivery_ids))
+        .group_by(DeliveryAttempt.delivery_id)
+    )
+    return {int(row[0]): int(row[1]) for row in counted}
+
+
 def matching_deliveries(session: Session, filters: DeliveryFilters) -> list[int]:
     query = select(Delivery.id).order_by(Delivery.id)
     if filters.endpoint_id is not None:

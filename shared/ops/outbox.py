@@ -107,7 +107,8 @@ class OutboxService(Connections):
     ) -> list[dict[str, Any]]:
         with self.session() as session:
             found = outbox.deliveries(session, filters, limit=limit, before=before)
-            return [delivery_summary(d, e) for d, e in found]
+            logged = outbox.attempt_counts(session, [d.id for d, _ in found])
+            return [delivery_summary(d, e, logged.get(d.id, 0)) for d, e in found]
 
     def delivery(self, delivery_id: int) -> dict[str, Any] | None:
         with self.session() as session:

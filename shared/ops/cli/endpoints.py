@@ -6,13 +6,13 @@ from typing import Any
 
 import click
 
-from shared.ops.cli.support import actor_name, actor_option, emit, fail, operator_service, reports_failures
-from shared.ops.render import ago, table, terminal
+from shared.ops.cli.support import PROVIDER, actor_name, actor_option, emit, fail, operator_service, reports_failures
+from shared.ops.render import ago, line, table, terminal
 
 
 def _endpoint_row(e: dict[str, Any]) -> tuple[Any, ...]:
     target = e["url"] if e["kind"] == "webhook" else f"handler:{e['handler']}"
-    state = "[green]enabled[/]" if e["enabled"] else f"[red]disabled[/] ({e['disabled_reason']})"
+    state = line(("enabled", "green")) if e["enabled"] else line(("disabled", "red"), f" ({e['disabled_reason']})")
     events = ", ".join(e["events"]) if e["events"] else "all events"
     return (e["id"], target, events, e["provider"] or "all", state, ago(e["created_at"]))
 
@@ -25,7 +25,7 @@ def endpoints() -> None:
 @endpoints.command("add")
 @click.argument("url")
 @click.option("--events", help="event types, comma-separated (payment.paid,payment.refunded,...); default all")
-@click.option("--provider", help="only this provider's payments; default all")
+@click.option("--provider", type=PROVIDER, help="only this provider's payments; default all")
 @click.option("--json", "as_json", is_flag=True)
 @actor_option
 @reports_failures
@@ -60,7 +60,7 @@ def _change(endpoint_id: int, changes: dict[str, Any], done: str, actor: str | N
         found = ops.change_endpoint(endpoint_id, changes, actor=actor_name(actor))
     if found is None:
         fail(f"no endpoint {endpoint_id}")
-    terminal().print(f"endpoint {endpoint_id} {done}")
+    click.echo(f"endpoint {endpoint_id} {done}")
 
 
 @endpoints.command("disable")
