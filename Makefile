@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install services tools run test lint typecheck unit lock test-image test-compose bench bench-letters bench-accounts bench-reconcile chaos clean
+.PHONY: install services tools run test lint typecheck unit lock test-image test-compose bench bench-letters bench-accounts bench-reconcile chaos chaos-reconcile clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -90,9 +90,16 @@ bench-accounts: install services
 bench-reconcile: install services
 	$(BIN)/python -m scripts.bench.reconcile
 
-# Minutes: the real processes against a private PostgreSQL and Redis, 100,000 callbacks, faults meanwhile.
+# Minutes: the real processes against a private PostgreSQL and Redis, 100,000 callbacks, faults meanwhile; then
+# reconciliation (chaos-reconcile).
 chaos: install
 	$(BIN)/python -m scripts.chaos
+	$(BIN)/python -m scripts.chaos.reconcile
+
+# A few minutes: the real processes and the providers' stand-in; callbacks dropped, Midtrans bodies tampered,
+# every provider's API failing for a while; at the end every payment matches the stand-in's truth.
+chaos-reconcile: install
+	$(BIN)/python -m scripts.chaos.reconcile
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -21,6 +21,7 @@ import secrets
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from shared.db.checks import _CLAIM, Due
 from shared.db.migrate import upgrade
 from shared.providers import demo_environment
 from shared.providers._standin import client_settings
+from shared.reconcile import runtime
 from shared.reconcile.engine import Checked
 from shared.settings import Settings
 from shared.status_api import Answer
@@ -82,6 +84,20 @@ def seed(url: str, low: int, high: int) -> float:
     return time.perf_counter() - started
 
 
+# Each provider's request starts per one-second window as the limiter granted them (Redis's clock).
+GRANTED: dict[str, Counter[int]] = {name: Counter() for name in PROVIDERS}
+
+
+class CountedLimit(runtime.RateLimit):
+    """The limiter, counting the starts it grants: the sender's side of the figures (the stand-in's arrivals
+    also carry the delays of a busy machine)."""
+
+    async def wait(self, provider: str) -> float:
+        at = await super().wait(provider)
+        GRANTED[provider][int(at)] += 1
+        return at
+
+
 class TimedLoop(ReconcileLoop):
     """The worker's loop, with the database's share of each batch timed: claiming it, settling its answers."""
 
@@ -89,6 +105,7 @@ class TimedLoop(ReconcileLoop):
         super().__init__(ctx)
         self.claims: list[tuple[int, float]] = []
         self.settles: list[float] = []
+        self.cpu_seconds = 0.0
 
     def _claim(self, provider: str) -> list[Due]:
         started = time.perf_counter()
@@ -108,13 +125,22 @@ def sweep(settings: Settings, seconds: float) -> tuple[TimedLoop, float, float]:
     and end."""
     ctx = WorkerContext(settings, os.getpid())
     loop = TimedLoop(ctx)
-    started = time.time()
+    started, cpu = time.time(), time.process_time()
     try:
         while time.time() - started < seconds:
             loop.run()
     finally:
         ctx.close()
+    loop.cpu_seconds = time.process_time() - cpu
     return loop, started, time.time()
+
+
+def measured(settings: Settings, seconds: float, standin_pid: int) -> tuple[TimedLoop, float, float]:
+    """A sweep, printing the stand-in's CPU meanwhile: a stand-in short of CPU answers late and counts late."""
+    before = cpu_seconds(standin_pid)
+    loop, started, ended = sweep(settings, seconds)
+    print(f"\nthe stand-in's CPU: {(cpu_seconds(standin_pid) - before) / (ended - started):.0%} of one core")
+    return loop, started, ended
 
 
 def rate_figures(windows: Mapping[int, int], started: float, ended: float) -> tuple[int, float, int]:
@@ -126,10 +152,17 @@ def rate_figures(windows: Mapping[int, int], started: float, ended: float) -> tu
 
 def report_phase(name: str, url: str, loop: TimedLoop, started: float, ended: float, rate: int) -> None:
     print(f"\n{name}: {ended - started:.0f} s, results {dict(loop.report)}")
-    print(f"{'provider':<18} {'max/s':>7} {'mean/s':>8} {'mean vs rate':>13} {'windows':>8}")
-    for provider, windows in standin.counts(url).items():
-        top, mean, count = rate_figures(windows, started, ended)
-        print(f"{provider:<18} {top:>7} {mean:>8.1f} {mean / rate - 1:>+12.1%} {count:>8}")
+    print(f"{'requests per second':<42} {'max':>5} {'mean':>7} {'mean vs rate':>13} {'windows':>8}")
+    arrived = standin.counts(url)
+    for provider in PROVIDERS:
+        for side, windows in (("arrived at the stand-in", arrived[provider]), ("granted", GRANTED[provider])):
+            top, mean, count = rate_figures(windows, started, ended)
+            print(f"{provider + ', ' + side:<36} {top:>5} {mean:>7.1f} {mean / rate - 1:>+12.1%} {count:>8}")
+    queries = sum(loop.report.values())
+    # The loop's own CPU (every thread of this process): what the rate costs, and whether a busy machine left it
+    # enough to keep up.
+    print(f"loop CPU: {loop.cpu_seconds:.1f} s, {loop.cpu_seconds / max(queries, 1) * 1000:.1f} s per 1,000 queries, "
+          f"{loop.cpu_seconds / (ended - started):.0%} of one core")  # fmt: skip
     batches = [ms for rows, ms in loop.claims if rows]
     print(f"batches {len(batches)}, {statistics.fmean(rows for rows, _ in loop.claims if rows):.0f} payments each")
     for what, figures in (("claim", sorted(batches)), ("settle", sorted(loop.settles))):
@@ -148,6 +181,12 @@ def explain(limit: int) -> None:
             print(f"  {line}")
         conn.rollback()
     engine.dispose()
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user and system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load() -> str:
@@ -170,6 +209,7 @@ def environment(url: str, keys: Path, rate: int, seconds: float) -> dict[str, st
 
 
 def main() -> None:
+    runtime.RateLimit = CountedLimit  # type: ignore[misc]  # the runtime makes its limiter when it opens
     parser = argparse.ArgumentParser(prog="python -m scripts.bench.reconcile")
     parser.add_argument("--payments", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
@@ -190,12 +230,12 @@ def main() -> None:
         per_provider = [args.small // 3, args.payments // 3]
         print(f"reconcile: load {load()}; rate {args.rate}/s per provider; seeding {per_provider[0] * 3:,}", flush=True)
         print(f"reconcile: seeded in {seed(url, 1, per_provider[0]):.0f} s", flush=True)
-        loop, started, ended = sweep(settings, args.seconds)
+        loop, started, ended = measured(settings, args.seconds, proc.popen.pid)
         report_phase(f"{per_provider[0] * 3:,} payments in the table", url, loop, started, ended, args.rate)
         print(f"\nreconcile: seeding up to {per_provider[1] * 3:,}", flush=True)
         print(f"reconcile: seeded in {seed(url, per_provider[0] + 1, per_provider[1]):.0f} s", flush=True)
         explain(args.rate * 2)
-        loop, started, ended = sweep(settings, args.seconds)
+        loop, started, ended = measured(settings, args.seconds, proc.popen.pid)
         report_phase(f"{per_provider[1] * 3:,} payments in the table", url, loop, started, ended, args.rate)
         print(f"\nreconcile: load {load()}")
     finally:

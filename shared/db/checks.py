@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -108,13 +107,31 @@ def record(session: Session, checks: Sequence[Check]) -> None:
         )  # fmt: skip
 
 
-def plan(session: Session, payment_id: int, planned: NextCheck) -> None:
-    """Put a payment at its next place in the schedule (or none, or unresolved)."""
-    at = None if planned.at is None else datetime.fromtimestamp(planned.at, UTC)
-    values: dict[str, Any] = {"next_check_at": at, "check_step": planned.step, "check_reason": "schedule"}
-    if planned.unresolved:
-        values["unresolved_at"] = func.coalesce(Payment.unresolved_at, func.now())
-    session.execute(update(Payment).where(Payment.id == payment_id).values(**values))
+# Each payment of a batch at its next place in the schedule, in one statement (one each took a batch's settling
+# from milliseconds to most of a second on a busy machine).
+_PLAN = text("""
+    UPDATE payments p
+    SET next_check_at = v.at, check_step = v.step, check_reason = 'schedule',
+        unresolved_at = CASE WHEN v.unresolved THEN coalesce(p.unresolved_at, now()) ELSE p.unresolved_at END
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]), CAST(:steps AS integer[]),
+                CAST(:unresolved AS boolean[])) AS v(id, at, step, unresolved)
+    WHERE p.id = v.id
+""")
+
+
+def plan(session: Session, planned: Sequence[tuple[int, NextCheck]]) -> None:
+    """Put payments at their next places in the schedule (or none, or unresolved)."""
+    if not planned:
+        return
+    session.execute(
+        _PLAN,
+        {
+            "ids": [payment_id for payment_id, _ in planned],
+            "ats": [None if p.at is None else datetime.fromtimestamp(p.at, UTC) for _, p in planned],
+            "steps": [p.step for _, p in planned],
+            "unresolved": [p.unresolved for _, p in planned],
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,19 +21,25 @@ from shared.status_api import Answer, ApiContext, Client, Reply
 
 # An answer larger than this is not a status: it is cut off and counts as malformed.
 MAX_REPLY_BYTES = 1 << 20
-# A provider counts requests per second: a request may start only while fewer than ``rate`` started in the
-# second before it (by Redis's clock, the one every process shares). Sliding, so no burst follows a quiet spell.
+# A provider counts requests per second: a request may start only where fewer than ``rate`` started in the second
+# before it (by Redis's clock, the one every process shares). Sliding, so no burst follows a quiet spell. A request
+# that finds the second full reserves the earliest start that keeps every second within the rate (a second after
+# the rate-th latest start) and sleeps until then: asking again once a turn freed lost the time to wake up and ask
+# on every turn, a tenth of the rate on a busy machine. Starts are reserved in order, so each is the latest.
 _RATE_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], 2000)
-  return {1, tostring(now)}
+local count = redis.call('ZCARD', KEYS[1])
+local at = now
+if count >= rate then
+  local nth = redis.call('ZRANGE', KEYS[1], count - rate, count - rate, 'WITHSCORES')
+  at = math.max(now, tonumber(nth[2]) + 1)
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, tostring(tonumber(oldest[2]) + 1 - now)}
+redis.call('ZADD', KEYS[1], at, ARGV[2])
+redis.call('PEXPIRE', KEYS[1], math.ceil((at - now) * 1000) + 2000)
+return {string.format('%.6f', at), string.format('%.6f', at - now)}
 """
 # Redis connections of one process's status clients: the rate's turns, tokens.
 REDIS_CONNECTIONS = 8
@@ -50,17 +56,16 @@ class RateLimit:
         self._turns: dict[str, asyncio.Lock] = {}
 
     async def wait(self, provider: str) -> float:
-        """Wait for this request's turn; returns when it started, in Redis's Unix seconds."""
+        """Wait for this request's turn; returns when it starts, in Redis's Unix seconds."""
         key = f"{self._prefix}:api-rate:{provider}"
-        # A round holds seconds' worth of requests (hundreds at a high rate): in this process they queue here,
-        # first come first served, and one at a time asks Redis. Each asking for itself woke them all together
-        # whenever a slot freed (hundreds of scripts for one grant) and took more connections than the pool has.
+        # A round holds seconds' worth of requests (hundreds at a high rate): in this process they reserve their
+        # turns one at a time, first come first served, on one connection, where all at once took more
+        # connections than the pool has.
         async with self._turns.setdefault(provider, asyncio.Lock()):
-            while True:
-                granted, value = await self._script(keys=[key], args=[self.per_second, secrets.token_hex(8)])
-                if int(granted):
-                    return float(value)
-                await asyncio.sleep(max(float(value), 0.001))
+            at, delay = await self._script(keys=[key], args=[self.per_second, secrets.token_hex(8)])
+        if float(delay) > 0:
+            await asyncio.sleep(float(delay))
+        return float(at)
 
 
 class RedisTokens:
