@@ -91,16 +91,26 @@ _COMPONENTS: dict[str, Any] = {
 }
 
 
-def document(providers: list[Provider]) -> dict[str, Any]:
+def _admin(providers: list[str]) -> dict[str, Any]:
+    """Every admin path; an operation that takes a body may answer 413 (the admin API's 64 KB cap)."""
+    paths = {**admin_paths(providers), **reconcile_paths(providers), **account_paths(providers)}
+    for path in paths.values():
+        for operation in path.values():
+            if "requestBody" in operation:
+                operation["responses"] = {**operation["responses"], **_errors(413)}
+    return paths
+
+
+def document(providers: list[Provider], *, admin: bool) -> dict[str, Any]:
+    """The document; the admin paths only when the admin API is on (``admin``): a server without an admin
+    token does not advertise paths that answer nothing but 404."""
     return {
         "openapi": "3.0.3",
         "info": {"title": "payhook", "version": "1", "description": "Payment-callback ingestion."},
         "paths": {
             **{f"/callbacks/{p.name}": _callback_paths(p) for p in providers},
             **_probes(),
-            **admin_paths([p.name for p in providers]),
-            **reconcile_paths([p.name for p in providers]),
-            **account_paths([p.name for p in providers]),
+            **(_admin([p.name for p in providers]) if admin else {}),
         },
         "components": _COMPONENTS,
     }

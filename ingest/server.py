@@ -33,15 +33,16 @@ from shared.db import spool as spool_table
 from shared.doorbell import Doorbell
 from shared.errors import http_exception, server_error
 from shared.ops.api import AdminApi
-from shared.ops.console.app import Console
+from shared.ops.console.app import FAVICON_ROUTE, Console
+from shared.ops.service import OperatorService
 from shared.providers import Configured, load_providers
 from shared.queue import QueueKeys
 from shared.settings import Settings
+from shared.slashes import relative_redirects
 
 
-def queue_reader(settings: Settings) -> Callable[[], ScrapeFigures]:
+def queue_reader(connections: Connections) -> Callable[[], ScrapeFigures]:
     """The queue's numbers for the scrape. Its connections open at the first scrape."""
-    connections = Connections(settings, pool_size=1)
 
     def read() -> ScrapeFigures:
         stats = queue_stats_if_reachable(connections.redis, connections.keys)
@@ -58,14 +59,13 @@ def queue_reader(settings: Settings) -> Callable[[], ScrapeFigures]:
 ACCOUNTS_AT_START_SECONDS = 5.0
 
 
-def account_loader(settings: Settings, defaults: dict[str, Configured]) -> Callable[[], Routes]:
+def account_loader(connections: Connections, defaults: dict[str, Configured]) -> Callable[[], Routes]:
     """Reads the stored accounts and builds the routing table (blocking: run off the event loop)."""
-    connections = Connections(settings, pool_size=1)
 
     def load() -> Routes:
         with connections.session() as session:
             stored = accounts_table.load(session, connections.sealer)
-        return account_routes(defaults, stored, settings.environ)
+        return account_routes(defaults, stored, connections.settings.environ)
 
     return load
 
@@ -86,12 +86,19 @@ def create_app(
     appender = Appender(redis, doorbell, metrics.observe_append, settings.append_timeout_seconds)
     spool = Spool(settings) if settings.fallback_spool else None
     callbacks = CallbackEndpoint(account_routes(providers, (), settings.environ), appender, settings, metrics, spool)
+    # The process's own connections (each opened on first use), closed when the app stops: an app that is
+    # started and stopped again (tests, an embedding server) leaves no PostgreSQL connection behind.
+    scrape, accounts, ops = (
+        Connections(settings, pool_size=1),
+        Connections(settings, pool_size=1),
+        OperatorService(settings),
+    )
     watcher = RouteWatcher(
-        redis, QueueKeys(settings.queue_prefix).accounts_version, account_loader(settings, providers), callbacks.install
+        redis, QueueKeys(settings.queue_prefix).accounts_version, account_loader(accounts, providers), callbacks.install
     )
     shutdown = GracefulShutdown(settings.shutdown_grace_seconds)
-    document = openapi.document([c.provider for c in providers.values()])
-    probes = Probes(redis, metrics, orjson.dumps(document), shutdown, spool, queue_reader(settings))
+    document = openapi.document([c.provider for c in providers.values()], admin=bool(settings.actors))
+    probes = Probes(redis, metrics, orjson.dumps(document), shutdown, spool, queue_reader(scrape))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -111,6 +118,9 @@ def create_app(
         if spool is not None:
             await spool.close()
         await redis.aclose()
+        for connections in (scrape, accounts, ops):
+            await asyncio.to_thread(connections.close)
+        gc.unfreeze()
 
     routes = [
         Route("/callbacks/{route:path}", callbacks, methods=["POST", "GET", "HEAD"]),
@@ -118,10 +128,11 @@ def create_app(
         Route("/readyz", probes.readyz, methods=["GET"]),
         Route("/metrics", probes.metrics_text, methods=["GET"]),
         Route("/openapi.json", probes.openapi, methods=["GET"]),
-        AdminApi(settings).mount(),
-        *([Console(settings).mount()] if settings.actors else []),
+        AdminApi(settings, ops).mount(),
+        *([Console(settings, ops).mount(), FAVICON_ROUTE] if settings.actors else []),
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception, Exception: server_error}
     )
+    relative_redirects(app)
     return FastPath(app, callbacks, settings.max_concurrent_requests, shutdown)

@@ -139,6 +139,11 @@ class QueueKeys:
         """Bumped by every change of a merchant account: web processes reload their routing table."""
         return f"{self.prefix}:accounts-version"
 
+    @property
+    def workers_alive(self) -> str:
+        """A sorted set: each worker's name, scored with the time of its last tick (the console counts them)."""
+        return f"{self.prefix}:workers-alive"
+
     def reconcile_bell_key(self, slot: int) -> str:
         """The doorbell of the reconcile loop (slot 0: one loop at a time is enough, the providers' rates
         set the pace)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,13 @@ def _flag(name: str, raw: str) -> bool:
     if raw.lower() not in ("true", "false"):
         raise SettingsError(f"{name} must be true or false, got {raw!r}")
     return raw.lower() == "true"
+
+
+def _address(name: str, raw: str) -> str:
+    try:
+        return str(ipaddress.ip_address(raw.strip()))
+    except ValueError:
+        raise SettingsError(f"{name} must be an IP address to listen on, such as 127.0.0.1, got {raw!r}") from None
 
 
 def _log_format(name: str, raw: str) -> str:
@@ -132,8 +140,10 @@ class Settings:
     # Log lines for people (text) or one JSON object each (json); the level every process logs at.
     log_format: str = "text"
     log_level: str = "WARNING"
-    # The worker's Prometheus endpoint (one per worker, covering its whole pool).
+    # The worker's Prometheus endpoint (one per worker, covering its whole pool), scraped from other hosts
+    # unless bound to loopback (payhook dev binds it to 127.0.0.1).
     worker_metrics_port: int = 9108
+    worker_metrics_host: str = "0.0.0.0"  # noqa: S104
     append_timeout_seconds: float = 0.25
     redis_high_water: float = 0.9
     # Proxies whose X-Forwarded-For is believed.
@@ -208,6 +218,7 @@ class Settings:
             log_format=_read(source, "LOG_FORMAT", defaults.log_format, _log_format),
             log_level=_read(source, "LOG_LEVEL", defaults.log_level, _log_level),
             worker_metrics_port=_read(source, "WORKER_METRICS_PORT", defaults.worker_metrics_port, positive_int),
+            worker_metrics_host=_read(source, "WORKER_METRICS_HOST", defaults.worker_metrics_host, _address),
             append_timeout_seconds=_read(
                 source, "APPEND_TIMEOUT_SECONDS", defaults.append_timeout_seconds, positive_float
             ),

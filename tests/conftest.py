@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from redis import Redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from starlette.testclient import TestClient
 
 from ingest.server import create_app
@@ -19,9 +19,19 @@ from shared.providers._standin import NOWHERE
 from shared.settings import Settings
 from tests.support.fixtures import credentials
 
-BASE_DATABASE_URL = os.environ.get(
-    "PAYHOOK_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/payhook_test"
-)
+
+def _database_url() -> str:
+    """The test database; under pytest-xdist each worker process has its own (``payhook_test_gw0``, ...)."""
+    url = make_url(
+        os.environ.get("PAYHOOK_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/payhook_test")
+    )
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        url = url.set(database=f"{url.database}_{worker}")
+    return url.render_as_string(hide_password=False)
+
+
+BASE_DATABASE_URL = _database_url()
 REDIS_URL = os.environ.get("PAYHOOK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -56,6 +66,8 @@ def env_for(prefix: str, **overrides: str) -> dict[str, str]:
         "PAYHOOK_MIDTRANS_VERIFY": "off",
         "PAYHOOK_CLAIM_TIMEOUT_SECONDS": "2",
         "PAYHOOK_DRAIN_BUDGET_SECONDS": "5",
+        # Tests deliver to endpoints on loopback; the tests of the refusal turn this off.
+        "PAYHOOK_ENDPOINT_ALLOW_PRIVATE": "true",
         # The CLI's tables take the terminal's width: tests read them whole.
         "COLUMNS": "240",
     }
@@ -124,6 +136,7 @@ TABLES = (
     "outbox_events",
     "audit_log",
     "operator_jobs",
+    "minute_figures",
 )
 
 

@@ -12,6 +12,7 @@ import threading
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ and "prometheus_client" not in sys.modules:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="payhook-worker-metrics-")
 
+import contextlib
 import logging
 import signal
 from types import FrameType
@@ -104,7 +105,10 @@ class TickStep(bootsteps.StartStopStep):  # type: ignore[misc]
     def _run(self) -> None:
         while not self.stopping.wait(TICK_SECONDS):
             try:
-                maintenance.tick(context.current(settings, app))
+                ctx = context.current(settings, app)
+                with contextlib.suppress(Exception):  # Redis away: the tick's own steps say so
+                    maintenance.heartbeat(ctx)
+                maintenance.tick(ctx)
             except Exception as exc:  # the thread must keep ticking whatever one round meets
                 log.warning("tick failed: %s", type(exc).__name__)
 
@@ -134,7 +138,7 @@ def _stop_gracefully() -> None:
 
 @worker_init.connect
 def _serve_metrics(**_: Any) -> None:
-    metrics.serve(settings.worker_metrics_port)
+    metrics.serve(settings.worker_metrics_port, settings.worker_metrics_host)
 
 
 @worker_init.connect

@@ -115,7 +115,9 @@ class Drain:
         self._held_ids = ids
         prepared = prepare(entries, self.ctx.providers, self._confirming)
         started = time.perf_counter()
-        report = self._retry(commit, self.ctx.sessions, prepared, self.ctx.sealer, Policy(self._schedule))
+        report = self._retry(
+            commit, self.ctx.sessions, prepared, self.ctx.sealer, Policy(self._schedule), shard=self._slot
+        )
         metrics.observe_commit(
             report, [item.callback.received_at for item in prepared.items], time.perf_counter() - started
         )
@@ -177,7 +179,7 @@ class Drain:
             detail = f"delivered {deliveries} times without completing: it stops the worker processing it"
             rejected.append(dlq.Rejected(entry_id, callback, "crashed_worker", detail))
         self._held_ids = [entry_id for entry_id, _ in entries]
-        report = self._retry(commit, self.ctx.sessions, Prepared(rejected=rejected), self.ctx.sealer)
+        report = self._retry(commit, self.ctx.sessions, Prepared(rejected=rejected), self.ctx.sealer, shard=self._slot)
         metrics.observe_commit(report, [], 0.0)
         self._retry(self._ack, self._held_ids)
         self._held_ids = []

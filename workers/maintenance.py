@@ -1,5 +1,6 @@
 """The periodic tick's work: move the spool into the stream, ring a lost doorbell, trim what was
-acknowledged, forget dead consumers. Every worker runs it each second (``workers.app``); beat is a backstop."""
+acknowledged, forget dead consumers, sample the backlog for the console's charts. Every worker runs it each
+second (``workers.app``); beat is a backstop."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import time
 
 from redis import Redis
 
-from shared.backlog import group_info, queue_stats, text
-from shared.db import checks, spool
+from shared import liveness
+from shared.backlog import group_info, queue_stats, queue_stats_if_reachable, text
+from shared.db import checks, figures, spool
+from shared.db import dead_letters as dlq
 from shared.doorbell import Doorbell
 from shared.providers import all_providers, queried
 from shared.queue import MOVE_SCRIPT, QueueKeys, move_args, move_keys
@@ -22,8 +25,10 @@ log = logging.getLogger(__name__)
 SPOOL_BATCH = 500
 PRUNE_EVERY_SECONDS = 60.0
 JOBS_EVERY_SECONDS = 10.0
+FIGURES_EVERY_SECONDS = 60.0
 _last_prune = 0.0
 _last_jobs = 0.0
+_last_figures = 0.0
 
 
 def tick(ctx: WorkerContext) -> None:
@@ -40,6 +45,7 @@ def tick(ctx: WorkerContext) -> None:
         lambda: reconcile_due(ctx) and ctx.doorbell.ring_reconcile(),
         lambda: prune_outbox(ctx),
         lambda: resume_jobs(ctx),
+        lambda: record_figures(ctx),
     ):
         try:
             step()
@@ -128,6 +134,30 @@ def resume_jobs(ctx: WorkerContext) -> list[int]:
     for job_id in stale:
         ctx.operator_service.send_job(job_id)
     return stale
+
+
+def record_figures(ctx: WorkerContext, *, force: bool = False) -> bool:
+    """Once a minute per worker: sample the backlog (queued and in flight, spooled, dead letters waiting) for
+    the console's chart, and prune figures older than three days. Several workers sampling one minute keep
+    the largest sample."""
+    global _last_figures  # noqa: PLW0603 - a per-process pace
+    if not force and time.monotonic() - _last_figures < FIGURES_EVERY_SECONDS:
+        return False
+    _last_figures = time.monotonic()
+    stats = queue_stats_if_reachable(ctx.redis, ctx.keys)
+    with ctx.sessions.begin() as session:
+        backlog = {figures.SPOOLED: spool.count(session), figures.WAITING_LETTERS: dlq.count_waiting(session)}
+        if stats is not None:  # Redis away: the spool's sample still shows what the receiver holds
+            backlog[figures.QUEUED] = stats.queued + stats.in_flight
+        figures.sample(session, backlog)
+        figures.prune(session)
+    return True
+
+
+def heartbeat(ctx: WorkerContext) -> None:
+    """Stamp this worker as alive (the console's "workers alive"); called by the worker's own tick thread only,
+    so that a pool process running beat's backstop tick is not counted as a worker."""
+    liveness.stamp(ctx.redis, ctx.keys, ctx.consumer)
 
 
 def trim(redis: Redis, keys: QueueKeys) -> None:

@@ -84,11 +84,11 @@ def observe_api(provider: str, seconds: float) -> None:
     PROVIDER_API_SECONDS.labels(provider).observe(seconds)
 
 
-def serve(port: int) -> None:
-    """The whole pool's metrics on ``port`` (the worker's main process calls this before forking)."""
+def serve(port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from other hosts
+    """The whole pool's metrics on ``host``:``port`` (the worker's main process calls this before forking)."""
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104 - scraped from other hosts
+    start_http_server(port, addr=host, registry=registry)
 
 
 def forget(pid: int) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.canonical import NormalizeError, Outcome
 from shared.db import dead_letters as dlq
+from shared.db import figures
 from shared.db.apply import Item, Policy, apply_events
 from shared.providers import Provider
 from shared.queue import MalformedEntry, QueuedCallback
@@ -96,26 +97,37 @@ def prepare(
     return out
 
 
-def commit(sessions: sessionmaker[Session], prepared: Prepared, sealer: Sealer, policy: Policy | None = None) -> Report:
+def commit(
+    sessions: sessionmaker[Session], prepared: Prepared, sealer: Sealer, policy: Policy | None = None, shard: int = 0
+) -> Report:
     """Apply the batch in one transaction. A callback whose data PostgreSQL refuses is isolated by halving
     the batch until it stands alone; it is dead-lettered and the rest commits. Transient errors propagate
-    to the caller's retry loop; what already committed is recognised on the retry by its entry id."""
+    to the caller's retry loop; what already committed is recognised on the retry by its entry id. The
+    console's per-minute figures are counted in the same transaction, as ``shard`` (the drain's slot)."""
     report = Report(ignored=len(prepared.ignored))
-    report.add(_commit_isolating(sessions, prepared.items, prepared.rejected, sealer, policy or Policy()))
+    report.add(_commit_isolating(sessions, prepared.items, prepared.rejected, sealer, policy or Policy(), shard))
     return report
 
 
 def _commit_isolating(
-    sessions: sessionmaker[Session], items: list[Item], rejected: list[dlq.Rejected], sealer: Sealer, policy: Policy
+    sessions: sessionmaker[Session],
+    items: list[Item],
+    rejected: list[dlq.Rejected],
+    sealer: Sealer,
+    policy: Policy,
+    shard: int,
 ) -> Report:
     try:
         with sessions.begin() as session:
             applied = apply_events(session, items, sealer, policy)
             dlq.record(session, rejected, sealer)
+            dead_letters = Counter((r.callback.provider, r.reason) for r in rejected)
+            # Last in the transaction: the figures' rows stay locked only from here to the commit.
+            figures.add(session, figures.tally(applied.outcomes, dead_letters), shard)
         _log_committed(items, rejected)
         return Report(
             events=applied.outcomes,
-            dead_letters=Counter((r.callback.provider, r.reason) for r in rejected),
+            dead_letters=dead_letters,
             deliveries=applied.deliveries,
             confirmations=applied.confirmations,
         )
@@ -124,13 +136,13 @@ def _commit_isolating(
             raise
         if len(items) > 1:
             middle = len(items) // 2
-            report = _commit_isolating(sessions, items[:middle], rejected, sealer, policy)
-            report.add(_commit_isolating(sessions, items[middle:], [], sealer, policy))
+            report = _commit_isolating(sessions, items[:middle], rejected, sealer, policy, shard)
+            report.add(_commit_isolating(sessions, items[middle:], [], sealer, policy, shard))
             return report
         item = items[0]
         log.warning("PostgreSQL refused entry %s: %s", item.entry_id, type(exc).__name__)
         bad = dlq.Rejected(item.entry_id, item.callback, "database_rejected", _first_line(exc), traceback.format_exc())
-        return _commit_isolating(sessions, [], [*rejected, bad], sealer, policy)
+        return _commit_isolating(sessions, [], [*rejected, bad], sealer, policy, shard)
 
 
 def _log_committed(items: list[Item], rejected: list[dlq.Rejected]) -> None:

@@ -60,6 +60,8 @@ class ReconcileLoop:
         self.report: Counter[str] = Counter()
         # Requests per query at most (a token, a session, its refunds) and their time limit, plus the wait.
         self.lease = CLAIM_SECONDS + 3 * self.settings.provider_api_timeout_seconds + 30
+        self._environs = Environs.of_accounts({}, [])
+        self._seen: bytes | None = None
 
     def run(self) -> Counter[str]:
         bell = self.ctx.doorbell.for_reconcile()
@@ -82,8 +84,10 @@ class ReconcileLoop:
         return found if isinstance(found, bytes) else None
 
     async def _run(self, hold: Callable[[int], None]) -> None:
-        environs, version = await asyncio.to_thread(self.environs)
-        providers = environs.queried()
+        self._environs, self._seen = await asyncio.to_thread(self.environs)
+        # The providers' sweeps share the accounts: one of them reads them again when they change.
+        self._reloading = asyncio.Lock()
+        providers = self._environs.queried()
         if not providers:
             return
         runtime = ApiRuntime(
@@ -97,21 +101,58 @@ class ReconcileLoop:
         deadline = time.monotonic() + self.settings.drain_budget_seconds
         async with runtime:
             for provider in providers.values():
-                for account in [DEFAULT_ACCOUNT, *sorted(a for p, a in environs.stored if p == provider.name)]:
-                    await self._read_report(runtime, provider, environs, account)
-            while time.monotonic() < deadline and not STOPPING.is_set():
-                hold(0)
-                if await asyncio.to_thread(self._version) != version:
-                    environs, version = await asyncio.to_thread(self.environs)
-                    providers = environs.queried()
-                    runtime.forget_clients()
-                due = await asyncio.to_thread(self._claim, providers)
-                if not due:
+                for account in [DEFAULT_ACCOUNT, *sorted(a for p, a in self._environs.stored if p == provider.name)]:
+                    await self._read_report(runtime, provider, self._environs, account)
+            # Each provider at its own pace: one whose queries take more requests (tokens, refunds) or whose API
+            # is slow holds none of the others back.
+            await asyncio.gather(*(self._sweep(runtime, name, hold, deadline) for name in providers))
+
+    async def _sweep(self, runtime: ApiRuntime, name: str, hold: Callable[[int], None], deadline: float) -> None:
+        """One provider's due payments, a batch at a time, until none is due or the budget is spent. The next
+        batch is claimed as soon as this one is being asked about, its requests queued behind this one's, and a
+        batch's answers are settled while the next is asked about: the rate, not the round, sets the pace
+        (a batch at a time left the provider's API idle for a third of the time)."""
+        asking: tuple[list[Due], asyncio.Task[list[Answer]]] | None = None
+        settling: asyncio.Task[None] | None = None
+        try:
+            while True:
+                following = None
+                if time.monotonic() < deadline and not STOPPING.is_set():
+                    hold(0)
+                    following = await self._next(runtime, name)
+                if asking is not None:
+                    answers = await asking[1]
+                    if settling is not None:
+                        await settling
+                    settling = asyncio.create_task(self._settled(list(zip(asking[0], answers, strict=True))))
+                asking = following
+                if asking is None:
                     return
-                answers = await ask(runtime, environs, due)
-                done = await asyncio.to_thread(self._settle, list(zip(due, answers, strict=True)))
-                self.report.update(str(c.result) for c in done)
-                metrics.observe_checks((c.provider, str(c.result)) for c in done)
+        finally:
+            if asking is not None and not asking[1].done():
+                asking[1].cancel()  # an error stopped the sweep: its payments are asked about when the lease ends
+            if settling is not None:
+                await settling
+
+    async def _next(self, runtime: ApiRuntime, name: str) -> tuple[list[Due], asyncio.Task[list[Answer]]] | None:
+        """The provider's next batch, being asked about (None: nothing due, or the provider no longer queried)."""
+        await self._refresh(runtime)
+        if name not in self._environs.queried():
+            return None
+        due = await asyncio.to_thread(self._claim, name)
+        return (due, asyncio.create_task(ask(runtime, self._environs, due))) if due else None
+
+    async def _refresh(self, runtime: ApiRuntime) -> None:
+        """The accounts again, with new clients, when they changed since they were read."""
+        async with self._reloading:
+            if await asyncio.to_thread(self._version) != self._seen:
+                self._environs, self._seen = await asyncio.to_thread(self.environs)
+                runtime.forget_clients()
+
+    async def _settled(self, answered: list[tuple[Due, Answer]]) -> None:
+        done = await asyncio.to_thread(self._settle, answered)
+        self.report.update(str(c.result) for c in done)
+        metrics.observe_checks((c.provider, str(c.result)) for c in done)
 
     async def _read_report(self, runtime: ApiRuntime, provider: Provider, environs: Environs, account: str) -> None:
         """Yesterday's report of what the provider never notifies, read once per account: every payment it lists
@@ -134,10 +175,10 @@ class ReconcileLoop:
         if listed:
             self.report["listed in a report"] += len(listed)
 
-    def _claim(self, providers: Mapping[str, Provider]) -> list[Due]:
+    def _claim(self, provider: str) -> list[Due]:
         limit = self.settings.provider_api_rate * CLAIM_SECONDS
         with self.ctx.sessions.begin() as session:
-            return [due for name in providers for due in checks.claim_due(session, name, limit, self.lease)]
+            return checks.claim_due(session, provider, limit, self.lease)
 
     def _settle(self, answered: list[tuple[Due, Answer]]) -> list[Checked]:
         policy = Policy(self.settings.reconcile_schedule)

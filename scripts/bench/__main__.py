@@ -238,6 +238,8 @@ def main() -> None:
         # Never a provider's real API: Midtrans's status client points where nothing listens.
         "PAYHOOK_MIDTRANS_API_URL": NOWHERE,
         "PAYHOOK_MIDTRANS_VERIFY": "off",
+        # The outbox benchmark's endpoint listens on loopback.
+        "PAYHOOK_ENDPOINT_ALLOW_PRIVATE": "true",
     }
     upgrade(Settings.from_env(env))
     keys = QueueKeys(PREFIX)

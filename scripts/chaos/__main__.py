@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import secrets
 import signal
 import tempfile
 import threading
@@ -106,10 +107,11 @@ class Chaos:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.pg_port = free_port()
-        self.postgres: Server = start_postgres(folder, self.pg_port)
+        self.pg_password = secrets.token_urlsafe(18)
+        self.postgres: Server = start_postgres(folder, self.pg_port, self.pg_password)
         self.redis = PrivateRedis(folder / "redis", maxmemory="64mb").start()
         self.env = {
-            "PAYHOOK_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/payhook",
+            "PAYHOOK_DATABASE_URL": f"postgresql+psycopg://postgres:{self.pg_password}@127.0.0.1:{self.pg_port}/payhook",
             "PAYHOOK_REDIS_URL": self.redis.url,
             "PAYHOOK_QUEUE_PREFIX": PREFIX,
             "PAYHOOK_CLAIM_TIMEOUT_SECONDS": "10",
@@ -147,7 +149,7 @@ class Chaos:
         self.postgres.process.kill()
         self.postgres.process.wait(10)
         time.sleep(down)
-        self.postgres = start_postgres(self.folder, self.pg_port)
+        self.postgres = start_postgres(self.folder, self.pg_port, self.pg_password)
         self.faults.record(f"PostgreSQL crash, {down:g} s down", started)
 
     def stop_beat(self) -> None:

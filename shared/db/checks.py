@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from shared.canonical import Status
@@ -108,28 +107,72 @@ def record(session: Session, checks: Sequence[Check]) -> None:
         )  # fmt: skip
 
 
-def plan(session: Session, payment_id: int, planned: NextCheck) -> None:
-    """Put a payment at its next place in the schedule (or none, or unresolved)."""
-    at = None if planned.at is None else datetime.fromtimestamp(planned.at, UTC)
-    values: dict[str, Any] = {"next_check_at": at, "check_step": planned.step, "check_reason": "schedule"}
-    if planned.unresolved:
-        values["unresolved_at"] = func.coalesce(Payment.unresolved_at, func.now())
-    session.execute(update(Payment).where(Payment.id == payment_id).values(**values))
+# Each payment of a batch at its next place in the schedule, in one statement (one each took a batch's settling
+# from milliseconds to most of a second on a busy machine).
+_PLAN = text("""
+    UPDATE payments p
+    SET next_check_at = v.at, check_step = v.step, check_reason = 'schedule',
+        unresolved_at = CASE WHEN v.unresolved THEN coalesce(p.unresolved_at, now()) ELSE p.unresolved_at END
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]), CAST(:steps AS integer[]),
+                CAST(:unresolved AS boolean[])) AS v(id, at, step, unresolved)
+    WHERE p.id = v.id
+""")
 
 
-def ask_matching(
-    session: Session, provider: str, *, status: str | None, since: datetime | None, until: datetime | None, reason: str
-) -> int:
-    """Put every payment of ``provider`` the filters select first in line; how many."""
-    query = update(Payment).where(Payment.provider == provider)
-    if status is not None:
-        query = query.where(Payment.status == status)
-    if since is not None:
-        query = query.where(Payment.created_at >= since)
-    if until is not None:
-        query = query.where(Payment.created_at < until)
-    result = session.execute(query.values(next_check_at=func.now(), check_reason=reason))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+def plan(session: Session, planned: Sequence[tuple[int, NextCheck]]) -> None:
+    """Put payments at their next places in the schedule (or none, or unresolved)."""
+    if not planned:
+        return
+    session.execute(
+        _PLAN,
+        {
+            "ids": [payment_id for payment_id, _ in planned],
+            "ats": [None if p.at is None else datetime.fromtimestamp(p.at, UTC) for _, p in planned],
+            "steps": [p.step for _, p in planned],
+            "unresolved": [p.unresolved for _, p in planned],
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileFilters:
+    """Which payments a bulk reconciliation goes through."""
+
+    providers: tuple[str, ...]
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = [Payment.provider.in_(self.providers)]
+        if self.status is not None:
+            found.append(Payment.status == self.status)
+        if self.since is not None:
+            found.append(Payment.created_at >= self.since)
+        if self.until is not None:
+            found.append(Payment.created_at < self.until)
+        return found
+
+
+def newest_payment_id(session: Session) -> int:
+    return int(session.execute(select(func.coalesce(func.max(Payment.id), 0))).scalar_one())
+
+
+def count_payments(session: Session, filters: ReconcileFilters, *, up_to: int) -> int:
+    query = select(func.count()).select_from(Payment).where(*filters.where(), Payment.id <= up_to)
+    return int(session.execute(query).scalar_one())
+
+
+def payment_ids(session: Session, filters: ReconcileFilters, *, after: int, up_to: int, limit: int) -> list[int]:
+    """The selected payments' ids in id order, after ``after`` and at most ``up_to`` (a job's next chunk)."""
+    query = select(Payment.id).where(*filters.where(), Payment.id > after, Payment.id <= up_to)
+    return list(session.execute(query.order_by(Payment.id).limit(limit)).scalars())
+
+
+def ask_ids(session: Session, payment_ids: list[int], *, reason: str) -> int:
+    """Put these payments first in line for the reconciler; how many."""
+    query = update(Payment).where(Payment.id.in_(payment_ids)).values(next_check_at=func.now(), check_reason=reason)
+    return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
 
 
 def history(session: Session, payment_id: int, limit: int = 100) -> list[PaymentCheck]:

@@ -84,6 +84,8 @@ def _matches_text(needle: str) -> ColumnElement[bool]:
 def _filtered(query: Select[Any], filters: Filters) -> Select[Any]:
     if filters.provider:
         query = query.where(DeadLetter.provider == filters.provider)
+    if filters.account:
+        query = query.where(DeadLetter.account == filters.account)
     if filters.reason:
         query = query.where(DeadLetter.reason == filters.reason)
     if filters.since:

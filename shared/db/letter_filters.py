@@ -31,6 +31,7 @@ class FilterField:
 
 FIELDS = (
     FilterField("provider", "text", "only this provider"),
+    FilterField("account", "text", "only this merchant account (default: the provider's environment credentials)"),
     FilterField("reason", "text", "only this reason code"),
     FilterField("event_type", "text", "only this event type, as the provider names it"),
     FilterField("order_ref", "text", "only letters naming this order reference"),
@@ -68,6 +69,7 @@ class Filters:
     # Free text: the raw body's bytes as sent (not where the body is encrypted at rest), the reason's detail,
     # the order reference and the event type.
     search: str | None = None
+    account: str | None = None
 
     @classmethod
     def from_query(cls, query: Mapping[str, Any], *, forgiving: bool = False) -> Filters:

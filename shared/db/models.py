@@ -13,7 +13,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -28,24 +27,15 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.canonical import DeliveryStatus, Outcome, Status
-
-
-def _enum(kind: type[Status] | type[Outcome], name: str) -> Enum:
-    return Enum(
-        kind,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=24,
-        values_callable=lambda members: [m.value for m in members],
-    )
-
-
-class Base(DeclarativeBase):
-    pass
+from shared.db.base import Base as Base  # noqa: PLC0414 - re-exported: the schema's metadata
+from shared.db.base import enum_type
+from shared.db.operator_models import AccountRow as AccountRow  # noqa: PLC0414 - re-exported
+from shared.db.operator_models import AuditEntry as AuditEntry  # noqa: PLC0414
+from shared.db.operator_models import MinuteFigure as MinuteFigure  # noqa: PLC0414
+from shared.db.operator_models import OperatorJob as OperatorJob  # noqa: PLC0414
 
 
 class Payment(Base):
@@ -64,6 +54,11 @@ class Payment(Base):
             "id",
             postgresql_where=text("unresolved_at IS NOT NULL"),
         ),
+        # The console's search (``shared.db.payment_search``): newest first by status, by creation time, and
+        # by an order-reference prefix (pattern ops: LIKE 'x%' uses it whatever the collation).
+        Index("ix_payments_status", "status", "created_at", "id"),
+        Index("ix_payments_created", "created_at", "id"),
+        Index("ix_payments_order_ref_prefix", "order_ref", postgresql_ops={"order_ref": "varchar_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -72,7 +67,7 @@ class Payment(Base):
     # The provider's identity of the payment; order_ref is filled in once an event carries it.
     payment_key: Mapped[str] = mapped_column(String(255))
     order_ref: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[Status] = mapped_column(_enum(Status, "payment_status"))
+    status: Mapped[Status] = mapped_column(enum_type(Status, "payment_status"))
     # When the event that set ``status`` was received: clashes of equal rank keep the first to arrive.
     status_received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     amount: Mapped[Decimal | None] = mapped_column(Numeric)
@@ -113,8 +108,8 @@ class PaymentEvent(Base):
     account: Mapped[str] = mapped_column(String(64), server_default=text("'default'"))
     event_type: Mapped[str] = mapped_column(String(64))
     event_key: Mapped[str] = mapped_column(String(600))
-    status: Mapped[Status] = mapped_column(_enum(Status, "event_status"))
-    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "event_outcome"))
+    status: Mapped[Status] = mapped_column(enum_type(Status, "event_status"))
+    outcome: Mapped[Outcome] = mapped_column(enum_type(Outcome, "event_outcome"))
     # The payment's amount as the event states it; on refund events, the refund as the provider states it.
     amount: Mapped[Decimal | None] = mapped_column(Numeric)
     refund_amount: Mapped[Decimal | None] = mapped_column(Numeric)
@@ -304,85 +299,3 @@ class DeliveryAttempt(Base):
     # The first KB of the answer, or what went wrong before there was one.
     response: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
-
-
-class AccountRow(Base):
-    """A merchant account of a provider: its callback credentials (several during a rotation) and, optionally,
-    its status API's. ``settings`` holds the provider's settings for this account (``PAYHOOK_<PROVIDER>_*``
-    names) as JSON, sealed with ``PAYHOOK_ENCRYPTION_KEYS`` when it is set; ``previous`` the settings a rotation
-    replaced, valid for callbacks until ``previous_until``. ``fingerprints`` show a secret without showing it.
-    The account ``default`` of each provider is the settings' own and is never stored."""
-
-    __tablename__ = "accounts"
-    __table_args__ = (UniqueConstraint("provider", "name", name="uq_accounts_provider_name"),)
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    provider: Mapped[str] = mapped_column(String(64))
-    name: Mapped[str] = mapped_column(String(64))
-    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
-    settings: Mapped[bytes] = mapped_column(LargeBinary)
-    previous: Mapped[bytes | None] = mapped_column(LargeBinary)
-    previous_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    fingerprints: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
-class AuditEntry(Base):
-    """One operator action: who (the admin token's name, or ``cli:<login>``), what, on which filter or target,
-    how many, and how it ended."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at", "id"),)
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    actor: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str | None] = mapped_column(Text)
-    filters: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    count: Mapped[int | None] = mapped_column(BigInteger)
-    outcome: Mapped[str] = mapped_column(Text)
-    dry_run: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
-
-
-class OperatorJob(Base):
-    """A bulk replay or purge of every dead letter a filter selects, run in the background in id order.
-
-    One job per kind and filter runs at a time (starting it twice finds the first); ``last_id`` is how far it
-    got, so a job whose runner died goes on from there."""
-
-    __tablename__ = "operator_jobs"
-    __table_args__ = (
-        CheckConstraint(
-            "status IN ('queued', 'running', 'done', 'cancelled', 'failed')", name="ck_operator_jobs_status"
-        ),
-        Index(
-            "uq_operator_jobs_active",
-            "kind",
-            "filters_key",
-            unique=True,
-            postgresql_where=text("status IN ('queued', 'running')"),
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    filters: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    filters_key: Mapped[str] = mapped_column(Text)
-    actor: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16))
-    total: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-    processed: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-    changed: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-    last_id: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-    # The newest letter when the job started: a replay that fails again makes new letters, never its work.
-    up_to_id: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-    cancel_requested: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
-    # Who runs it now (a random token per run): a runner whose job was taken over stops at its next step.
-    runner: Mapped[str | None] = mapped_column(String(32))
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -34,7 +34,13 @@ class DeliveryFilters:
 
 
 def add_endpoint(
-    session: Session, sealer: Sealer, url: str, secret: str, events: Sequence[str] | None, provider: str | None
+    session: Session,
+    sealer: Sealer,
+    url: str,
+    secret: str,
+    events: Sequence[str] | None,
+    provider: str | None,
+    account: str | None = None,
 ) -> Endpoint:
     endpoint = Endpoint(
         kind="webhook",
@@ -42,6 +48,7 @@ def add_endpoint(
         secret=sealer.seal(secret.encode()),
         event_types=list(events) if events else None,
         provider=provider,
+        account=account,
         enabled=True,
     )
     session.add(endpoint)
@@ -60,7 +67,8 @@ def endpoint(session: Session, endpoint_id: int, *, lock: bool = False) -> Endpo
 
 
 def change_endpoint(session: Session, found: Endpoint, changes: dict[str, Any]) -> Endpoint:
-    """Apply ``changes`` (url, event_types, provider, enabled); enabling clears the reason it was disabled."""
+    """Apply ``changes`` (url, event_types, provider, account, enabled); enabling clears the reason it was
+    disabled."""
     for name, value in changes.items():
         setattr(found, name, value)
     if changes.get("enabled") is True:
@@ -114,6 +122,19 @@ def delivery(session: Session, delivery_id: int) -> tuple[Delivery, OutboxEvent,
         select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id).order_by(DeliveryAttempt.id)
     )
     return found[0], found[1], list(attempts)
+
+
+def attempt_counts(session: Session, delivery_ids: Sequence[int]) -> dict[int, int]:
+    """The attempts each delivery has logged over its whole life (``Delivery.attempts`` starts again at an
+    operator's retry: it is what the retry schedule runs on)."""
+    if not delivery_ids:
+        return {}
+    counted = session.execute(
+        select(DeliveryAttempt.delivery_id, func.count())
+        .where(DeliveryAttempt.delivery_id.in_(delivery_ids))
+        .group_by(DeliveryAttempt.delivery_id)
+    )
+    return {int(row[0]): int(row[1]) for row in counted}
 
 
 def matching_deliveries(session: Session, filters: DeliveryFilters) -> list[int]:

@@ -50,12 +50,30 @@ def unresolved_document(payment: Payment, last: list[PaymentCheck]) -> dict[str,
     """An unresolved payment: who it is, since when, and what the provider said last."""
     return {
         "provider": payment.provider,
+        "account": payment.account,
         "order_ref": payment.order_ref,
         "payment_key": payment.payment_key,
         "status": str(payment.status),
         "unresolved_at": _iso_or_none(payment.unresolved_at),
         "updated_at": payment.updated_at.isoformat(),
         "last_check": check_document(last[-1]) if last else None,
+    }
+
+
+def payment_summary(payment: Payment) -> dict[str, Any]:
+    """What a listing shows of a payment."""
+    return {
+        "id": payment.id,
+        "provider": payment.provider,
+        "account": payment.account,
+        "order_ref": payment.order_ref,
+        "payment_key": payment.payment_key,
+        "status": str(payment.status),
+        "amount": _amount(payment.amount),
+        "currency": payment.currency,
+        "created_at": payment.created_at.isoformat(),
+        "updated_at": payment.updated_at.isoformat(),
+        "unresolved_at": _iso_or_none(payment.unresolved_at),
     }
 
 
@@ -141,6 +159,7 @@ def conflict_document(conflict: Conflict) -> dict[str, Any]:
     return {
         "id": payment.id,
         "provider": payment.provider,
+        "account": payment.account,
         "order_ref": payment.order_ref,
         "payment_key": payment.payment_key,
         "status": str(payment.status),
@@ -165,6 +184,7 @@ def endpoint_document(endpoint: Endpoint) -> dict[str, Any]:
         "handler": endpoint.handler,
         "events": endpoint.event_types,
         "provider": endpoint.provider,
+        "account": endpoint.account,
         "enabled": endpoint.enabled,
         "disabled_reason": endpoint.disabled_reason,
         "previous_secret_valid_until": _iso(rotating) if rotating and rotating > datetime.now(UTC) else None,
@@ -173,7 +193,9 @@ def endpoint_document(endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
-def delivery_summary(delivery: Delivery, event: OutboxEvent) -> dict[str, Any]:
+def delivery_summary(delivery: Delivery, event: OutboxEvent, logged: int) -> dict[str, Any]:
+    """``attempts`` counts since the last retry by an operator (the schedule's step); ``attempts_total`` over
+    the delivery's life: the ``logged`` attempts, and the one being made while it is ``sending``."""
     return {
         "id": delivery.id,
         "endpoint_id": delivery.endpoint_id,
@@ -182,6 +204,7 @@ def delivery_summary(delivery: Delivery, event: OutboxEvent) -> dict[str, Any]:
         "provider": event.provider,
         "status": delivery.status,
         "attempts": delivery.attempts,
+        "attempts_total": logged + (delivery.status == DeliveryStatus.SENDING),
         "next_attempt_at": _iso(delivery.next_attempt_at) if delivery.status in DeliveryStatus.unfinished() else None,
         "last_attempt_at": _iso(delivery.last_attempt_at),
         "last_status_code": delivery.last_status_code,
@@ -193,7 +216,7 @@ def delivery_summary(delivery: Delivery, event: OutboxEvent) -> dict[str, Any]:
 
 def delivery_document(delivery: Delivery, event: OutboxEvent, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
     return {
-        **delivery_summary(delivery, event),
+        **delivery_summary(delivery, event, len(attempts)),
         "event": orjson.loads(event.body),
         "attempt_log": [
             {

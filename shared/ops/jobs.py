@@ -1,5 +1,6 @@
-"""Bulk actions as background jobs: replay or purge every dead letter a filter selects, in id order, in
-chunks, with progress, cancellable, rate-limited so live traffic keeps flowing.
+"""Bulk actions as background jobs: replay or purge every dead letter a filter selects, or put every payment a
+reconciliation selects in line for a query, in id order, in chunks, with progress, cancellable, rate-limited so
+live traffic keeps flowing.
 
 Starting a job twice (same kind, same filter) while it is queued or running finds the first one. A job runs
 in a worker (``payhook.job``, handed back every few seconds for a fresh task) or, from the CLI, in the
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,16 +28,21 @@ from sqlalchemy.orm import Session
 from shared.backlog import queue_stats
 from shared.connections import Connections
 from shared.db import audit
-from shared.db import dead_letters as dlq
 from shared.db.models import OperatorJob
 from shared.ops.audit import audited
+from shared.ops.selections import Selection, selection_of
 
 log = logging.getLogger(__name__)
 
-# A chunk's work in the job's transaction: how many letters it changed.
+# A chunk's work in the job's transaction: how many of its rows it changed.
 Chunk = Callable[[Session, list[int]], int]
 MAX_FAILURES = 3
-KINDS = ("replay", "purge")
+# Each kind's audit action and what its count says.
+KINDS = {
+    "replay": ("dlq.replay", "replayed"),
+    "purge": ("dlq.purge", "purged"),
+    "reconcile": ("reconcile_all", "queued"),
+}
 CHUNK = 200
 # A running job whose runner has not been heard of for this long is taken over.
 STALE_SECONDS = 30.0
@@ -69,15 +75,15 @@ class JobRunner:
         self.ops = ops
         self.rate = rate
 
-    def start(self, kind: str, filters: dlq.Filters, *, actor: str) -> tuple[dict[str, Any], bool]:
-        """The job for ``kind`` and ``filters``: a new one (True), or the one already queued or running."""
+    def start(self, kind: str, selection: Selection, *, actor: str) -> tuple[dict[str, Any], bool]:
+        """The job for ``kind`` and ``selection``: a new one (True), or the one already queued or running."""
         if kind not in KINDS:
             raise ValueError(f"unknown job kind {kind!r}")
-        chosen = filters.to_document()
+        chosen = selection.to_document()
         key = orjson.dumps(chosen, option=orjson.OPT_SORT_KEYS).decode()
         with self.ops.session() as session:
-            up_to = dlq.newest_id(session)
-            total = dlq.count_matching(session, filters, up_to=up_to)
+            up_to = selection.newest_id(session)
+            total = selection.count(session, up_to=up_to)
             values = {
                 "kind": kind,
                 "filters": chosen,
@@ -103,7 +109,7 @@ class JobRunner:
                     )
                 ).one()
                 return job_document(active), False
-            audit.record(session, audit.Action(actor, f"dlq.{kind}", f"started job {made}", None, chosen, total))
+            audit.record(session, audit.Action(actor, KINDS[kind][0], f"started job {made}", None, chosen, total))
             job = session.get(OperatorJob, made)
             assert job is not None
             return job_document(job), True
@@ -153,8 +159,7 @@ class JobRunner:
         *,
         budget_seconds: float | None = None,
         progress: Callable[[dict[str, Any]], None] | None = None,
-        replay: Chunk,
-        purge: Chunk,
+        acts: Mapping[str, Chunk],
         yield_to_traffic: bool = False,
     ) -> str:
         """Run the job until it is done, cancelled, failed, or the budget is spent (then it is handed back,
@@ -165,15 +170,14 @@ class JobRunner:
         job = self._take(job_id, me)
         if job is None:
             return "held"
-        filters = dlq.Filters.from_document(job.filters)
-        act = replay if job.kind == "replay" else purge
+        selection, act = selection_of(job.kind, job.filters), acts[job.kind]
         deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
         started, done, failures = time.monotonic(), 0, 0
         while True:
             if not self._live_traffic_allows(job.kind, wait=not yield_to_traffic):
                 return self._release(job_id, me, "waiting")
             try:
-                outcome = self._chunk(job_id, me, filters, job.up_to_id, act)
+                outcome = self._chunk(job_id, me, selection, job.up_to_id, act)
             except Exception as exc:  # a chunk that fails rolls back whole; three in a row fail the job
                 failures += 1
                 log.warning("job %d: chunk failed (%d): %s", job_id, failures, exc)
@@ -191,7 +195,7 @@ class JobRunner:
             if deadline is not None and time.monotonic() >= deadline:
                 return self._release(job_id, me, "running")
 
-    def _chunk(self, job_id: int, me: str, filters: dlq.Filters, up_to: int, act: Chunk) -> dict[str, Any] | str:
+    def _chunk(self, job_id: int, me: str, selection: Selection, up_to: int, act: Chunk) -> dict[str, Any] | str:
         """One chunk and the job's progress in one transaction, under the job's row lock: either both or
         neither, so no letter is done twice. The job's document, or how the run ends."""
         with self.ops.session() as session:
@@ -200,7 +204,7 @@ class JobRunner:
                 return "held"  # taken over (this runner was thought dead), or gone
             if job.cancel_requested:
                 return self._finish(session, job, "cancelled")
-            ids = dlq.matching_ids(session, filters, after=job.last_id, up_to=up_to, limit=CHUNK)
+            ids = selection.ids(session, after=job.last_id, up_to=up_to, limit=CHUNK)
             if not ids:
                 return self._finish(session, job, "done")
             changed = act(session, ids)
@@ -248,9 +252,9 @@ class JobRunner:
 
     def _finish(self, session: Session, job: OperatorJob, status: str) -> str:
         job.status, job.finished_at, job.runner = status, datetime.now(UTC), None
-        verb = "replayed" if job.kind == "replay" else "purged"
+        action, verb = KINDS[job.kind]
         outcome = f"job {job.id} {status}: {verb} {job.changed} of {job.total}"
-        audit.record(session, audit.Action(job.actor, f"dlq.{job.kind}", outcome, None, job.filters, job.changed))
+        audit.record(session, audit.Action(job.actor, action, outcome, None, job.filters, job.changed))
         return status
 
     def _fail(self, job_id: int, me: str, exc: Exception) -> str:

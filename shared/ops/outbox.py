@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-from shared import webhooks
+from shared import addresses, webhooks
+from shared.accounts import AccountError, check_name
 from shared.canonical import EVENT_TYPES
 from shared.connections import Connections
 from shared.db import outbox
@@ -16,6 +18,14 @@ from shared.providers import all_providers
 
 # How long a rotated-out secret keeps signing, unless the operator says otherwise.
 ROTATION_OVERLAP_SECONDS = 86_400.0
+
+
+def _check_account(account: str | None) -> None:
+    if account is not None:
+        try:
+            check_name(account)
+        except AccountError as exc:
+            raise Refused(str(exc)) from None
 
 
 def _check_filters(events: list[str] | None, provider: str | None) -> None:
@@ -30,18 +40,24 @@ class OutboxService(Connections):
     def _check_url(self, url: str) -> None:
         try:
             webhooks.check_url(url, self.settings.endpoint_allowed_hosts)
-        except webhooks.EndpointRefused as exc:
+            if not self.settings.endpoint_allow_private:
+                parts = urlsplit(url)
+                addresses.check_host(parts.hostname or "", parts.port)
+        except (webhooks.EndpointRefused, addresses.AddressRefused) as exc:
             raise Refused(str(exc)) from None
 
-    def add_endpoint(self, url: str, events: list[str] | None, provider: str | None, *, actor: str) -> dict[str, Any]:
+    def add_endpoint(
+        self, url: str, events: list[str] | None, provider: str | None, *, actor: str, account: str | None = None
+    ) -> dict[str, Any]:
         """A new endpoint, with its secret (shown here and at rotation only)."""
         shown = webhooks.without_credentials(url)
-        wanted = {"url": shown, "events": events, "provider": provider}
+        wanted = {"url": shown, "events": events, "provider": provider, "account": account}
         with audited(self, actor, "endpoint.add", target=shown, filters=_set(wanted)) as (session, done):
             self._check_url(url)
             _check_filters(events, provider)
+            _check_account(account)
             secret = webhooks.new_secret()
-            made = outbox.add_endpoint(session, self.sealer, url, secret, events, provider)
+            made = outbox.add_endpoint(session, self.sealer, url, secret, events, provider, account)
             done.text, done.count = f"added endpoint {made.id}", 1
             return {**endpoint_document(made), "secret": secret}
 
@@ -55,7 +71,7 @@ class OutboxService(Connections):
             return None if found is None else endpoint_document(found)
 
     def change_endpoint(self, endpoint_id: int, changes: dict[str, Any], *, actor: str) -> dict[str, Any] | None:
-        """Change url, events, provider or enabled; None when there is no such endpoint."""
+        """Change url, events, provider, account or enabled; None when there is no such endpoint."""
         if set(changes) == {"enabled"}:
             action = "endpoint.enable" if changes["enabled"] else "endpoint.disable"
         else:
@@ -68,6 +84,7 @@ class OutboxService(Connections):
             if "url" in changes:
                 self._check_url(changes["url"])
             _check_filters(changes.get("event_types"), changes.get("provider"))
+            _check_account(changes.get("account"))
             found = outbox.endpoint(session, endpoint_id, lock=True)
             if found is None:
                 done.text, done.count = "no such endpoint", 0
@@ -107,7 +124,8 @@ class OutboxService(Connections):
     ) -> list[dict[str, Any]]:
         with self.session() as session:
             found = outbox.deliveries(session, filters, limit=limit, before=before)
-            return [delivery_summary(d, e) for d, e in found]
+            logged = outbox.attempt_counts(session, [d.id for d, _ in found])
+            return [delivery_summary(d, e, logged.get(d.id, 0)) for d, e in found]
 
     def delivery(self, delivery_id: int) -> dict[str, Any] | None:
         with self.session() as session:

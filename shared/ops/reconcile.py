@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -24,7 +23,7 @@ from shared.db.models import Payment
 from shared.db.payments import find_payment
 from shared.ops.audit import Refused, audited
 from shared.ops.documents import unresolved_document
-from shared.providers import Provider, all_providers, queried
+from shared.providers import Provider, all_providers
 from shared.queue import route
 from shared.reconcile.engine import Checked, CheckResult, predict, reference, settle
 from shared.reconcile.runtime import ApiRuntime
@@ -33,6 +32,10 @@ from shared.status_api import Answer
 
 
 class ReconcileService(Connections):
+    def queried_provider(self, name: str) -> Provider:
+        """The provider, refused unless its status API has credentials in the environment."""
+        return self._queried(name)[0]
+
     def _queried(self, name: str, account: str = "default") -> tuple[Provider, Mapping[str, str]]:
         """The provider and the account's environment, refused unless its status API has credentials there."""
         provider = all_providers().get(name)
@@ -108,23 +111,6 @@ class ReconcileService(Connections):
             result.text, result.count = ("expected" if created else "exists: nothing changed"), int(created)
             return {"provider": provider, "order_ref": existing.order_ref, "payment_key": existing.payment_key,
                     "status": str(existing.status), "created": created, "account": account}, created  # fmt: skip
-
-    def reconcile_all(
-        self, *, actor: str, provider: str | None = None, status: str | None = None,
-        since: datetime | None = None, until: datetime | None = None,
-    ) -> int:  # fmt: skip
-        """Put every payment the filters select first in line for the reconciler (it asks at each provider's
-        rate); how many. Only providers whose status API is configured are selected."""
-        names = [self._queried(provider)[0].name] if provider else sorted(queried(self.settings.environ))
-        filters = {"provider": provider, "status": status, "since": since, "until": until}
-        shown = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in filters.items() if v is not None}
-        total = 0
-        with audited(self, actor, "reconcile_all", filters=shown) as (session, result):
-            for name in names:
-                total += checks.ask_matching(session, name, status=status, since=since, until=until, reason="job")
-            result.count = total
-        self.doorbell.ring_reconcile()
-        return total
 
     def unresolved(self, *, provider: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         with self.session() as session:

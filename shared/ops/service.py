@@ -5,6 +5,7 @@ its connections."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -12,17 +13,26 @@ from sqlalchemy.orm import Session
 
 from shared.backlog import QueueStats, queue_stats_if_reachable
 from shared.celery_app import JOB_TASK, make_celery
-from shared.db import audit, checks, payments, spool
+from shared.db import audit, checks, payment_search, payments, spool
 from shared.db import dead_letters as dlq
+from shared.db.payment_search import PaymentSearch
 from shared.db.payments import find_payment, history
 from shared.ops.accounts import AccountService
 from shared.ops.audit import Refused, audited
-from shared.ops.documents import audit_document, conflict_document, letter_document, letter_summary, payment_document
+from shared.ops.documents import (
+    audit_document,
+    conflict_document,
+    letter_document,
+    letter_summary,
+    payment_document,
+    payment_summary,
+)
 from shared.ops.jobs import JobRunner
 from shared.ops.outbox import ROTATION_OVERLAP_SECONDS, OutboxService, ids_text
 from shared.ops.predict import predict, summary
 from shared.ops.reconcile import ReconcileService
-from shared.providers import all_providers
+from shared.ops.selections import LetterSelection, PaymentSelection
+from shared.providers import all_providers, queried
 from shared.queue import append_sync
 
 # A dry run predicts at most this many letters (the first in replay order): it runs in the caller's process.
@@ -42,6 +52,11 @@ class OperatorService(OutboxService, ReconcileService, AccountService):
             if found is None:
                 return None
             return payment_document(found, history(session, found), checks.history(session, found.id))
+
+    def search_payments(self, filters: PaymentSearch, *, limit: int, before: int | None = None) -> list[dict[str, Any]]:
+        """Payments the filters select, newest first, a keyset page at a time (``before``: the last id shown)."""
+        with self.session() as session:
+            return [payment_summary(p) for p in payment_search.search(session, filters, limit=limit, before=before)]
 
     def conflicts(
         self, *, provider: str | None = None, limit: int = 50, before: int | None = None
@@ -124,10 +139,30 @@ class OperatorService(OutboxService, ReconcileService, AccountService):
     ) -> tuple[dict[str, Any], bool]:
         """A bulk replay or purge of what ``filters`` select (the one already active, if any: False). In the
         background, a worker runs it; otherwise the caller runs it (``run_job``)."""
-        job, created = self.runner.start(kind, filters, actor=actor)
+        job, created = self.runner.start(kind, LetterSelection(filters), actor=actor)
         if created and background:
             self.send_job(job["id"])
         return job, created
+
+    def reconcile_all(
+        self, *, actor: str, provider: str | None = None, status: str | None = None,
+        since: datetime | None = None, until: datetime | None = None, background: bool = True,
+    ) -> tuple[dict[str, Any], bool]:  # fmt: skip
+        """A job that puts every payment the filters select in line for the reconciler, in chunks (it then asks at
+        each provider's rate); the one already active for these filters, if any (False). Only providers whose
+        status API is configured are selected."""
+        names = (self.queried_provider(provider).name,) if provider else tuple(sorted(queried(self.settings.environ)))
+        selection = PaymentSelection(names, status, since, until)
+        job, created = self.runner.start("reconcile", selection, actor=actor)
+        if created and background:
+            self.send_job(job["id"])
+        return job, created
+
+    def reconcile_chunk(self, session: Session, payment_ids: list[int]) -> int:
+        """A reconciliation job's chunk, in the job's transaction: these payments asked about first."""
+        count = checks.ask_ids(session, payment_ids, reason="job")
+        self.doorbell.ring_reconcile()
+        return count
 
     def send_job(self, job_id: int) -> None:
         (self.celery or make_celery(self.settings)).send_task(JOB_TASK, kwargs={"job_id": job_id}, retry=False)
@@ -144,8 +179,7 @@ class OperatorService(OutboxService, ReconcileService, AccountService):
             job_id,
             budget_seconds=budget_seconds,
             progress=progress,
-            replay=self.replay_chunk,
-            purge=self.purge_chunk,
+            acts={"replay": self.replay_chunk, "purge": self.purge_chunk, "reconcile": self.reconcile_chunk},
             yield_to_traffic=yield_to_traffic,
         )
 

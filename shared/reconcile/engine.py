@@ -22,7 +22,7 @@ from shared.db.models import Payment
 from shared.providers import all_providers
 from shared.queue import QueuedCallback
 from shared.reconcile.runtime import ApiRuntime
-from shared.reconcile.schedule import after_query
+from shared.reconcile.schedule import NextCheck, after_query
 from shared.sealing import Sealer
 from shared.status_api import EXPECTED_PREFIX, Answer, PaymentRef, Source, Verdict
 from shared.transitions import decide
@@ -99,6 +99,7 @@ def settle(
     applied = apply_events(session, list(items.values()), sealer, policy)
     after = _statuses(session, list(owners.values()))
     done: list[Checked] = []
+    planned: list[tuple[int, NextCheck]] = []
     for due, answer in answered:
         owner = owners[due.id]
         item = items.get(due.id)
@@ -108,11 +109,11 @@ def settle(
         done.append(Checked(owner, due.provider, result, answer.provider_status, due.status, status))
         if outcome is not Outcome.APPLIED:  # an applied change planned the next query itself
             answered_ = answer.verdict is not Verdict.UNAVAILABLE
-            planned = after_query(
+            planned.append((owner, after_query(
                 status, due.step, answered=answered_, now=policy.now, schedule=policy.schedule,
                 retry_after=answer.retry_after,
-            )  # fmt: skip
-            checks.plan(session, owner, planned)
+            )))  # fmt: skip
+    checks.plan(session, planned)
     checks.record(
         session,
         [checks.Check(c.payment_id, reason, c.provider_status, c.result, c.status_before, c.status_after, actor)

@@ -21,20 +21,28 @@ from shared.status_api import Answer, ApiContext, Client, Reply
 
 # An answer larger than this is not a status: it is cut off and counts as malformed.
 MAX_REPLY_BYTES = 1 << 20
-# A provider counts requests per second: a request may start only while fewer than ``rate`` started in the
-# second before it (by Redis's clock, the one every process shares). Sliding, so no burst follows a quiet spell.
+# A provider counts requests per second: a request may start only where fewer than ``rate`` started in the second
+# before it (by Redis's clock, the one every process shares). Sliding, so no burst follows a quiet spell. A request
+# that finds the second full reserves the earliest start that keeps every second within the rate (a second after
+# the rate-th latest start) and sleeps until then: asking again once a turn freed lost the time to wake up and ask
+# on every turn, a tenth of the rate on a busy machine. Starts are reserved in order, so each is the latest.
 _RATE_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], 2000)
-  return {1, tostring(now)}
+local count = redis.call('ZCARD', KEYS[1])
+local at = now
+if count >= rate then
+  local nth = redis.call('ZRANGE', KEYS[1], count - rate, count - rate, 'WITHSCORES')
+  at = math.max(now, tonumber(nth[2]) + 1)
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, tostring(tonumber(oldest[2]) + 1 - now)}
+redis.call('ZADD', KEYS[1], at, ARGV[2])
+redis.call('PEXPIRE', KEYS[1], math.ceil((at - now) * 1000) + 2000)
+return {string.format('%.6f', at), string.format('%.6f', at - now)}
 """
+# Redis connections of one process's status clients: the rate's turns, tokens.
+REDIS_CONNECTIONS = 8
 _DROP_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
@@ -45,15 +53,19 @@ class RateLimit:
         self._script = redis.register_script(_RATE_SCRIPT)
         self._prefix = prefix
         self.per_second = per_second
+        self._turns: dict[str, asyncio.Lock] = {}
 
     async def wait(self, provider: str) -> float:
-        """Wait for this request's turn; returns when it started, in Redis's Unix seconds."""
+        """Wait for this request's turn; returns when it starts, in Redis's Unix seconds."""
         key = f"{self._prefix}:api-rate:{provider}"
-        while True:
-            granted, value = await self._script(keys=[key], args=[self.per_second, secrets.token_hex(8)])
-            if int(granted):
-                return float(value)
-            await asyncio.sleep(max(float(value), 0.001))
+        # A round holds seconds' worth of requests (hundreds at a high rate): in this process they reserve their
+        # turns one at a time, first come first served, on one connection, where all at once took more
+        # connections than the pool has.
+        async with self._turns.setdefault(provider, asyncio.Lock()):
+            at, delay = await self._script(keys=[key], args=[self.per_second, secrets.token_hex(8)])
+        if float(delay) > 0:
+            await asyncio.sleep(float(delay))
+        return float(at)
 
 
 class RedisTokens:
@@ -141,7 +153,13 @@ class ApiRuntime:
     _clients: dict[tuple[str, str], Client | None] = field(default_factory=dict)
 
     async def __aenter__(self) -> ApiRuntime:
-        self._redis = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0)
+        # A round's queries read their tokens at once: they wait for one of a few connections, where the default
+        # pool refuses the request past its size (a token read that fails costs a token request).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.redis_url, max_connections=REDIS_CONNECTIONS, timeout=5.0, socket_connect_timeout=2.0,
+            socket_timeout=5.0,
+        )  # fmt: skip
+        self._redis = aioredis.Redis(connection_pool=pool)
         connector = aiohttp.TCPConnector(limit=64, ttl_dns_cache=60)
         self._http = aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar(), headers={"User-Agent": "payhook"}
@@ -156,7 +174,7 @@ class ApiRuntime:
         if self._http is not None:
             await self._http.close()
         if self._redis is not None:
-            await self._redis.aclose()
+            await self._redis.aclose(close_connection_pool=True)
 
     def context(self, provider: str) -> ApiContext:
         if self._http is None:

@@ -61,7 +61,7 @@ def _config() -> schemathesis.Config:
 # prefix, database), so a fixture builds it, checks that it serves exactly this document, and every case is
 # sent to it. (``schemathesis.pytest.from_fixture`` could load the schema from the app in a fixture, but in
 # schemathesis 4.32.5 it reads ``Function._nodeid``, which pytest 9 no longer has.)
-schema = schemathesis.openapi.from_dict(openapi.document(list(all_providers().values())), config=_config())
+schema = schemathesis.openapi.from_dict(openapi.document(list(all_providers().values()), admin=True), config=_config())
 
 # What the responses must conform to, besides the checks below. Not ``status_code_conformance``: the document
 # does not list 404 for /callbacks/{provider}, which answers it for a provider it does not know. Not

@@ -34,6 +34,7 @@ from tests.support.processes import Stack
 
 pytestmark = pytest.mark.integration
 ADMIN_TOKEN = "hostile-admin-token"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 DEADLINE = 1.5
 IN_FLIGHT = 6
 
@@ -193,6 +194,18 @@ CASES: list[Case] = [
     case("admin: bad id with a good token", 400)(
         lambda t: t.http.get("/admin/dead-letters/abc", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code
     ),
+    case("admin: the scheme in lower case (case-insensitive, RFC 9110)", 200)(
+        lambda t: t.http.get("/admin/dead-letters", headers={"Authorization": f"bearer {ADMIN_TOKEN}"}).status_code
+    ),
+    case("admin: a wrong token in lower case", 401)(
+        lambda t: t.http.get("/admin/dead-letters", headers={"Authorization": "bearer nope"}).status_code
+    ),
+    case("admin: authenticated 1 GB chunked endpoint", 413)(
+        lambda t: _cut_off(stream_chunked(t.port, "/admin/endpoints", ADMIN, total=10**9))
+    ),
+    case("admin: authenticated 400 MB Content-Length", 413)(
+        lambda t: _cut_off(stream_chunked(t.port, "/admin/endpoints", ADMIN, total=400 * 2**20, length=True))
+    ),
     # -- HTTP oddities ---------------------------------------------------------------------------------------
     case("unknown provider", 404)(lambda t: _pivot_path(t, "/callbacks/stripe")),
     case("path traversal", 404)(
@@ -335,11 +348,29 @@ def test_every_error_answer_has_the_one_json_shape(target: Target) -> None:
         target.http.put("/callbacks/pivot"),
         target.http.get("/admin/dead-letters"),
         target.http.post("/callbacks/pivot", content=b"x" * (settings_limit() + 1), headers={"X-API-Key": PIVOT_KEY}),
+        target.http.get("/admin/nowhere", headers=ADMIN),
+        target.http.put("/admin/endpoints", headers=ADMIN),
+        target.http.post("/admin/endpoints", content=b" " * 65_537, headers=ADMIN),
     ]
     for answer in answers:
         assert answer.status_code >= 400
         body = answer.json()
         assert set(body) == {"error", "message"} and all(isinstance(v, str) for v in body.values()), body
+
+
+def test_redirects_name_no_host_from_the_request(target: Target) -> None:
+    """A forged Host header never comes back in a Location: slash redirects are paths."""
+    forged = {"Host": "attacker.invalid"}
+    for path, location in [
+        ("/healthz/", "/healthz"),
+        ("/admin", "/admin/"),
+        ("/admin/dead-letters/?limit=1", "/admin/dead-letters?limit=1"),
+    ]:
+        answer = target.http.get(path, headers={**forged, **ADMIN}, follow_redirects=False)
+        assert (answer.status_code, answer.headers["location"]) == (307, location), path
+    # A path whose other form would be a network-path reference ("//host") is not redirected at all.
+    status, _ = raw_request(target.port, b"GET //attacker.invalid/ HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 404
 
 
 def settings_limit() -> int:

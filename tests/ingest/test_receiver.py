@@ -138,3 +138,18 @@ def test_health_metrics_registration_check_and_unknown_paths(client: TestClient)
     assert missing.status_code == 404
     assert orjson.loads(missing.content)["error"] == "not_found"
     assert client.get("/nothing/here").json()["error"] == "not_found"
+
+
+def test_openapi_describes_admin_paths_only_when_the_admin_api_is_on(server: fakeredis.FakeServer) -> None:
+    def paths(**extra: str) -> dict[str, Any]:
+        aio = fakeredis.FakeAsyncRedis(server=server)
+        with TestClient(create_app(_settings(**extra), aio, ring=False)) as c:
+            return cast(dict[str, Any], c.get("/openapi.json").json()["paths"])
+
+    off = paths()
+    assert "/callbacks/pivot" in off and not [p for p in off if p.startswith("/admin")]
+    on = paths(PAYHOOK_ADMIN_TOKEN="admin-test-token")
+    assert "/admin/endpoints" in on
+    # Every operation that takes a body may meet the admin API's body cap.
+    assert "413" in on["/admin/endpoints"]["post"]["responses"]
+    assert "413" in on["/admin/accounts"]["post"]["responses"]

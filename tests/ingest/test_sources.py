@@ -15,7 +15,8 @@ from tests.support.net import free_port
 from tests.support.processes import Stack
 
 pytestmark = pytest.mark.integration
-ALLOWED = "203.0.113.0/24"
+# Loopback addresses only, even in headers: the client (127.0.0.1) is not allowed, 127.0.0.7 is.
+ALLOWED = "127.0.0.7/32"
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_a_source_outside_the_allow_list_is_refused_and_a_forged_forwarding_head
 ) -> None:
     http = web(PAYHOOK_PIVOT_ALLOWED_SOURCES=ALLOWED)
     assert _post(http) == 403
-    assert _post(http, forwarded="203.0.113.7") == 403, "no trusted proxy: X-Forwarded-For is not believed"
+    assert _post(http, forwarded="127.0.0.7") == 403, "no trusted proxy: X-Forwarded-For is not believed"
     answer = http.post("/callbacks/pivot", content=b"{}", headers={"X-API-Key": PIVOT_KEY})
     assert answer.json()["error"] == "forbidden"
     # Revenue Monster has no allow-list here: its callbacks are judged on their signature alone.
@@ -58,9 +59,9 @@ def test_a_source_outside_the_allow_list_is_refused_and_a_forged_forwarding_head
 
 
 def test_behind_a_trusted_proxy_the_forwarded_client_is_what_counts(web: Callable[..., httpx.Client]) -> None:
-    http = web(PAYHOOK_PIVOT_ALLOWED_SOURCES=ALLOWED, PAYHOOK_TRUSTED_PROXIES="127.0.0.0/8")
-    assert _post(http, forwarded="203.0.113.7") == 200
-    assert _post(http, forwarded="198.51.100.1, 203.0.113.7") == 200, "the rightmost untrusted hop counts"
-    assert _post(http, forwarded="203.0.113.7, 198.51.100.1") == 403, "a forged left part does not help"
+    http = web(PAYHOOK_PIVOT_ALLOWED_SOURCES=ALLOWED, PAYHOOK_TRUSTED_PROXIES="127.0.0.1/32")
+    assert _post(http, forwarded="127.0.0.7") == 200
+    assert _post(http, forwarded="127.0.0.9, 127.0.0.7") == 200, "the rightmost untrusted hop counts"
+    assert _post(http, forwarded="127.0.0.7, 127.0.0.9") == 403, "a forged left part does not help"
     assert _post(http, forwarded="not-an-address") == 403
     assert _post(http) == 403, "the proxy itself is not an allowed source"

@@ -86,3 +86,26 @@ def test_dead_letters_list_filter_page_show_replay_and_delete(
     assert admin.delete(f"/admin/dead-letters/{first}", headers=AUTH).status_code == 204
     assert admin.delete(f"/admin/dead-letters/{first}", headers=AUTH).status_code == 404
     assert admin.post("/admin/dead-letters/999999/replay", headers=AUTH).status_code == 404
+
+
+def test_admin_errors_keep_the_json_shape_even_when_the_database_is_down(settings: Settings) -> None:
+    # Port 1 on loopback: nothing listens, so the connection is refused at once.
+    down = dataclasses.replace(settings, admin_token=TOKEN, database_url="postgresql+psycopg://postgres@127.0.0.1:1/x")
+    with TestClient(create_app(down, ring=False), raise_server_exceptions=False) as client:
+        answers = [
+            client.get("/admin/endpoints", headers=AUTH),
+            client.get("/admin/nowhere", headers=AUTH),
+            client.put("/admin/endpoints", headers=AUTH),
+            client.post("/admin/endpoints", content=b"{" + b" " * 70_000 + b"}", headers=AUTH),
+        ]
+    assert [a.status_code for a in answers] == [500, 404, 405, 413]
+    for answer in answers:
+        body = answer.json()
+        assert set(body) == {"error", "message"} and all(isinstance(v, str) for v in body.values()), body
+
+
+def test_the_bearer_scheme_is_case_insensitive(admin: TestClient) -> None:
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        assert admin.get("/admin/endpoints", headers={"Authorization": f"{scheme} {TOKEN}"}).status_code == 200
+    for wrong in (f"Basic {TOKEN}", f"Bearer{TOKEN}", "Bearer ", TOKEN):
+        assert admin.get("/admin/endpoints", headers={"Authorization": wrong}).status_code == 401, wrong

@@ -103,7 +103,7 @@ def test_dlq_list_show_replay_and_purge(settings: Settings, web: TestClient, eng
     again = json.loads(run(settings, "dlq", "list", "--json").stdout)
     assert len(again) == 1 and again[0]["id"] != only_json[0]["id"]
     # --all means every dead letter matching the filters, replayed ones included.
-    purged = run(settings, "dlq", "purge", "--all")
+    purged = run(settings, "dlq", "purge", "--all", "--yes")
     assert purged.exit_code == 0 and "purged 3" in purged.stdout
     assert scalar(engine, "SELECT count(*) FROM dead_letters") == 0
     assert run(settings, "dlq", "replay").exit_code != 0

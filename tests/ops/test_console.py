@@ -7,25 +7,16 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
+from redis import Redis
 from starlette.testclient import TestClient
 
-from ingest.server import create_app
 from shared.ops.console.session import COOKIE, ConsoleSessions
 from shared.settings import Settings
 from tests.support.pipeline import drain_all, pivot_event, post
 
 pytestmark = pytest.mark.integration
-TOKENS = (("alice", "alice-console-token"),)
-
-
-@pytest.fixture
-def console(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(dataclasses.replace(settings, admin_tokens=TOKENS), ring=False)
-    with TestClient(app, base_url="http://testserver", follow_redirects=False) as client:
-        yield client
 
 
 def sign_in(client: TestClient, token: str = "alice-console-token") -> str:
@@ -53,7 +44,7 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_a_wrong_token_is_refused(con
     right = console.post("/console/sign-in", data={"token": "alice-console-token"})
     cookie = right.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
-    assert right.headers["location"] == "/console/dead-letters"
+    assert right.headers["location"] == "/console/"
     assert "alice" in console.get("/console/dead-letters").text
     headers = console.get("/console/dead-letters").headers
     assert "frame-ancestors 'none'" in headers["content-security-policy"] and headers["cache-control"] == "no-store"
@@ -80,8 +71,8 @@ def test_forms_need_the_csrf_token_and_cross_site_posts_are_refused(console: Tes
     assert done.status_code == 303 and done.headers["location"] == "/console/dead-letters/1?message=replayed"
 
 
-def test_an_expired_session_goes_back_to_sign_in(console: TestClient, settings: Settings) -> None:
-    sessions = ConsoleSessions({"alice-console-token": "alice"})
+def test_an_expired_session_goes_back_to_sign_in(console: TestClient, settings: Settings, redis: Redis) -> None:
+    sessions = ConsoleSessions({"alice-console-token": "alice"}, redis, settings.queue_prefix)
     fresh = sessions.sign_in("alice-console-token")
     assert fresh is not None
     session = dataclasses.replace(fresh, issued=time.time() - sessions.lifetime - 60)  # signed nine hours ago
@@ -104,10 +95,14 @@ def test_every_section_renders(console: TestClient, settings: Settings) -> None:
     drain_all(settings)
     sign_in(console)
     pages = {
+        "/console/": "Callbacks committed per minute, by outcome",
         "/console/dead-letters?reason=missing_field": "order-x",
         "/console/dead-letters/1": "clientReferenceId",
-        "/console/payments?provider=pivot&order_ref=order-c": "conflict",
+        "/console/payments?provider=pivot&order_ref=order-c": "Exactly this reference",
+        "/console/payments/show?provider=pivot&order_ref=order-c": "conflict",
         "/console/payments?provider=pivot&order_ref=nope": "No pivot payment",
+        "/console/unresolved": "Nothing unresolved",
+        "/console/accounts": "No stored accounts",
         "/console/conflicts": "order-c",
         "/console/deliveries": "No endpoints",
         "/console/jobs": "No jobs yet",

@@ -1,4 +1,4 @@
-"""The receiver's Redis client: commands packed in C, byte for byte as redis-py packs them."""
+"""The receiver's Redis client: commands packed in C, byte for byte as redis-py packs them (no I/O)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,8 @@ def test_defaults_match_the_contract() -> None:
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.max_body_bytes == 1_048_576
     assert settings.admin_token is None
+    assert (settings.worker_metrics_host, settings.worker_metrics_port) == ("0.0.0.0", 9108)
+    assert Settings.from_env({"PAYHOOK_WORKER_METRICS_HOST": "127.0.0.1"}).worker_metrics_host == "127.0.0.1"
 
 
 @pytest.mark.parametrize(
@@ -27,8 +29,9 @@ def test_defaults_match_the_contract() -> None:
         ("PAYHOOK_REDIS_URL", "http://127.0.0.1:6379"),
         ("PAYHOOK_BATCH_SIZE", "0"),
         ("PAYHOOK_CLAIM_TIMEOUT_SECONDS", "soon"),
-        ("PAYHOOK_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("PAYHOOK_TRUSTED_PROXIES", "127.0.0.0/33"),
         ("PAYHOOK_ENCRYPTION_KEYS", "short"),
+        ("PAYHOOK_WORKER_METRICS_HOST", "localhost:9108"),
     ],
 )
 def test_malformed_setting_names_the_variable(variable: str, value: str) -> None:

@@ -147,12 +147,15 @@ def read_response(sock: socket.socket) -> tuple[int, bytes]:
         return SILENT, b""
 
 
-def stream_chunked(port: int, path: str, headers: dict[str, str], total: int, chunk: int = 65536) -> tuple[int, int]:
-    """Upload ``total`` bytes chunked, as fast as the server takes them, until it answers or closes.
-    Returns (status, bytes sent)."""
-    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+def stream_chunked(
+    port: int, path: str, headers: dict[str, str], total: int, chunk: int = 65536, *, length: bool = False
+) -> tuple[int, int]:
+    """Upload ``total`` bytes chunked (or, with ``length``, announced by Content-Length), as fast as the server
+    takes them, until it answers or closes. Returns (status, bytes sent)."""
+    framing = f"Content-Length: {total}" if length else "Transfer-Encoding: chunked"
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\n{framing}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-    piece = f"{chunk:x}\r\n".encode() + b" " * chunk + b"\r\n"
+    piece = b" " * chunk if length else f"{chunk:x}\r\n".encode() + b" " * chunk + b"\r\n"
     sent = 0
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(head.encode())

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import random
 from decimal import Decimal
-from typing import Any, cast
 
 import pytest
 from redis import Redis
@@ -16,8 +14,6 @@ from shared.queue import QueuedCallback, QueueKeys
 from shared.settings import Settings
 from tests.support.fixtures import sample
 from tests.support.pipeline import append, drain_all, payment, pivot_event, pivot_refund, post, rows, scalar
-from workers.context import WorkerContext
-from workers.pipeline import commit, prepare
 
 pytestmark = pytest.mark.integration
 
@@ -157,45 +153,6 @@ def test_a_data_error_in_one_callback_is_isolated_and_the_rest_commits(
     [letter] = rows(engine, "SELECT reason, body FROM dead_letters")
     assert letter.reason == "database_rejected" and bytes(letter.body) == poisoned
     assert scalar(engine, "SELECT count(*) FROM payments WHERE status = 'paid'") == 9
-
-
-def test_an_entry_redelivered_after_its_commit_changes_nothing(
-    settings: Settings, redis: Redis, engine: Engine
-) -> None:
-    keys = QueueKeys(settings.queue_prefix)
-    body = pivot_event("PAYMENT.PAID", "sess-x", "order-x", "PAID")
-    enqueue(redis, keys, QueuedCallback("pivot", body, {}, 1.0))
-    redis.xgroup_create(keys.stream, keys.group, id="0")
-    # A worker reads the entry and commits its effect, then dies before XACK: the entry stays pending.
-    [[_, [(entry_id, fields)]]] = cast(Any, redis.xreadgroup(keys.group, "ghost", {keys.stream: ">"}, count=1))
-    ctx = WorkerContext(settings=settings, pid=os.getpid())
-    try:
-        commit(ctx.sessions, prepare([(entry_id.decode(), fields)], ctx.providers), ctx.sealer)
-    finally:
-        ctx.close()
-    assert redis.xpending(keys.stream, keys.group)["pending"] == 1
-    drain_all(settings)  # reclaims it after the claim timeout, and processes it again
-    assert scalar(engine, "SELECT count(*) FROM payment_events") == 1
-    assert rows(engine, "SELECT entry_id FROM payment_events")[0].entry_id == entry_id.decode()
-    assert redis.xlen(keys.stream) == 0
-
-
-def test_an_entry_that_keeps_killing_workers_is_dead_lettered(settings: Settings, redis: Redis, engine: Engine) -> None:
-    keys = QueueKeys(settings.queue_prefix)
-    body = pivot_event("PAYMENT.PAID", "sess-p", "order-p", "PAID")
-    enqueue(redis, keys, QueuedCallback("pivot", body, {"content-type": "application/json"}, 2.0))
-    redis.xgroup_create(keys.stream, keys.group, id="0")
-    [[_, [(entry_id, _)]]] = cast(Any, redis.xreadgroup(keys.group, "victim-0", {keys.stream: ">"}))
-    # Each crashed worker leaves the entry pending; the next one claims it and dies too.
-    for n in range(1, settings.max_deliveries - 1):
-        redis.xclaim(keys.stream, keys.group, f"victim-{n}", 0, [entry_id])
-    redis.xclaim(keys.stream, keys.group, "victim-last", 0, [entry_id], idle=10_000)
-    drain_all(settings)
-    [letter] = rows(engine, "SELECT reason, body, headers, detail FROM dead_letters")
-    assert letter.reason == "crashed_worker"
-    assert bytes(letter.body) == body and letter.headers == {"content-type": "application/json"}
-    assert f"delivered {settings.max_deliveries} times" in letter.detail
-    assert scalar(engine, "SELECT count(*) FROM payments") == 0
 
 
 def test_a_clash_keeps_the_status_that_arrived_first_even_when_processed_last(

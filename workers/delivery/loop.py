@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import aiohttp
 from sqlalchemy.exc import IntegrityError
 
+from shared import addresses
 from shared.doorbell import Doorbell
 from workers import metrics
 from workers.context import STOPPING, WorkerContext
@@ -64,7 +65,10 @@ class DeliveryLoop:
             sock_connect=self.settings.delivery_connect_timeout_seconds,
             sock_read=self.settings.delivery_timeout_seconds,
         )
-        connector = aiohttp.TCPConnector(limit=CAPACITY, ttl_dns_cache=60)
+        # Unless private endpoints are allowed, every connection's address is checked as its socket is made:
+        # after resolution, on the very address connected to (``shared.addresses``).
+        guard = None if self.settings.endpoint_allow_private else addresses.guarded_socket
+        connector = aiohttp.TCPConnector(limit=CAPACITY, ttl_dns_cache=60, socket_factory=guard)
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
         ) as http:

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from shared import webhooks
+from shared import addresses, webhooks
 from workers.delivery.schedule import retry_after_seconds
 from workers.delivery.store import RESPONSE_BYTES, Claim, Result
 
@@ -73,7 +73,8 @@ class Sender:
         except TimeoutError:
             result.error = "timed out (connect or read)"
         except aiohttp.ClientConnectorError as exc:
-            result.error = f"could not connect: {exc.os_error or exc}"
+            refused = isinstance(exc.os_error, addresses.AddressRefused)
+            result.error = f"{'refused' if refused else 'could not connect'}: {exc.os_error or exc}"
         except aiohttp.ClientError as exc:
             result.error = f"{type(exc).__name__}: {exc}"
 

@@ -25,9 +25,10 @@ from shared.ops.api.accounts import AccountRoutes
 from shared.ops.api.letters import LetterRoutes
 from shared.ops.api.outbox import OutboxRoutes
 from shared.ops.api.reconcile import ReconcileRoutes
-from shared.ops.api.requests import BadQuery
+from shared.ops.api.requests import AdminBodyTooLarge, BadQuery
 from shared.ops.service import OperatorService, Refused
 from shared.settings import Settings
+from shared.slashes import relative_redirects
 
 __all__ = ["AdminApi"]
 
@@ -35,19 +36,22 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class AdminApi:
-    def __init__(self, settings: Settings) -> None:
-        self.ops = OperatorService(settings)
-        self._digests = [(_digest(f"Bearer {token}"), actor) for token, actor in settings.actors.items()]
+    def __init__(self, settings: Settings, ops: OperatorService | None = None) -> None:
+        self.ops = ops or OperatorService(settings)
+        self._digests = [(_digest(token), actor) for token, actor in settings.actors.items()]
 
     def actor(self, authorization: str) -> str | None:
         """The named token's actor, or None. Every token is compared, in constant time each, whatever
-        matched: the time taken says nothing about which token, or which part of one, was close."""
-        given = _digest(authorization)
+        matched: the time taken says nothing about which token, or which part of one, was close. The scheme's
+        name is case-insensitive (RFC 9110 section 11.1): ``bearer`` is as good as ``Bearer``."""
+        scheme, _, token = authorization.partition(" ")
+        token = token.lstrip(" ")
+        given = _digest(token)
         found = None
         for digest, actor in self._digests:
             if hmac.compare_digest(given, digest):
                 found = actor
-        return found
+        return found if scheme.lower() == "bearer" and token else None
 
     async def gate(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Token first, before any routing: without it nothing about the admin API shows, not even which
@@ -73,6 +77,8 @@ class AdminApi:
                     return error(400, "bad_request", str(exc))
                 except Refused as exc:
                     return error(422, "refused", str(exc))
+                except AdminBodyTooLarge as exc:
+                    return error(413, "too_large", str(exc), {"Connection": "close"})
 
             return endpoint
 
@@ -83,7 +89,9 @@ class AdminApi:
             *OutboxRoutes(self.ops).routes(),
             *AccountRoutes(self.ops).routes(),
         ]
-        return Router([Route(path, handled(handler), methods=methods) for path, handler, methods in routes])
+        router = Router([Route(path, handled(handler), methods=methods) for path, handler, methods in routes])
+        relative_redirects(router)
+        return router
 
     def mount(self) -> Mount:
         return Mount("/admin", app=self.gate)

@@ -196,6 +196,7 @@ def _outbox_admin(names: list[str]) -> dict[str, Any]:
         "url": {"type": "string", "format": "uri"},
         "events": {"type": "array", "items": {"type": "string", "enum": list(EVENT_TYPES)}},
         "provider": {"type": "string", "enum": names},
+        "account": {"type": "string", "description": "only this merchant account's payments (null: every account)"},
         "enabled": {"type": "boolean"},
     }
 
@@ -228,7 +229,12 @@ def _outbox_admin(names: list[str]) -> dict[str, Any]:
             }
             for method, summary, extra, answer in (
                 ("get", "One endpoint", {}, _ok({"type": "object"})),
-                ("patch", "Change url, events, provider, enabled", {"requestBody": body([])}, _ok({"type": "object"})),
+                (
+                    "patch",
+                    "Change url, events, provider, account, enabled",
+                    {"requestBody": body([])},
+                    _ok({"type": "object"}),
+                ),
                 ("delete", "Remove an endpoint with its deliveries", {}, {"204": {"description": "Removed"}}),
             )
         },

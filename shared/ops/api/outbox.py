@@ -39,7 +39,7 @@ def _optional_text(document: dict[str, Any], name: str) -> str | None:
 
 
 def _changes(document: dict[str, Any]) -> dict[str, Any]:
-    known = {"url", "events", "provider", "enabled"}
+    known = {"url", "events", "provider", "account", "enabled"}
     unknown = sorted(set(document) - known)
     if unknown:
         raise BadQuery(f"unknown fields {', '.join(unknown)}; an endpoint has {', '.join(sorted(known))}")
@@ -53,6 +53,8 @@ def _changes(document: dict[str, Any]) -> dict[str, Any]:
         changes["event_types"] = _string_list(document["events"], "events")
     if "provider" in document:
         changes["provider"] = _optional_text(document, "provider")
+    if "account" in document:
+        changes["account"] = _optional_text(document, "account")
     if "enabled" in document:
         if not isinstance(document["enabled"], bool):
             raise BadQuery("enabled must be true or false")
@@ -84,7 +86,11 @@ class OutboxRoutes:
             raise BadQuery("url is required")
         made = await run_in_threadpool(
             lambda: self.ops.add_endpoint(
-                changes["url"], changes.get("event_types"), changes.get("provider"), actor=actor_of(request)
+                changes["url"],
+                changes.get("event_types"),
+                changes.get("provider"),
+                actor=actor_of(request),
+                account=changes.get("account"),
             )
         )
         return as_json(made, status=201)

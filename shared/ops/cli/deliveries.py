@@ -7,7 +7,7 @@ import click
 from shared.canonical import DeliveryStatus
 from shared.db.outbox import DeliveryFilters
 from shared.ops.cli.support import actor_name, actor_option, emit, fail, operator_service, reports_failures
-from shared.ops.render import ago, styled, table, terminal, when
+from shared.ops.render import ago, line, plural, shorten, styled, table, terminal, when
 
 # The choices of --status: the words a delivery status is stored as.
 STATUSES = [str(s) for s in DeliveryStatus]
@@ -15,6 +15,13 @@ STATUSES = [str(s) for s in DeliveryStatus]
 
 def _status(ctx: click.Context, param: click.Parameter, value: str | None) -> DeliveryStatus | None:
     return None if value is None else DeliveryStatus(value)
+
+
+def _attempts(total: int, since_retry: int, *, short: bool = False) -> str:
+    """Attempts over the delivery's whole life; a retry by an operator starts the schedule (and the count the
+    schedule runs on) again, which is worth saying when it happened."""
+    said = str(total) if short else plural(total, "attempt")
+    return said if since_retry == total else f"{said} ({since_retry} since retry)"
 
 
 @click.group()
@@ -41,8 +48,8 @@ def deliveries_list(endpoint_id: int | None, status: DeliveryStatus | None, limi
             d["endpoint_id"],
             d["type"],
             styled(d["status"]),
-            d["attempts"],
-            d["last_status_code"] or (d["last_error"] or "").split("\n")[0][:60],
+            _attempts(d["attempts_total"], d["attempts"], short=True),
+            d["last_status_code"] or shorten((d["last_error"] or "").split("\n")[0], 60),
             ago(d["next_attempt_at"]) if d["next_attempt_at"] else ago(d["delivered_at"] or d["last_attempt_at"]),
         )
         for d in found
@@ -67,16 +74,20 @@ def deliveries_show(delivery_id: int, as_json: bool) -> None:
         return
     out = terminal()
     out.print(
-        f"[bold]delivery {found['id']}[/]: {found['type']} {found['event_id']} to endpoint {found['endpoint_id']}, "
-        f"{styled(found['status'])} after {found['attempts']} attempts"
-        + (f", next {when(found['next_attempt_at'])}" if found["next_attempt_at"] else "")
+        line(
+            (f"delivery {found['id']}", "bold"),
+            f": {found['type']} {found['event_id']} to endpoint {found['endpoint_id']}, ",
+            styled(found["status"]),
+            f" after {_attempts(found['attempts_total'], found['attempts'])}",
+            f", next {when(found['next_attempt_at'])}" if found["next_attempt_at"] else "",
+        )
     )
     rows = [
         (
             when(a["attempted_at"]),
             f"{a['duration_ms']:.1f} ms",
             a["status_code"] if a["status_code"] is not None else "-",
-            (a["response"] or "")[:80] if a["error"] is None else a["error"].splitlines()[0],
+            shorten(a["response"], 80) if a["error"] is None else shorten((a["error"].splitlines() or [""])[0], 200),
         )
         for a in found["attempt_log"]
     ]
@@ -102,7 +113,7 @@ def deliveries_retry(
         filters = None if ids else DeliveryFilters(endpoint_id, status or DeliveryStatus.FAILED)
         chosen = list(ids) if filters is None else ops.matching_deliveries(filters)
         done = ops.retry_deliveries(chosen, actor=actor_name(actor), filters=filters)
-    click.echo(f"retried {len(done)} deliveries")
+    click.echo(f"retried {plural(len(done), 'delivery', 'deliveries')}")
     missing = sorted(set(chosen) - set(done))
     if missing:
         fail(f"not retried (no such delivery, or being sent right now): {' '.join(map(str, missing))}")

@@ -4,17 +4,21 @@ progress bar) and for scripts (``--json``, exit codes)."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
 import click
 
+from shared.canonical import NormalizeError
 from shared.db import dead_letters as dlq
 from shared.db.letter_filters import FIELDS
 from shared.ops.cli.jobs import follow_with_progress
 from shared.ops.cli.support import (
+    PROVIDER,
     IsoTime,
+    OneOf,
     actor_name,
     actor_option,
     emit,
@@ -22,10 +26,25 @@ from shared.ops.cli.support import (
     operator_service,
     reports_failures,
 )
-from shared.ops.render import ago, pretty, styled, table, terminal, when
+from shared.ops.render import ago, block, line, plural, pretty, shorten, styled, table, terminal, when
 from shared.ops.service import OperatorService
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The reasons the workers dead-letter a callback for: a normalizer's (one per ``NormalizeError``) and the
+# pipeline's own (tests/ops/test_cli_words.py checks this list against the workers' source).
+PIPELINE_REASONS = ("crashed_worker", "database_rejected", "malformed_entry", "normalizer_crashed", "unknown_provider")
+
+
+def reasons() -> set[str]:
+    found, classes = set(PIPELINE_REASONS), [NormalizeError]
+    while classes:
+        cls = classes.pop()
+        found.add(cls.reason)
+        classes.extend(cls.__subclasses__())
+    return found
+
+
+_KINDS: dict[str, OneOf] = {"provider": PROVIDER, "reason": OneOf("reason", reasons)}
 
 
 def _filters(fn: F) -> F:
@@ -36,7 +55,7 @@ def _filters(fn: F) -> F:
         return fn(filters=dlq.Filters(**{field.name: kwargs.pop(field.name) for field in FIELDS}), **kwargs)
 
     for field in reversed(FIELDS):  # the last decorator applied is the first option listed
-        kind = IsoTime() if field.kind == "time" else None
+        kind = IsoTime() if field.kind == "time" else _KINDS.get(field.name)
         wrapper = click.option(field.option, field.name, type=kind, help=field.description)(wrapper)
     return wrapper  # type: ignore[return-value]
 
@@ -68,20 +87,19 @@ def dlq_list(filters: dlq.Filters, limit: int, after: int, as_json: bool) -> Non
             x["event_type"],
             x["order_ref"],
             ago(x["created_at"]),
-            x["detail"][:80],
+            shorten(x["detail"], 80),
         )
         for x in letters
     ]
     waiting = sum(counts.values())
     by_reason = ", ".join(f"{reason} {n}" for reason, n in counts.items())
-    caption = f"{len(letters)} of {waiting} waiting ({by_reason})" if waiting else "no dead letters waiting"
+    said = f"{len(letters)} of {plural(waiting, 'dead letter')} waiting ({by_reason})" if waiting else ""
+    said = said or "no dead letters waiting"
     if len(letters) == limit:
-        caption += f"; next page: --after {letters[-1]['id']}"
-    terminal().print(
-        table(
-            "Dead letters", ("id", "provider", "reason", "event", "order", "created", "detail"), rows, caption=caption
-        )
-    )
+        said += f"; next page: --after {letters[-1]['id']}"
+    out = terminal()
+    out.print(table("Dead letters", ("id", "provider", "reason", "event", "order", "created", "detail"), rows))
+    out.print(line(said))  # below the table, not its caption: a caption wraps at the table's width
 
 
 @dlq_group.command("counts")
@@ -96,9 +114,8 @@ def dlq_counts(filters: dlq.Filters, as_json: bool) -> None:
         emit({"by_reason": counts, "total": sum(counts.values())})
         return
     rows = [(styled(reason), n) for reason, n in counts.items()]
-    terminal().print(
-        table("Waiting dead letters by reason", ("reason", "letters"), rows, caption=f"{sum(counts.values())} in all")
-    )
+    caption = f"{plural(sum(counts.values()), 'dead letter')} in all"
+    terminal().print(table("Waiting dead letters by reason", ("reason", "letters"), rows, caption=caption))
 
 
 @dlq_group.command("show")
@@ -128,12 +145,12 @@ def dlq_show(letter_id: int, as_json: bool) -> None:
         ("replayed", when(document["replayed_at"])),
         ("headers", ", ".join(f"{k}: {v}" for k, v in document["headers"].items()) or "-"),
     ]
-    out.print(table(f"Dead letter {letter_id}", ("", ""), facts))
-    out.print("[bold]body[/]")
-    out.print(pretty(document["body"]), markup=False)
+    out.print(table(f"Dead letter {letter_id}", None, facts))
+    out.print(line(("body", "bold")))
+    out.print(block(pretty(document["body"])))
     if document["traceback"]:
-        out.print("[bold]traceback[/]")
-        out.print(document["traceback"], markup=False)
+        out.print(line(("traceback", "bold")))
+        out.print(block(document["traceback"]))
 
 
 def _chosen(ops: OperatorService, ids: tuple[int, ...], select_all: bool, filters: dlq.Filters) -> list[int] | None:
@@ -179,7 +196,7 @@ def dlq_replay(
             return
         else:
             done = ops.replay(chosen, actor=who)
-            emit({"replayed": done}) if as_json else terminal().print(f"replayed {len(done)} dead letters")
+            emit({"replayed": done}) if as_json else terminal().print(f"replayed {plural(len(done), 'dead letter')}")
             missing = sorted(set(chosen) - set(done))
     if missing:
         fail(f"not waiting (no such dead letter, or replayed already): {' '.join(map(str, missing))}")
@@ -203,21 +220,45 @@ def _print_predictions(report: dict[str, Any], as_json: bool) -> None:
 @click.option("--all", "select_all", is_flag=True, help="every dead letter matching the filters (a job)")
 @_filters
 @click.option("--background", is_flag=True, help="leave the job to the workers; print its id")
+@click.option("--yes", "confirmed", is_flag=True, help="purge without asking (scripts: required off a terminal)")
 @click.option("--json", "as_json", is_flag=True)
 @actor_option
 @reports_failures
 def dlq_purge(
-    ids: tuple[int, ...], select_all: bool, filters: dlq.Filters, background: bool, as_json: bool, actor: str | None
+    ids: tuple[int, ...],
+    select_all: bool,
+    filters: dlq.Filters,
+    background: bool,
+    confirmed: bool,
+    as_json: bool,
+    actor: str | None,
 ) -> None:
-    """Delete dead letters for good (replayed ones too, with --all)."""
+    """Delete dead letters for good (replayed ones too, with --all). A terminal is asked first; a script
+    passes --yes."""
     with operator_service() as ops:
         chosen = _chosen(ops, ids, select_all, filters)
+        everything = dataclasses.replace(filters, include_replayed=True)
+        if not confirmed:
+            count = len(chosen) if chosen is not None else len(ops.matching(everything))
+            matching = "" if chosen is not None else " (every one the filters select, replayed ones too)"
+            _confirm(f"purge {plural(count, 'dead letter')}{matching} for good?")
         if chosen is None:
-            everything = dataclasses.replace(filters, include_replayed=True)
             _run_job(ops, "purge", everything, actor_name(actor), background=background, as_json=as_json)
             return
         removed = ops.purge(chosen, actor=actor_name(actor))
-    emit({"purged": removed}) if as_json else terminal().print(f"purged {removed} dead letters")
+    emit({"purged": removed}) if as_json else terminal().print(f"purged {plural(removed, 'dead letter')}")
+
+
+def _confirm(question: str) -> None:
+    """A purge cannot be undone: a person at a terminal is asked, anything else must have said --yes."""
+    if not _interactive():
+        fail("a purge cannot be undone: pass --yes to purge without being asked (stdin is not a terminal)")
+    if not click.confirm(question, err=True):
+        fail("nothing purged")
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
 
 
 def _run_job(
@@ -227,7 +268,8 @@ def _run_job(
     progress bar; one already running elsewhere is followed."""
     job, created = ops.start_job(kind, filters, actor=actor, background=background)
     if background:
-        emit(job) if as_json else terminal().print(f"job {job['id']} {job['status']}: {kind} of {job['total']} letters")
+        said = f"job {job['id']} {job['status']}: {kind} of {plural(job['total'], 'letter')}"
+        emit(job) if as_json else terminal().print(said)
         return
     if not created:
         terminal().print(f"job {job['id']} for this filter is {job['status']} already: following it", style="dim")
@@ -236,6 +278,8 @@ def _run_job(
         emit(final)
     else:
         verb = "replayed" if kind == "replay" else "purged"
-        terminal().print(f"job {final['id']} {styled(final['status'])}: {verb} {final['changed']} of {final['total']}")
+        terminal().print(
+            line(f"job {final['id']} ", styled(final["status"]), f": {verb} {final['changed']} of {final['total']}")
+        )
     if final["status"] not in ("done",):
         fail(f"job {final['id']} ended {final['status']}{': ' + final['error'] if final['error'] else ''}")

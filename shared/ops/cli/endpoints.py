@@ -6,15 +6,15 @@ from typing import Any
 
 import click
 
-from shared.ops.cli.support import actor_name, actor_option, emit, fail, operator_service, reports_failures
-from shared.ops.render import ago, table, terminal
+from shared.ops.cli.support import PROVIDER, actor_name, actor_option, emit, fail, operator_service, reports_failures
+from shared.ops.render import ago, line, table, terminal
 
 
 def _endpoint_row(e: dict[str, Any]) -> tuple[Any, ...]:
     target = e["url"] if e["kind"] == "webhook" else f"handler:{e['handler']}"
-    state = "[green]enabled[/]" if e["enabled"] else f"[red]disabled[/] ({e['disabled_reason']})"
+    state = line(("enabled", "green")) if e["enabled"] else line(("disabled", "red"), f" ({e['disabled_reason']})")
     events = ", ".join(e["events"]) if e["events"] else "all events"
-    return (e["id"], target, events, e["provider"] or "all", state, ago(e["created_at"]))
+    return (e["id"], target, events, e["provider"] or "all", e["account"] or "all", state, ago(e["created_at"]))
 
 
 @click.group()
@@ -25,15 +25,18 @@ def endpoints() -> None:
 @endpoints.command("add")
 @click.argument("url")
 @click.option("--events", help="event types, comma-separated (payment.paid,payment.refunded,...); default all")
-@click.option("--provider", help="only this provider's payments; default all")
+@click.option("--provider", type=PROVIDER, help="only this provider's payments; default all")
+@click.option("--account", help="only this merchant account's payments (with --provider: that provider's); default all")
 @click.option("--json", "as_json", is_flag=True)
 @actor_option
 @reports_failures
-def endpoints_add(url: str, events: str | None, provider: str | None, as_json: bool, actor: str | None) -> None:
+def endpoints_add(
+    url: str, events: str | None, provider: str | None, account: str | None, as_json: bool, actor: str | None
+) -> None:
     """Add an endpoint; prints its id and its signing secret (shown only now and at rotation)."""
     chosen = [part.strip() for part in events.split(",") if part.strip()] if events else None
     with operator_service() as ops:
-        made = ops.add_endpoint(url, chosen, provider, actor=actor_name(actor))
+        made = ops.add_endpoint(url, chosen, provider, actor=actor_name(actor), account=account)
     if as_json:
         emit(made)
         return
@@ -51,7 +54,7 @@ def endpoints_list(as_json: bool) -> None:
     if as_json:
         emit(found)
         return
-    columns = ("id", "endpoint", "events", "provider", "state", "added")
+    columns = ("id", "endpoint", "events", "provider", "account", "state", "added")
     terminal().print(table("Endpoints", columns, [_endpoint_row(e) for e in found], caption=None if found else "none"))
 
 
@@ -60,7 +63,7 @@ def _change(endpoint_id: int, changes: dict[str, Any], done: str, actor: str | N
         found = ops.change_endpoint(endpoint_id, changes, actor=actor_name(actor))
     if found is None:
         fail(f"no endpoint {endpoint_id}")
-    terminal().print(f"endpoint {endpoint_id} {done}")
+    click.echo(f"endpoint {endpoint_id} {done}")
 
 
 @endpoints.command("disable")

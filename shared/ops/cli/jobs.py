@@ -11,7 +11,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shared.ops.cli.support import actor_name, actor_option, emit, fail, operator_service, reports_failures
-from shared.ops.render import ago, styled, table, terminal
+from shared.ops.render import ago, line, styled, table, terminal
 from shared.ops.service import OperatorService
 
 
@@ -99,8 +99,12 @@ def jobs_show(job_id: int, follow: bool, as_json: bool) -> None:
         emit(job)
         return
     terminal().print(
-        f"job {job['id']} {job['kind']} {styled(job['status'])}: {job['processed']}/{job['total']} processed, "
-        f"{job['changed']} changed, by {job['actor']}, started {ago(job['created_at'])}"
+        line(
+            f"job {job['id']} {job['kind']} ",
+            styled(job["status"]),
+            f": {job['processed']}/{job['total']} processed, {job['changed']} changed, by {job['actor']}, "
+            f"started {ago(job['created_at'])}",
+        )
     )
 
 
@@ -115,6 +119,5 @@ def jobs_cancel(job_id: int, actor: str | None) -> None:
     if job is None:
         fail(f"no job {job_id}")
         return
-    terminal().print(
-        f"job {job_id}: {job['status']}{' (stopping after this chunk)' if job['cancel_requested'] else ''}"
-    )
+    stopping = " (stopping after this chunk)" if job["cancel_requested"] else ""
+    terminal().print(line(f"job {job_id}: ", styled(job["status"]), stopping))

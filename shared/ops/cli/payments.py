@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from shared.ops.cli.support import emit, fail, operator_service, reports_failures
-from shared.ops.render import styled, table, terminal, when
+from shared.ops.cli.support import PROVIDER, emit, fail, operator_service, reports_failures
+from shared.ops.render import line, styled, table, terminal, when
 
 
 @click.group()
@@ -14,7 +14,7 @@ def payments() -> None:
 
 
 @payments.command("show")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("order_ref")
 @click.option("--account", default="default", show_default=True, help="the merchant account of the payment")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document on stdout")
@@ -31,16 +31,20 @@ def payments_show(provider: str, order_ref: str, account: str, as_json: bool) ->
         return
     out = terminal()
     out.print(
-        f"[bold]{document['provider']} {document['order_ref'] or document['payment_key']}[/]: "
-        f"{styled(document['status'])}  {document['amount'] or '-'} {document['currency'] or ''}"
-        f"  (provider id {document['provider_payment_id'] or '-'}, updated {when(document['updated_at'])})"
+        line(
+            (f"{document['provider']} {document['order_ref'] or document['payment_key']}", "bold"),
+            ": ",
+            styled(document["status"]),
+            f"  {document['amount'] or '-'} {document['currency'] or ''}",
+            f"  (provider id {document['provider_payment_id'] or '-'}, updated {when(document['updated_at'])})",
+        )
     )
     rows = [(when(e["received_at"]), e["type"], styled(e["status"]), styled(e["outcome"])) for e in document["events"]]
     out.print(table("Events in arrival order", ("received", "event", "status", "outcome"), rows))
 
 
 @payments.command("conflicts")
-@click.option("--provider", help="only this provider's payments")
+@click.option("--provider", type=PROVIDER, help="only this provider's payments")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @reports_failures

@@ -9,26 +9,38 @@ from typing import Any
 import click
 
 from shared.canonical import Status
-from shared.ops.cli.support import IsoTime, actor_name, actor_option, emit, fail, operator_service, reports_failures
-from shared.ops.render import styled, table, terminal, when
+from shared.ops.cli.jobs import follow_with_progress
+from shared.ops.cli.support import (
+    PROVIDER,
+    IsoTime,
+    actor_name,
+    actor_option,
+    emit,
+    fail,
+    operator_service,
+    reports_failures,
+)
+from shared.ops.render import clean, plural, styled, table, terminal, when
 
 
 @click.command("reconcile")
-@click.argument("provider", required=False)
+@click.argument("provider", required=False, type=PROVIDER)
 @click.argument("order_ref", required=False)
 @click.option("--all", "select_all", is_flag=True, help="every payment the filters select (queried at the rate)")
-@click.option("--provider", "only_provider", help="with --all: this provider's payments")
+@click.option("--provider", "only_provider", type=PROVIDER, help="with --all: this provider's payments")
 @click.option("--status", type=click.Choice([str(s) for s in Status]), help="with --all: payments in this status")
 @click.option("--since", type=IsoTime(), help="with --all: payments created at or after (ISO 8601)")
 @click.option("--until", type=IsoTime(), help="with --all: payments created before (ISO 8601)")
 @click.option("--account", default="default", show_default=True, help="the merchant account of the payment")
+@click.option("--background", is_flag=True, help="with --all: leave the job to the workers; print its id")
 @click.option("--dry-run", is_flag=True, help="ask, show what the answer would change, change nothing")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document on stdout")
 @actor_option
 @reports_failures
 def reconcile(
     provider: str | None, order_ref: str | None, select_all: bool, only_provider: str | None, status: str | None,
-    since: datetime | None, until: datetime | None, account: str, dry_run: bool, as_json: bool, actor: str | None,
+    since: datetime | None, until: datetime | None, account: str, background: bool, dry_run: bool, as_json: bool,
+    actor: str | None,
 ) -> None:  # fmt: skip
     """Ask a provider about a payment now, beside what payhook has, and apply its answer (or, with --all, put
     every payment the filters select in line for the reconciler)."""
@@ -36,10 +48,16 @@ def reconcile(
         if provider or order_ref or dry_run:
             fail("--all takes filters (--provider, --status, --since, --until), not a payment or --dry-run")
         with operator_service() as ops:
-            count = ops.reconcile_all(
-                provider=only_provider, status=status, since=since, until=until, actor=actor_name(actor)
-            )
-        emit({"scheduled": count}) if as_json else click.echo(f"{_plural(count, 'payment')} put in line for a query")
+            job, created = ops.reconcile_all(
+                provider=only_provider, status=status, since=since, until=until, actor=actor_name(actor),
+                background=background,
+            )  # fmt: skip
+            final = job if background else follow_with_progress(ops, job, as_json, run=created)
+        if as_json:
+            emit(final)
+        else:
+            click.echo(f"job {final['id']} {final['status']}: {plural(final['changed'], 'payment')} of "
+                       f"{final['total']} put in line for a query (at each provider's rate)")  # fmt: skip
         return
     if not provider or not order_ref:
         fail("give PROVIDER ORDER_REF, or --all with filters")
@@ -61,15 +79,11 @@ def _print_answer(answer: dict[str, Any]) -> None:
         ("result", styled(answer["result"])),
     ]
     title = f"{answer['provider']} {answer['order_ref']}" + (" (dry run: nothing changed)" if answer["dry_run"] else "")
-    terminal().print(table(title, ("", ""), rows))
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
+    terminal().print(table(title, None, rows))
 
 
 @click.command("expect")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("order_ref")
 @click.option("--account", default="default", show_default=True, help="the merchant account of the payment")
 @click.option("--payment-id", help="the provider's id of the payment (providers that are asked by it need it)")
@@ -93,11 +107,11 @@ def payments_expect(
         emit(document)
         return
     said = "expected" if created else "already known, nothing changed"
-    click.echo(f"{provider} {order_ref}: {said} (status {document['status']})")
+    click.echo(clean(f"{provider} {order_ref}: {said} (status {document['status']})"))
 
 
 @click.command("unresolved")
-@click.option("--provider", help="only this provider's payments")
+@click.option("--provider", type=PROVIDER, help="only this provider's payments")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="one JSON document on stdout")
 @reports_failures

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from shared.db.migrate import upgrade
+from shared.ops.cli.simulate import SIMULATE_PORT
 from shared.ops.cli.support import emit, fail, operator_service, reports_failures
 from shared.ops.render import table, terminal
 from shared.settings import Settings
@@ -33,14 +34,20 @@ def migrate(as_json: bool) -> None:
 )
 @click.option("--postgres-port", type=click.IntRange(1, 65535), default=55432, show_default=True)
 @click.option("--redis-port", type=click.IntRange(1, 65535), default=56379, show_default=True)
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=9108, show_default=True, help="the worker's")
+@click.option(
+    "--simulate-port", type=click.IntRange(1, 65535), default=SIMULATE_PORT, show_default=True, help="the stand-in's"
+)
 @reports_failures
-def dev(port: int, data_dir: Path, postgres_port: int, redis_port: int) -> None:
-    """Run the whole pipeline here: embedded PostgreSQL and Redis (unless their URLs are set), web, worker, beat."""
+def dev(port: int, data_dir: Path, postgres_port: int, redis_port: int, metrics_port: int, simulate_port: int) -> None:
+    """Run the whole pipeline here: embedded PostgreSQL and Redis (unless their URLs are set), web, worker, beat,
+    and the providers' stand-in."""
     from shared.ops.dev.embedded import EmbeddedError  # noqa: PLC0415
-    from shared.ops.dev.stack import run  # noqa: PLC0415 - only this command needs it
+    from shared.ops.dev.session import run  # noqa: PLC0415 - only this command needs it
+    from shared.ops.dev.stack import Ports  # noqa: PLC0415
 
     try:
-        code = run(data_dir, port, postgres_port, redis_port)
+        code = run(data_dir, Ports(port, postgres_port, redis_port, metrics_port, simulate_port))
     except EmbeddedError as exc:
         fail(str(exc))
         return
@@ -76,7 +83,7 @@ def stats(as_json: bool) -> None:
         ("dead letters waiting", dead),
         ("oldest waiting callback", _age(oldest) if numbers is not None else unknown),
     ]
-    terminal().print(table("payhook", ("", ""), rows))
+    terminal().print(table("payhook", None, rows))
 
 
 def _age(seconds: float | None) -> str:

@@ -2,8 +2,10 @@
 
 Unless ``PAYHOOK_DATABASE_URL`` and ``PAYHOOK_REDIS_URL`` say otherwise, PostgreSQL and Redis are embedded
 (``shared.ops.dev.embedded``), with their data under ``--data-dir``. Then the schema is migrated and the
-Procfile's ``web``, ``worker`` and ``beat`` run as child processes; every provider gets throwaway demo
-credentials kept in the data folder. Ctrl-C or SIGTERM stops everything this command started.
+Procfile's ``web``, ``worker`` and ``beat`` run as child processes, beside the providers' stand-in
+(``payhook simulate``) that the status clients query; every provider gets throwaway demo credentials kept in
+the data folder. Ctrl-C, SIGTERM or SIGHUP stops everything this command started, and its children stop
+by themselves should it be killed (``lifetime``).
 """
 
 from __future__ import annotations
@@ -11,22 +13,28 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shlex
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from shared.db.migrate import upgrade
-from shared.ops.dev.embedded import EmbeddedError, Server, port_free, start_postgres, start_redis
-from shared.providers import all_providers, demo_environment
+from shared.ops.dev.embedded import EmbeddedError, Server, owner_only, port_free, start_postgres, start_redis
+from shared.ops.dev.envfile import DATABASE_VARIABLE, REDIS_VARIABLE, write_env
+from shared.ops.dev.lifetime import die_with_parent
+from shared.providers import demo_environment, midtrans
+from shared.providers._standin import client_settings
+from shared.providers._standin.midtrans import FIELDS as STANDIN_FIELDS
 from shared.settings import Settings
 
-DATABASE_VARIABLE, REDIS_VARIABLE = "PAYHOOK_DATABASE_URL", "PAYHOOK_REDIS_URL"
+# A Ctrl-C in development should not wait out production's drain of in-flight requests.
+DEV_SHUTDOWN_GRACE_SECONDS = "0.1"
 
 
 def process_commands(env: Mapping[str, str]) -> dict[str, list[str]]:
@@ -52,75 +60,117 @@ def process_commands(env: Mapping[str, str]) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
-@dataclass
-class DevStack:
-    data: Path
-    port: int
-    postgres_port: int
-    redis_port: int
-    servers: list[Server] = field(default_factory=list)
-    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+@dataclass(frozen=True)
+class Ports:
+    """Every port ``payhook dev`` listens on, each with the option that changes it."""
 
-    def environment(self) -> dict[str, str]:
-        """Settings for the children: what the caller set wins over the embedded servers and demo keys."""
-        env = {
-            DATABASE_VARIABLE: f"postgresql+psycopg://postgres@127.0.0.1:{self.postgres_port}/payhook",
-            REDIS_VARIABLE: f"redis://127.0.0.1:{self.redis_port}/0",
-            **demo_environment(self.data / "keys"),
-            # The console and the admin API, with a throwaway token kept beside the demo credentials.
-            "PAYHOOK_ADMIN_TOKEN": _admin_token(self.data / "keys"),
-            "PAYHOOK_BEAT_SCHEDULE": str(self.data / "beat-schedule"),
-        }
-        env.update({k: v for k, v in os.environ.items() if k.startswith("PAYHOOK_") and v})
-        env["PORT"] = str(self.port)
-        return env
+    web: int
+    postgres: int
+    redis: int
+    metrics: int
+    simulate: int
 
-    def check_ports(self) -> None:
-        wanted = [("the web process", self.port, "--port")]
-        if not os.environ.get(DATABASE_VARIABLE):
-            wanted.append(("the embedded PostgreSQL", self.postgres_port, "--postgres-port"))
-        if not os.environ.get(REDIS_VARIABLE):
-            wanted.append(("the embedded Redis", self.redis_port, "--redis-port"))
-        for what, port, option in wanted:
+    def wanted(self, environ: Mapping[str, str]) -> list[tuple[str, int, str]]:
+        found = [
+            ("the web process", self.web, "--port"),
+            ("the worker's metrics", self.metrics, "--metrics-port"),
+            ("the providers' stand-in", self.simulate, "--simulate-port"),
+        ]
+        if not environ.get(DATABASE_VARIABLE):
+            found.append(("the embedded PostgreSQL", self.postgres, "--postgres-port"))
+        if not environ.get(REDIS_VARIABLE):
+            found.append(("the embedded Redis", self.redis, "--redis-port"))
+        return found
+
+    def check(self, environ: Mapping[str, str]) -> None:
+        """One line naming the first taken port and its option, before anything starts."""
+        for what, port, option in self.wanted(environ):
             if not port_free(port):
                 raise EmbeddedError(
                     f"port {port}, for {what}, is taken: stop what uses it or choose another with {option}"
                 )
 
+
+@dataclass
+class DevStack:
+    data: Path
+    ports: Ports
+    servers: list[Server] = field(default_factory=list)
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> Path:
+        return self.data / "keys"
+
+    def environment(self) -> dict[str, str]:
+        """Settings for the children: what the caller set wins over the embedded servers, the stand-in and
+        the demo keys; the ports are the options'."""
+        pg_password, redis_password = _secret(self.keys, "postgres-password"), _secret(self.keys, "redis-password")
+        env = {
+            DATABASE_VARIABLE: f"postgresql+psycopg://postgres:{pg_password}@127.0.0.1:{self.ports.postgres}/payhook",
+            REDIS_VARIABLE: f"redis://:{redis_password}@127.0.0.1:{self.ports.redis}/0",
+            **demo_environment(self.keys),
+            # The status clients query the stand-in, and Midtrans notifications are checked with it.
+            **client_settings(self.simulate_url, self.keys),
+            "PAYHOOK_MIDTRANS_VERIFY": "status-api",
+            # Merchants' test endpoints run on this machine or its network.
+            "PAYHOOK_ENDPOINT_ALLOW_PRIVATE": "true",
+            "PAYHOOK_SHUTDOWN_GRACE_SECONDS": DEV_SHUTDOWN_GRACE_SECONDS,
+            # The console and the admin API, with a throwaway token kept beside the demo credentials.
+            "PAYHOOK_ADMIN_TOKEN": _secret(self.keys, "admin-token"),
+            "PAYHOOK_BEAT_SCHEDULE": str(self.data / "beat-schedule"),
+        }
+        env.update({k: v for k, v in os.environ.items() if k.startswith("PAYHOOK_") and v})
+        env["PAYHOOK_WORKER_METRICS_PORT"] = str(self.ports.metrics)
+        env["PAYHOOK_WORKER_METRICS_HOST"] = "127.0.0.1"
+        env["PORT"] = str(self.ports.web)
+        return env
+
+    @property
+    def simulate_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.simulate}"
+
     def start(self) -> dict[str, str]:
-        self.data.mkdir(parents=True, exist_ok=True)
-        self.check_ports()
+        self.ports.check(os.environ)
+        owner_only(self.data)
         if not os.environ.get(DATABASE_VARIABLE):
-            self.servers.append(start_postgres(self.data, self.postgres_port))
+            self.servers.append(start_postgres(self.data, self.ports.postgres, _secret(self.keys, "postgres-password")))
         if not os.environ.get(REDIS_VARIABLE):
-            self.servers.append(start_redis(self.data, self.redis_port))
+            self.servers.append(start_redis(self.data, self.ports.redis, _secret(self.keys, "redis-password")))
         env = self.environment()
+        write_env(self.data / "env", env)
         upgrade(Settings.from_env(env))
         logs = self.data / "logs"
-        logs.mkdir(exist_ok=True)
-        for name, command in process_commands(env).items():
+        owner_only(logs)
+        simulate = [sys.executable, "-m", "shared.ops.cli", "simulate", "--port", str(self.ports.simulate),
+                    "--data-dir", str(self.data)]  # fmt: skip
+        for name, command in {"simulate": simulate, **process_commands(env)}.items():
             self.children[name] = subprocess.Popen(
                 command,
                 env={**os.environ, **env},
                 stdout=(logs / f"{name}.log").open("ab"),
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509 - no threads here
             )
-        self._wait_for_web()
+        self._wait_for(f"http://127.0.0.1:{self.ports.web}/healthz", "the web process")
+        self._wait_for(f"{self.simulate_url}/_sim/clock", "the providers' stand-in")
+        if not self.failed():
+            seed_examples(self.simulate_url)
         return env
 
-    def _wait_for_web(self) -> None:
+    def _wait_for(self, url: str, what: str) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.failed():
                 return  # the caller reports it
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as answer:
+                with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310 - http, loopback, ours
                     if answer.status == 200:
                         return
             except OSError:
                 time.sleep(0.1)
-        raise EmbeddedError(f"the web process did not answer on port {self.port} in 60 s: see {self.data / 'logs'}")
+        raise EmbeddedError(f"{what} did not answer at {url} in 60 s: see {self.data / 'logs'}")
 
     def failed(self) -> str | None:
         """The name of a child or server that exited on its own, if one did."""
@@ -147,70 +197,24 @@ class DevStack:
             server.stop()
 
 
-def _admin_token(folder: Path) -> str:
-    path = folder / "admin-token"
+def seed_examples(url: str) -> None:
+    """The example Midtrans callback's transaction, put in the stand-in: Midtrans notifications are verified
+    with its Get Status, which then confirms the banner's example (and reconciliation has a payment to show)."""
+    sample = orjson.loads(midtrans.PROVIDER.samples()[midtrans.PROVIDER.example])
+    fields = {name: value for name, value in sample.items() if name in STANDIN_FIELDS}
+    request = urllib.request.Request(  # noqa: S310 - http, loopback, ours
+        f"{url}/_sim/midtrans/payments", data=orjson.dumps(fields), method="PUT"
+    )
+    # urllib, not httpx: ``make run`` installs the run-time dependencies only. A refusal raises HTTPError.
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - http, loopback, ours
+        pass
+
+
+def _secret(folder: Path, name: str) -> str:
+    """A generated secret kept in ``folder`` (owner-only), the same across restarts."""
+    path = folder / name
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
+        owner_only(folder)
         path.write_text(secrets.token_urlsafe(24))
         path.chmod(0o600)
     return path.read_text().strip()
-
-
-def banner(stack: DevStack, env: Mapping[str, str]) -> Iterator[str]:
-    """What the developer needs: the URL, the settings, a ready-to-paste curl per provider."""
-    url = f"http://127.0.0.1:{stack.port}"
-    examples = stack.data / "examples"
-    examples.mkdir(exist_ok=True)
-    yield f"payhook dev: serving {url}  (data in {stack.data}, logs in {stack.data / 'logs'}; Ctrl-C stops)"
-    yield f"console: {url}/console  (sign in with PAYHOOK_ADMIN_TOKEN below)"
-    yield ""
-    yield "settings (throwaway demo credentials, kept in the data folder):"
-    shown = {k: v for k, v in env.items() if k.startswith("PAYHOOK_") and "\n" not in v}
-    for name, value in sorted(shown.items()):
-        yield f"  {name}={value}"
-    for name in sorted(k for k, v in env.items() if k.startswith("PAYHOOK_") and "\n" in v):
-        yield f"  {name}=(the public key of the throwaway key pair in {stack.data / 'keys'})"
-    yield ""
-    yield "in another shell, to use the payhook command against this stack:"
-    yield f"  export {DATABASE_VARIABLE}={env[DATABASE_VARIABLE]} {REDIS_VARIABLE}={env[REDIS_VARIABLE]}"
-    yield ""
-    yield "send each provider's example callback:"
-    for provider in all_providers().values():
-        signer = provider.test_signer(stack.data / "keys")
-        body, headers = signer.sign(provider.samples()[provider.example])
-        path = examples / f"{provider.name}.json"
-        path.write_bytes(body)
-        event = provider.normalize(body)
-        parts = ["curl", "-s", f"{url}/callbacks/{provider.name}"]
-        for name, value in headers.items():
-            parts += ["-H", f"{name}: {value}"]
-        yield f"  {shlex.join([*parts, '--data-binary', f'@{path}'])}"
-        if event is not None and event.order_ref:
-            yield f"  payhook payments show {provider.name} {event.order_ref}"
-
-
-def run(data: Path, port: int, postgres_port: int, redis_port: int) -> int:
-    stack = DevStack(data.resolve(), port, postgres_port, redis_port)
-    stopping = False
-
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        env = stack.start()
-        for line in banner(stack, env):
-            print(line, flush=True)
-        while not stopping:
-            failed = stack.failed()
-            if failed:
-                print(f"payhook dev: {failed} exited; stopping (see {stack.data / 'logs'})", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
-        print("payhook dev: stopping", flush=True)
-        return 0
-    finally:
-        stack.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -132,3 +132,25 @@ def test_a_request_is_timed_limited_in_size_and_time_and_never_raises(prefix: st
     assert isinstance(redirect, Reply) and redirect.status == 302  # never followed
     assert isinstance(refused, Answer) and refused.provider_status.startswith("no answer: Client")
     assert [p for p, _ in timed] == ["pivot"] * 5
+
+
+def test_hundreds_of_requests_waiting_at_once_share_one_connection_pool(prefix: str) -> None:
+    # A round at a high rate: every request of it waits for its turn together, on one process's connections.
+    async def scenario() -> list[float]:
+        redis = aioredis.Redis.from_url(REDIS_URL)
+        try:
+            limit = RateLimit(redis, prefix, 300)
+            return list(await asyncio.gather(*(limit.wait("pivot") for _ in range(250))))
+        finally:
+            await redis.aclose()
+
+    assert len(asyncio.run(scenario())) == 250
+
+
+def test_a_round_reads_its_shared_token_at_once_without_losing_it(prefix: str) -> None:
+    async def scenario() -> list[str | None]:
+        async with ApiRuntime(REDIS_URL, prefix, Sealer(), rate=50, timeout=1.0) as runtime:
+            await runtime.tokens.put("pivot:x", "token-1", 60)
+            return list(await asyncio.gather(*(runtime.tokens.get("pivot:x") for _ in range(250))))
+
+    assert asyncio.run(scenario()) == ["token-1"] * 250

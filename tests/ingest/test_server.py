@@ -1,0 +1,49 @@
+"""Building and stopping the web app (ingest/server.py), on the real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+from sqlalchemy import Engine, text
+from starlette.testclient import TestClient
+
+from ingest.server import create_app
+from shared.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "server-test-token"
+
+
+def _connections(engine: Engine) -> int:
+    """Connections to the test database other than this test's own."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+        )
+
+
+def test_a_stopped_app_leaves_no_database_connection_behind(settings: Settings, engine: Engine) -> None:
+    """Regression: every app held the connections of its scrape, its accounts loader and its operator service
+    after it stopped, and the lifespan's ``gc.freeze()`` kept them from ever being collected: a test run of many
+    apps ran PostgreSQL out of connections ("sorry, too many clients already")."""
+    before = _connections(engine)
+    admin = dataclasses.replace(settings, admin_token=TOKEN)
+    for _ in range(3):
+        with TestClient(create_app(admin, ring=False)) as client:
+            assert client.get("/metrics").status_code == 200
+            letters = client.get("/admin/dead-letters", headers={"Authorization": f"Bearer {TOKEN}"})
+            assert letters.status_code == 200, letters.text
+            assert client.get("/console/sign-in").status_code == 200
+    # A closed connection's backend leaves pg_stat_activity a moment after the client has gone: a leak stays.
+    deadline = time.monotonic() + 15
+    while _connections(engine) > before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _connections(engine) <= before

@@ -1,0 +1,67 @@
+"""The accounts repository on the real PostgreSQL: settings sealed at rest with their fingerprints in clear,
+rotations keeping the previous settings for a while, enabling, removing, loading as accounts."""
+
+from __future__ import annotations
+
+import time
+
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from shared.accounts import fingerprint
+from shared.db import accounts as repo
+from shared.sealing import Sealer
+
+KEY = "PAYHOOK_PIVOT_CALLBACK_KEY"
+
+
+def test_settings_are_sealed_at_rest_and_fingerprinted_in_clear(engine: Engine) -> None:
+    sealer = Sealer((Fernet.generate_key().decode(),))
+    with Session(engine) as session, session.begin():
+        repo.add(session, "pivot", "shop", {KEY: "very-secret-key"}, sealer)
+    with engine.connect() as conn:
+        stored, shown = conn.execute(text("SELECT settings, fingerprints FROM accounts")).one()
+    assert b"very-secret-key" not in bytes(stored)
+    assert shown == {"callback_key": fingerprint("very-secret-key")}
+    with Session(engine) as session:
+        row = repo.find(session, "pivot", "shop")
+        assert row is not None and repo.opened_settings(row, sealer) == {KEY: "very-secret-key"}
+        assert repo.find(session, "pivot", "other") is None
+
+
+def test_a_rotation_keeps_the_previous_settings_for_a_while(engine: Engine) -> None:
+    sealer = Sealer()
+    with Session(engine) as session, session.begin():
+        row = repo.add(session, "pivot", "shop", {KEY: "old"}, sealer)
+        repo.replace_settings(session, row, {KEY: "new"}, sealer, keep_previous=600)
+    with Session(engine) as session:
+        [account] = repo.load(session, sealer)
+    assert account.settings == {KEY: "new"} and account.previous == {KEY: "old"}
+    assert account.previous_valid(time.time()) and not account.previous_valid(time.time() + 601)
+    with Session(engine) as session, session.begin():
+        locked = repo.find(session, "pivot", "shop", lock=True)
+        assert locked is not None
+        repo.replace_settings(session, locked, {KEY: "newer"}, sealer)
+    with Session(engine) as session:
+        [account] = repo.load(session, sealer)
+    assert account.settings == {KEY: "newer"} and account.previous is None
+
+
+def test_listing_disabling_and_removing(engine: Engine) -> None:
+    sealer = Sealer()
+    with Session(engine) as session, session.begin():
+        repo.add(session, "pivot", "b", {KEY: "k"}, sealer)
+        repo.add(session, "pivot", "a", {KEY: "k"}, sealer)
+        repo.add(session, "midtrans", "m", {"PAYHOOK_MIDTRANS_SERVER_KEY": "k"}, sealer)
+        repo.set_enabled(repo.listed(session, "pivot")[0], False)
+    with Session(engine) as session, session.begin():
+        assert [(r.provider, r.name, r.enabled) for r in repo.listed(session)] == [
+            ("midtrans", "m", True),
+            ("pivot", "a", False),
+            ("pivot", "b", True),
+        ]
+        assert repo.remove(session, "pivot", "a") == 1
+        assert repo.remove(session, "pivot", "a") == 0
+    with Session(engine) as session:
+        assert [a.name for a in repo.load(session, sealer)] == ["m", "b"]

@@ -1,0 +1,86 @@
+"""Merchant accounts as data: the setting names operators use, what an account inherits from the environment,
+secrets shown only by fingerprint, account names fit for URLs and queue entries. No I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.accounts import (
+    Account,
+    AccountError,
+    Environs,
+    check_name,
+    environ_for,
+    fingerprint,
+    is_credential,
+    keys,
+    parse_settings,
+    shown,
+)
+from shared.providers import all_providers
+
+PIVOT = all_providers()["pivot"]
+
+
+def test_keys_are_the_providers_variables_by_their_short_names() -> None:
+    known = keys(PIVOT)
+    assert known["callback_key"] == "PAYHOOK_PIVOT_CALLBACK_KEY"
+    assert known["allowed_sources"] == "PAYHOOK_PIVOT_ALLOWED_SOURCES"
+    assert not any(variable.endswith("_FILE") for variable in known.values())
+
+
+def test_settings_by_short_name_and_unknown_ones_refused_naming_the_known() -> None:
+    assert parse_settings(PIVOT, {"callback_key": "k"}) == {"PAYHOOK_PIVOT_CALLBACK_KEY": "k"}
+    with pytest.raises(AccountError, match="callback_key"):
+        parse_settings(PIVOT, {"password": "x"})
+
+
+def test_an_account_inherits_everything_but_the_providers_credentials() -> None:
+    base = {
+        "PAYHOOK_PIVOT_CALLBACK_KEY": "default-key",
+        "PAYHOOK_PIVOT_ALLOWED_SOURCES": "127.0.0.1/32",
+        "PAYHOOK_PIVOT_API_URL": "http://127.0.0.1:9",
+        "PAYHOOK_MIDTRANS_SERVER_KEY": "other provider",
+    }
+    env = environ_for(base, PIVOT, {"PAYHOOK_PIVOT_CALLBACK_KEY": "shop-key"})
+    assert env == {
+        "PAYHOOK_PIVOT_CALLBACK_KEY": "shop-key",
+        "PAYHOOK_PIVOT_API_URL": "http://127.0.0.1:9",
+        "PAYHOOK_MIDTRANS_SERVER_KEY": "other provider",
+    }
+
+
+def test_secrets_are_shown_by_fingerprint_only() -> None:
+    view = shown(PIVOT, {"PAYHOOK_PIVOT_CALLBACK_KEY": "s3cret", "PAYHOOK_PIVOT_API_URL": "http://127.0.0.1:9"})
+    assert view == {"api_url": "http://127.0.0.1:9", "callback_key": fingerprint("s3cret")}
+    assert fingerprint("s3cret") != fingerprint("s3cret2") and "s3cret" not in fingerprint("s3cret")
+    assert is_credential("merchant_id") and is_credential("allowed_sources") and not is_credential("api_url")
+
+
+@pytest.mark.parametrize("name", ["shop", "a", "shop-1.eu_2", "x" * 40])
+def test_good_names(name: str) -> None:
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "Shop", "-shop", "x" * 41, "a/b", "a b"])
+def test_bad_names(name: str) -> None:
+    with pytest.raises(AccountError):
+        check_name(name)
+
+
+def test_routes_and_rotations() -> None:
+    assert Account("pivot", "default").route == "pivot"
+    assert Account("pivot", "shop").route == "pivot/shop"
+    rotating = Account("pivot", "shop", previous={"k": "v"}, previous_until=100.0)
+    assert rotating.previous_valid(99.0) and not rotating.previous_valid(100.0)
+    assert not Account("pivot", "shop").previous_valid(0.0)
+
+
+def test_environs_give_each_enabled_account_its_environment() -> None:
+    base = {"PAYHOOK_PIVOT_CALLBACK_KEY": "default-key"}
+    shop = Account("pivot", "shop", settings={"PAYHOOK_PIVOT_CALLBACK_KEY": "shop-key"})
+    off = Account("pivot", "off", enabled=False, settings={"PAYHOOK_PIVOT_CALLBACK_KEY": "off-key"})
+    environs = Environs.of_accounts(base, [shop, off])
+    assert environs.environ(PIVOT, "default") == base
+    assert environs.environ(PIVOT, "shop") == {"PAYHOOK_PIVOT_CALLBACK_KEY": "shop-key"}
+    assert environs.environ(PIVOT, "off") is None and environs.environ(PIVOT, "unknown") is None
