@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install services tools run test lint typecheck unit lock test-image test-compose bench bench-letters bench-accounts bench-reconcile chaos chaos-reconcile clean
+.PHONY: install services tools run test lint typecheck unit lock test-image test-compose bench bench-letters bench-accounts bench-instructions bench-reconcile chaos chaos-reconcile clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,10 @@ bench-letters: install services
 # The receiver with 10,000 merchant accounts: account route against default route and bare, memory, propagation.
 bench-accounts: install services
 	$(BIN)/python -m scripts.bench.accounts
+
+# Instructions per request under callgrind (valgrind): bare, the receiver's default route, an account's route.
+bench-instructions: install services
+	$(BIN)/python -m scripts.bench.instructions
 
 # The reconcile sweep over 100,000 stuck payments against the providers' stand-in: the rate each provider sees per
 # second, the database's time per round at 10,000 and 100,000 rows, the due-payments query's plan (a database of

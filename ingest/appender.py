@@ -45,7 +45,14 @@ class Appender:
     @property
     def available(self) -> bool:
         """False while Redis is above its high-water mark, or just failed: callbacks go to the spool."""
-        return not self.full and asyncio.get_running_loop().time() >= self._broken_until
+        if self.full:
+            return False
+        # Mostly 0.0 (never broken, or forgotten once over): no clock read per callback.
+        if self._broken_until:
+            if asyncio.get_running_loop().time() < self._broken_until:
+                return False
+            self._broken_until = 0.0
+        return True
 
     def append(self, callback: QueuedCallback) -> asyncio.Future[bytes]:
         """A future of the callback's stream entry id, set once Redis holds it (or an error)."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from shared.backlog import QueueStats
 
@@ -32,9 +35,23 @@ class ScrapeFigures:
     unresolved: int | None = None
 
 
+class _FoldCounts(Collector):
+    """Folds the plain counts into ``payhook_callbacks_total`` when the registry is collected; no metric of
+    its own."""
+
+    def __init__(self, metrics: ReceiverMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        self._metrics.fold_counts()
+        return ()
+
+
 class ReceiverMetrics:
     def __init__(self, registry: CollectorRegistry, providers: list[str]) -> None:
         self.registry = registry
+        # First in the registry, so first collected: the counter read after it is up to date.
+        registry.register(_FoldCounts(self))
         self.callbacks = Counter(
             "payhook_callbacks_total",
             "Callbacks received, by provider and result",
@@ -78,8 +95,20 @@ class ReceiverMetrics:
             "Payments still not final when the reconcile schedule was spent",
             registry=registry,
         )
-        # Children bound once: no label lookup per request.
-        self.by_result = {(p, r): self.callbacks.labels(p, r) for p in providers for r in RESULTS}
+        # The callback path adds one to a plain integer here, by (provider, result): a prometheus_client
+        # child's inc() is four calls and a lock per request. Whoever collects the registry first folds them in.
+        self.counts = dict.fromkeys(((p, r) for p in providers for r in RESULTS), 0)
+        self._folded = dict(self.counts)
+        self._children = {key: self.callbacks.labels(*key) for key in self.counts}
+
+    def fold_counts(self) -> None:
+        """Add what was counted since the last fold to the counter. Only the event loop adds to ``counts``;
+        a fold in another thread may miss an increment made meanwhile, never lose it (the next fold adds it)."""
+        for key, count in self.counts.items():
+            delta = count - self._folded[key]
+            if delta:
+                self._folded[key] = count
+                self._children[key].inc(delta)
 
     def observe_append(self, seconds: float, size: int) -> None:
         self.append_seconds.observe(seconds)

@@ -7,7 +7,6 @@ objects per call are a cost worth not paying.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ from redis.asyncio import Redis
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest.appender import Appender
 from ingest.body import BodyTooLarge, ClientGone, read_limited
@@ -27,7 +26,7 @@ from ingest.sources import source_allowed
 from ingest.spool import Spool
 from shared.errors import ascii_digits, error
 from shared.providers import Configured
-from shared.queue import QueuedCallback
+from shared.queue import QueuedCallback, received_now
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,12 +40,17 @@ async def _answer(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _queued(entry_id: bytes) -> tuple[Message, Message]:
+    """The 200 of a queued callback, as its two messages."""
+    body = b'{"status":"queued","id":"' + entry_id + b'"}'
+    head = [*_JSON_HEADERS, (b"content-length", b"%d" % len(body))]
+    return {"type": "http.response.start", "status": 200, "headers": head}, {"type": "http.response.body", "body": body}
+
+
 def _headers(scope: Scope) -> dict[str, str]:
-    """Request headers by lower-case name; the first of repeated headers wins, as in Starlette."""
-    found: dict[str, str] = {}
-    for name, value in scope["headers"]:
-        found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
-    return found
+    """Request headers by lower-case name; the first of repeated headers wins, as in Starlette (read in
+    reverse, the first is written last)."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
 
 
 class QueueUnavailable(Exception):
@@ -81,7 +85,7 @@ class CallbackEndpoint:
             return
         refusal = await self._handle(scope, receive, send, found)
         if refusal is not None:
-            self.metrics.by_result[(found.provider.name, refusal[0])].inc()
+            self.metrics.counts[(found.provider.name, refusal[0])] += 1
             await refusal[1](scope, receive, send)
 
     async def _handle(
@@ -93,7 +97,8 @@ class CallbackEndpoint:
             return "not_configured", error(503, "not_configured", f"provider {name!r} is not configured")
         headers = _headers(scope)
         settings = self.settings
-        if not source_allowed(scope, headers, settings.trusted_proxies, configured.allowed_sources):
+        allowed = configured.allowed_sources
+        if allowed and not source_allowed(scope, headers, settings.trusted_proxies, allowed):
             return "forbidden", error(403, "forbidden", "this source may not send callbacks here")
         limit = settings.max_body_bytes
         declared = headers.get("content-length")
@@ -111,17 +116,20 @@ class CallbackEndpoint:
         if refused is not None:
             return "unauthorized", error(401, "unauthorized", f"callback authentication failed: {refused}")
         kept = {h: headers[h] for h in configured.provider.kept_headers if h in headers}
-        callback = QueuedCallback(name, body, kept, time.time(), configured.account)
+        callback = QueuedCallback(name, body, kept, received_now(), configured.account)
         if self.spool is not None and not self.appender.available:
             return await self._spooled(send, callback, QueueUnavailable())
         try:
             entry_id = await self.appender.append(callback)
         except (redis.exceptions.RedisError, OSError, TimeoutError) as exc:
             return await self._spooled(send, callback, exc)
-        self.metrics.by_result[(name, "queued")].inc()
+        self.metrics.counts[(name, "queued")] += 1
         if log.isEnabledFor(logging.DEBUG):  # the hot path pays one check, not a record
             log.debug("queued", extra={"entry_id": entry_id.decode(), "provider": name})
-        await _answer(send, 200, b'{"status":"queued","id":"' + entry_id + b'"}')
+        # _answer's two sends written out: one coroutine less per callback.
+        start, answer = _queued(entry_id)
+        await send(start)
+        await send(answer)
         return None
 
     async def _spooled(
@@ -136,7 +144,7 @@ class CallbackEndpoint:
                 log.error("spool unavailable: %s", type(exc).__name__, extra={"provider": callback.provider})
             else:
                 log.info("spooled", extra={"entry_id": f"spool-{spool_id}", "provider": callback.provider})
-                self.metrics.by_result[(callback.provider, "spooled")].inc()
+                self.metrics.counts[(callback.provider, "spooled")] += 1
                 await _answer(send, 200, b'{"status":"spooled","id":"spool-%d"}' % spool_id)
                 return None
         return "unavailable", error(503, "unavailable", "the callback could not be queued; retry later")
@@ -163,15 +171,15 @@ class FastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.shutdown.draining:
             send = self.shutdown.closing(send)
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(self.PREFIX):
-            route = scope["path"][len(self.PREFIX) :]
-            if route and route.count("/") <= 1:
-                scope["path_params"] = {"route": route}
-                await self._callback(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    async def _callback(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(self.PREFIX):
+            await self.app(scope, receive, send)
+            return
+        route = scope["path"][len(self.PREFIX) :]
+        if not route or route.count("/") > 1:
+            await self.app(scope, receive, send)
+            return
+        scope["path_params"] = {"route": route}
+        # The callback, in this coroutine rather than one more: at this rate each coroutine is worth saving.
         if self.in_flight >= self.max_in_flight:
             # A fast, cheap 503 beyond the bound: the provider retries, this process keeps its memory.
             await _answer(send, 503, self._BUSY)

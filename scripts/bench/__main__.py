@@ -2,7 +2,7 @@
 same run, then the outbox with one endpoint subscribed to everything, printed as one table. Every registered
 provider is measured.
 
-python -m scripts.bench [--quick] [--rounds 3] [--seconds 8] [--callbacks 100000]
+python -m scripts.bench [--quick] [--receiver-only] [--rounds 3] [--seconds 8] [--callbacks 100000]
 """
 
 from __future__ import annotations
@@ -159,6 +159,18 @@ def report(run: Run, figures: Results) -> None:
     print(row("typical peer (json + Celery delay())", f"{peer.rps:,.0f} req/s, p99 {peer.p99_ms:.1f} ms", "-", "-"))
     for line in _provider_rows(bare, peer, by_provider):
         print(line)
+    if figures.ceiling:  # not measured with --receiver-only
+        _pipeline_rows(run, figures)
+    print()
+    rounds = ", ".join(f"{name} {f.rounds}" for name, f in {"bare": bare, "peer": peer, **by_provider}.items())
+    errors = sum(f.non_2xx for f in (bare, peer, *by_provider.values()))
+    print(f"rounds (req/s): {rounds}; non-2xx or socket errors: {errors}")
+    if figures.ceiling:
+        rss, processes = figures.e2e_worker_rss, run.args.concurrency
+        print(f"worker RSS after the end-to-end run: {rss:.0f} MB ({processes} processes)")
+
+
+def _pipeline_rows(run: Run, figures: Results) -> None:
     ceiling, e2e = figures.ceiling, figures.e2e
     print(row("Celery ceiling (no-op task per callback)", f"{ceiling:,.0f} tasks/s", "-", "-"))
     print(
@@ -203,11 +215,6 @@ def report(run: Run, figures: Results) -> None:
                 ok(growth <= 0.10),
             )
         )
-    print()
-    rounds = ", ".join(f"{name} {f.rounds}" for name, f in {"bare": bare, "peer": peer, **by_provider}.items())
-    errors = sum(f.non_2xx for f in (bare, peer, *by_provider.values()))
-    print(f"rounds (req/s): {rounds}; non-2xx or socket errors: {errors}")
-    print(f"worker RSS after the end-to-end run: {figures.e2e_worker_rss:.0f} MB ({run.args.concurrency} processes)")
 
 
 def main() -> None:
@@ -217,6 +224,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--callbacks", type=int, default=100_000)
+    parser.add_argument("--receiver-only", action="store_true", help="the receiver rows only (bare, peer, providers)")
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     ensure_wrk()
@@ -246,6 +254,9 @@ def main() -> None:
     print("bench: receiver vs bare baseline vs typical peer ...", flush=True)
     figures = Results(*receivers(run))
     run.reset()
+    if args.receiver_only:
+        report(run, figures)
+        return
     print("bench: Celery ceiling (no-op task per callback) ...", flush=True)
     figures.ceiling = pipeline.celery_ceiling(run.redis, env, logs, tasks=20_000, concurrency=args.concurrency)
     print(f"bench: end to end, {args.callbacks:,} queued callbacks ...", flush=True)

@@ -60,10 +60,12 @@ class Driver:
     coalesces a round's appends as it does under wrk's 64 connections)."""
 
     def __init__(self, app: ASGIApp, request: bytes, connections: int = 64) -> None:
-        # The Procfile's web line: no proxy headers, no access log, the same limits.
+        # The Procfile's web line: no proxy headers, no access log, the same limits; but a keep-alive of ten
+        # minutes, as a round under valgrind on a loaded machine may take longer than the Procfile's 5 s (the
+        # timer is still set and cancelled once a request, as with 5 s).
         config = Config(
             app, http=GuardedHttpToolsProtocol, proxy_headers=False, access_log=False, limit_concurrency=4096,
-            timeout_keep_alive=5, log_level="warning", lifespan="off",
+            timeout_keep_alive=600, log_level="warning", lifespan="off",
         )  # fmt: skip
         config.load()
         state = ServerState()

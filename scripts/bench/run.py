@@ -46,7 +46,8 @@ class Run:
         self.redis.delete(PREFIX, f"{PREFIX}.deliveries")
         engine = create_engine(DATABASE)
         with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY"))
+            # CASCADE: with the tables that refer to these (the reconciler's payment_checks, say).
+            conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
         engine.dispose()
 
     @contextmanager

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from ingest.metrics import ReceiverMetrics
 from shared.queue import QueueKeys
 from shared.settings import Settings
 from tests.support.fixtures import sample
@@ -54,3 +56,17 @@ def test_queue_gauges_follow_the_queue_and_the_counters_the_callbacks(
     assert (done[("payhook_queue_depth", ())], done[("payhook_queue_oldest_seconds", ())]) == (0, 0)
     assert done[("payhook_spooled_callbacks", ())] == 1
     assert done[("payhook_dead_letters_waiting", ())] == 1
+
+
+def test_callbacks_counted_in_plain_integers_reach_every_collection_of_the_registry() -> None:
+    registry = CollectorRegistry()
+    metrics = ReceiverMetrics(registry, ["pivot", "midtrans"])
+    metrics.counts[("pivot", "queued")] += 3
+    labels = {"provider": "pivot", "result": "queued"}
+    assert registry.get_sample_value("payhook_callbacks_total", labels) == 3
+    assert registry.get_sample_value("payhook_callbacks_total", labels) == 3, "a second collection adds nothing"
+    metrics.counts[("pivot", "queued")] += 2
+    metrics.counts[("midtrans", "unauthorized")] += 1
+    assert registry.get_sample_value("payhook_callbacks_total", labels) == 5
+    assert registry.get_sample_value("payhook_callbacks_total", {"provider": "midtrans", "result": "unauthorized"}) == 1
+    assert registry.get_sample_value("payhook_callbacks_created", labels) is not None

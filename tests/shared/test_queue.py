@@ -6,9 +6,20 @@ from typing import Any, cast
 
 import fakeredis
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.doorbell import Doorbell
-from shared.queue import BELL_TTL_SECONDS, FIELDS, MalformedEntry, QueuedCallback, QueueKeys, append_sync
+from shared.queue import (
+    BELL_TTL_SECONDS,
+    FIELDS,
+    MalformedEntry,
+    QueuedCallback,
+    QueueKeys,
+    append_sync,
+    received_now,
+    seconds_text,
+)
 
 KEYS = QueueKeys("payhook-unit")
 
@@ -48,3 +59,16 @@ def test_a_broken_entry_is_refused_and_what_can_be_kept_is_salvaged(fields: dict
     assert salvaged.body == fields.get(b"b", b"")
     assert salvaged.provider == fields.get(b"p", b"unknown").decode()
     assert salvaged.headers == {"x-entry-id": "1-0"}
+
+
+@given(st.floats(allow_nan=False) | st.integers(0, 10**16).map(lambda micros: micros / 1_000_000))
+def test_an_entrys_time_reads_back_as_exactly_the_same_number(seconds: float) -> None:
+    assert float(seconds_text(seconds)) == seconds
+
+
+def test_a_received_time_is_written_to_the_microsecond_from_integers() -> None:
+    received = received_now()
+    text = seconds_text(received)
+    assert float(text) == received
+    assert text == b"%d.%06d" % divmod(round(received * 1_000_000), 1_000_000)
+    assert QueuedCallback.decode(QueuedCallback("pivot", b"{}", {}, received).encode()).received_at == received
