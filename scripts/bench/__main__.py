@@ -2,7 +2,11 @@
 same run, then the outbox with one endpoint subscribed to everything, printed as one table. Every registered
 provider is measured.
 
-python -m scripts.bench [--quick] [--receiver-only] [--rounds 3] [--seconds 8] [--callbacks 100000]
+python -m scripts.bench [--quick] [--receiver-only] [--reconcile] [--rounds 3] [--seconds 8] [--callbacks 100000]
+
+``--reconcile``: reconciliation on, against the providers' stand-in in a process of its own (every provider's
+status API configured, a short schedule so that the workers' reconcile loop asks about the bench's payments
+while they flow).
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ from pathlib import Path
 
 from redis import Redis
 
-from scripts.bench import data, outbox, pipeline, procs, receiver
+from scripts.bench import data, outbox, pipeline, procs, receiver, standin
 from scripts.bench.run import DATABASE, PREFIX, Run, drained, steady
 from shared.db.migrate import upgrade
 from shared.providers import all_providers, demo_environment
-from shared.providers._standin import NOWHERE
+from shared.providers._standin import NOWHERE, client_settings
 from shared.queue import QueueKeys
 from shared.settings import Settings
 
@@ -217,6 +221,13 @@ def _pipeline_rows(run: Run, figures: Results) -> None:
         )
 
 
+def reconciling(env: dict[str, str], credentials: Path, logs: Path) -> dict[str, str]:
+    """The stand-in started (it lives as long as this process) and the settings that point payhook at it."""
+    _, url = standin.launch({**env, "PAYHOOK_LOG_LEVEL": "WARNING"}, credentials, logs / "standin.log")
+    print(f"bench: reconciliation on, the providers' stand-in at {url}", flush=True)
+    return {**client_settings(url, credentials), "PAYHOOK_RECONCILE_SCHEDULE": "5,30,60"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m scripts.bench")
     parser.add_argument("--quick", action="store_true", help="skip the million-request memory runs")
@@ -226,6 +237,7 @@ def main() -> None:
     parser.add_argument("--callbacks", type=int, default=100_000)
     parser.add_argument("--receiver-only", action="store_true", help="the receiver rows only (bare, peer, providers)")
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--reconcile", action="store_true", help="reconciliation on, the stand-in answering")
     args = parser.parse_args()
     ensure_wrk()
     logs = Path(tempfile.mkdtemp(prefix="payhook-bench-"))
@@ -241,6 +253,8 @@ def main() -> None:
         # The outbox benchmark's endpoint listens on loopback.
         "PAYHOOK_ENDPOINT_ALLOW_PRIVATE": "true",
     }
+    if args.reconcile:
+        env.update(reconciling(env, credentials, logs))
     upgrade(Settings.from_env(env))
     keys = QueueKeys(PREFIX)
     signers = {name: p.test_signer(credentials) for name, p in all_providers().items()}
