@@ -43,7 +43,14 @@ class Payment(Base):
     __table_args__ = (
         # A payment belongs to its merchant account: two accounts that number orders alike make two payments.
         Index("uq_payments_account_payment_key", "provider", "account", "payment_key", unique=True),
-        Index("ix_payments_account_order_ref", "provider", "account", "order_ref"),
+        # Partial: a lookup by order reference names one; the lock by payment key must never pick this index.
+        Index(
+            "ix_payments_account_order_ref_set",
+            "provider",
+            "account",
+            "order_ref",
+            postgresql_where=text("order_ref IS NOT NULL"),
+        ),
         Index(
             "ix_payments_next_check", "provider", "next_check_at", postgresql_where=text("next_check_at IS NOT NULL")
         ),

@@ -4,7 +4,7 @@ a ``LIKE 'prefix%'`` uses it whatever the database's collation; the existing ind
 equality unless the collation is C). Built CONCURRENTLY: payments keep being written while they build.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0015"
-# 0014 is another branch's: on merge this becomes "0014".
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
