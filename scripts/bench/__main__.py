@@ -37,6 +37,9 @@ class Results:
     bare: receiver.Figures
     peer: receiver.Figures
     providers: dict[str, receiver.Figures]
+    # Per provider, the bare app sent that provider's request (its body: a 2 KB Pivot body costs more to read
+    # and queue than a 0.7 KB Midtrans one, whatever the receiver does with it).
+    bares: dict[str, receiver.Figures]
     ceiling: float = 0.0
     e2e: float = 0.0
     e2e_worker_rss: float = 0.0
@@ -67,8 +70,11 @@ def ok(condition: bool) -> str:
     return "met" if condition else "NOT met"
 
 
-def receivers(run: Run) -> tuple[receiver.Figures, receiver.Figures, dict[str, receiver.Figures]]:
-    """The bare baseline and the typical peer (sent the first provider's example), then every provider."""
+def receivers(
+    run: Run,
+) -> tuple[receiver.Figures, receiver.Figures, dict[str, receiver.Figures], dict[str, receiver.Figures]]:
+    """The bare baseline and the typical peer (sent the first provider's example), then every provider, each
+    right after the bare app sent the same request."""
     common = {
         "rounds": run.args.rounds,
         "seconds": run.args.seconds,
@@ -81,13 +87,16 @@ def receivers(run: Run) -> tuple[receiver.Figures, receiver.Figures, dict[str, r
     peer = receiver.measure(
         "scripts.bench.apps:peer", path, body, headers, run.env, run.logs, cleanup=["payhook-bench-peer"], **common
     )
-    figures = {}
+    figures, bares = {}, {}
     for provider in providers:
         path, body, headers = run.signed(provider, provider.samples()[provider.example])
+        bares[provider.name] = receiver.measure(
+            "scripts.bench.apps:bare", path, body, headers, run.env, run.logs, cleanup=[], **common
+        )
         figures[provider.name] = receiver.measure(
             "ingest.app:app", path, body, headers, run.env, run.logs, cleanup=[run.keys.stream], **common
         )
-    return bare, peer, figures
+    return bare, peer, figures, bares
 
 
 def end_to_end(run: Run) -> tuple[float, float]:
@@ -127,18 +136,20 @@ def worker_memory(run: Run) -> tuple[float, float]:
 
 
 def _provider_rows(
-    bare: receiver.Figures, peer: receiver.Figures, by_provider: dict[str, receiver.Figures]
+    bares: dict[str, receiver.Figures], peer: receiver.Figures, by_provider: dict[str, receiver.Figures]
 ) -> list[str]:
     rows = []
     for name, measured in by_provider.items():
         provider = all_providers()[name]
         # A key in a header costs next to nothing; a signature over the body costs its cryptography.
-        floor = 0.85 if not provider.signature_covers else 0.55
+        floor = 0.90 if not provider.signature_covers else 0.55
+        bare = bares[name]
         of_bare, of_peer = measured.rps / bare.rps, measured.rps / peer.rps
         rows.append(
             row(
                 f"receiver, {provider.title}",
-                f"{measured.rps:,.0f} req/s = {of_bare:.0%} of bare, {of_peer:.1f} x peer, "
+                f"{measured.rps:,.0f} req/s = {of_bare:.0%} of bare ({bare.rps:,.0f} with this request), "
+                f"{of_peer:.1f} x peer, "
                 f"p99 {measured.p99_ms:.1f} ms",
                 f">= {floor:.0%}, >= 5 x, p99 <= 20 ms",
                 ok(of_bare >= floor and of_peer >= 5 and measured.p99_ms <= 20),
@@ -158,10 +169,15 @@ def report(run: Run, figures: Results) -> None:
     print("| what | measured | target | verdict |")
     print("| --- | --- | --- | --- |")
     print(
-        row("bare baseline (Starlette, read body, 200)", f"{bare.rps:,.0f} req/s, p99 {bare.p99_ms:.1f} ms", "-", "-")
+        row(
+            "bare baseline (Starlette, read body, 200; the first provider's request)",
+            f"{bare.rps:,.0f} req/s, p99 {bare.p99_ms:.1f} ms",
+            "-",
+            "-",
+        )
     )
     print(row("typical peer (json + Celery delay())", f"{peer.rps:,.0f} req/s, p99 {peer.p99_ms:.1f} ms", "-", "-"))
-    for line in _provider_rows(bare, peer, by_provider):
+    for line in _provider_rows(figures.bares, peer, by_provider):
         print(line)
     if figures.ceiling:  # not measured with --receiver-only
         _pipeline_rows(run, figures)
