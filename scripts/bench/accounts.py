@@ -64,12 +64,14 @@ def fill(count: int) -> None:
 
 
 def measure(
-    env: dict[str, str], path: str, key: str, logs: Path, args: argparse.Namespace, redis: Redis
-) -> receiver.Figures:
+    env: dict[str, str], path: str, key: str, logs: Path, args: argparse.Namespace, redis: Redis,
+    app: str = "ingest.app:app",
+) -> receiver.Figures:  # fmt: skip
+    """The Pivot example sent to ``app`` (the bare baseline gets the very same request)."""
     body = all_providers()["pivot"].samples()["payment_paid"]
     headers = {"X-API-Key": key, "Content-Type": "application/json"}
     return receiver.measure(
-        "ingest.app:app", path, body, headers, env, logs, rounds=args.rounds, seconds=args.seconds, connections=64,
+        app, path, body, headers, env, logs, rounds=args.rounds, seconds=args.seconds, connections=64,
         redis=redis, cleanup=[f"{PREFIX}:callbacks"],
     )  # fmt: skip
 
@@ -130,8 +132,7 @@ def main() -> None:
     upgrade(Settings.from_env(env))
     redis = Redis.from_url(env["PAYHOOK_REDIS_URL"])
     default_key = all_providers()["pivot"].test_signer(logs / "keys").secret
-    bare = receiver.measure("scripts.bench.apps:bare", "/callbacks/pivot", b"{}", {}, env, logs, rounds=args.rounds,
-                            seconds=args.seconds, connections=64, redis=redis, cleanup=[])  # fmt: skip
+    bare = measure(env, "/callbacks/pivot", default_key, logs, args, redis, app="scripts.bench.apps:bare")
     fill(0)
     rss_none = resident(env, logs, "none")
     none = measure(env, "/callbacks/pivot", default_key, logs, args, redis)
