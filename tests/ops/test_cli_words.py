@@ -110,24 +110,24 @@ def test_facts_have_no_empty_header_row(settings: Settings, web: TestClient) -> 
     assert "reason" in listed and not _empty_header(listed)  # a list keeps its header row
 
 
-def test_purge_asks_a_terminal_and_refuses_a_script_without_yes(
+def test_purge_asks_a_terminal_and_not_a_script(
     settings: Settings, web: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first, second = _letters(web, settings, 2)
-    _one_line_failure(cli(settings, "dlq", "purge", str(first)), "pass --yes")
-    _one_line_failure(cli(settings, "dlq", "purge", "--all"), "pass --yes")
-    assert scalar(engine, "SELECT count(*) FROM dead_letters") == 2
+    first, second, third = _letters(web, settings, 3)
     monkeypatch.setattr(dlq_cli, "_interactive", lambda: True)  # stdin a terminal: CliRunner's never is
     declined = cli(settings, "dlq", "purge", str(first), input="n\n")
     assert declined.exit_code == 1 and "purge 1 dead letter for good?" in declined.stderr
     assert declined.stderr.endswith("payhook: nothing purged\n")
-    assert scalar(engine, "SELECT count(*) FROM dead_letters") == 2
+    assert scalar(engine, "SELECT count(*) FROM dead_letters") == 3
     agreed = cli(settings, "dlq", "purge", str(first), input="y\n")
     assert agreed.exit_code == 0 and agreed.stdout == "purged 1 dead letter\n"
     asked_all = cli(settings, "dlq", "purge", "--all", input="n\n")
-    assert asked_all.exit_code == 1 and "purge 1 dead letter (every one the filters select" in asked_all.stderr
+    assert asked_all.exit_code == 1 and "purge 2 dead letters (every one the filters select" in asked_all.stderr
+    assert cli(settings, "dlq", "purge", str(second), "--yes").stdout == "purged 1 dead letter\n"  # not asked
     monkeypatch.undo()
-    assert cli(settings, "dlq", "purge", str(second), "--yes").stdout == "purged 1 dead letter\n"
+    # Off a terminal (a script, as the contract's command line runs it) nothing is asked.
+    scripted = cli(settings, "dlq", "purge", str(third))
+    assert scripted.exit_code == 0 and scripted.stdout == "purged 1 dead letter\n" and scripted.stderr == ""
     assert scalar(engine, "SELECT count(*) FROM dead_letters") == 0
 
 

@@ -220,7 +220,7 @@ def _print_predictions(report: dict[str, Any], as_json: bool) -> None:
 @click.option("--all", "select_all", is_flag=True, help="every dead letter matching the filters (a job)")
 @_filters
 @click.option("--background", is_flag=True, help="leave the job to the workers; print its id")
-@click.option("--yes", "confirmed", is_flag=True, help="purge without asking (scripts: required off a terminal)")
+@click.option("--yes", "confirmed", is_flag=True, help="purge without asking, also on a terminal")
 @click.option("--json", "as_json", is_flag=True)
 @actor_option
 @reports_failures
@@ -233,12 +233,12 @@ def dlq_purge(
     as_json: bool,
     actor: str | None,
 ) -> None:
-    """Delete dead letters for good (replayed ones too, with --all). A terminal is asked first; a script
-    passes --yes."""
+    """Delete dead letters for good (replayed ones too, with --all). A person at a terminal is asked first
+    (--yes skips the question); a script, off a terminal, is not asked (the command line of the contract)."""
     with operator_service() as ops:
         chosen = _chosen(ops, ids, select_all, filters)
         everything = dataclasses.replace(filters, include_replayed=True)
-        if not confirmed:
+        if not confirmed and _interactive():
             count = len(chosen) if chosen is not None else len(ops.matching(everything))
             matching = "" if chosen is not None else " (every one the filters select, replayed ones too)"
             _confirm(f"purge {plural(count, 'dead letter')}{matching} for good?")
@@ -250,9 +250,7 @@ def dlq_purge(
 
 
 def _confirm(question: str) -> None:
-    """A purge cannot be undone: a person at a terminal is asked, anything else must have said --yes."""
-    if not _interactive():
-        fail("a purge cannot be undone: pass --yes to purge without being asked (stdin is not a terminal)")
+    """A purge cannot be undone: a person at a terminal says yes first."""
     if not click.confirm(question, err=True):
         fail("nothing purged")
 
