@@ -22,15 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 from shared.db.migrate import upgrade
 from shared.ops.dev.embedded import EmbeddedError, Server, owner_only, port_free, start_postgres, start_redis
 from shared.ops.dev.envfile import DATABASE_VARIABLE, REDIS_VARIABLE, write_env
 from shared.ops.dev.lifetime import die_with_parent
-from shared.providers import demo_environment, midtrans
+from shared.providers import demo_environment
 from shared.providers._standin import client_settings
-from shared.providers._standin.midtrans import FIELDS as STANDIN_FIELDS
+from shared.providers._standin.examples import seed_examples
 from shared.settings import Settings
 
 # A Ctrl-C in development should not wait out production's drain of in-flight requests.
@@ -195,19 +193,6 @@ class DevStack:
                 child.wait(5)
         for server in reversed(self.servers):
             server.stop()
-
-
-def seed_examples(url: str) -> None:
-    """The example Midtrans callback's transaction, put in the stand-in: Midtrans notifications are verified
-    with its Get Status, which then confirms the banner's example (and reconciliation has a payment to show)."""
-    sample = orjson.loads(midtrans.PROVIDER.samples()[midtrans.PROVIDER.example])
-    fields = {name: value for name, value in sample.items() if name in STANDIN_FIELDS}
-    request = urllib.request.Request(  # noqa: S310 - http, loopback, ours
-        f"{url}/_sim/midtrans/payments", data=orjson.dumps(fields), method="PUT"
-    )
-    # urllib, not httpx: ``make run`` installs the run-time dependencies only. A refusal raises HTTPError.
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - http, loopback, ours
-        pass
 
 
 def _secret(folder: Path, name: str) -> str:
