@@ -60,8 +60,8 @@ def unresolved_document(payment: Payment, last: list[PaymentCheck]) -> dict[str,
     }
 
 
-def payment_summary(payment: Payment) -> dict[str, Any]:
-    """What a listing shows of a payment."""
+def _payment_core(payment: Payment) -> dict[str, Any]:
+    """Who a payment is and where it stands: what every listing of payments starts with."""
     return {
         "id": payment.id,
         "provider": payment.provider,
@@ -71,6 +71,13 @@ def payment_summary(payment: Payment) -> dict[str, Any]:
         "status": str(payment.status),
         "amount": _amount(payment.amount),
         "currency": payment.currency,
+    }
+
+
+def payment_summary(payment: Payment) -> dict[str, Any]:
+    """What a listing shows of a payment."""
+    return {
+        **_payment_core(payment),
         "created_at": payment.created_at.isoformat(),
         "updated_at": payment.updated_at.isoformat(),
         "unresolved_at": _iso_or_none(payment.unresolved_at),
@@ -155,16 +162,8 @@ def audit_document(entry: AuditEntry) -> dict[str, Any]:
 
 
 def conflict_document(conflict: Conflict) -> dict[str, Any]:
-    payment = conflict.payment
     return {
-        "id": payment.id,
-        "provider": payment.provider,
-        "account": payment.account,
-        "order_ref": payment.order_ref,
-        "payment_key": payment.payment_key,
-        "status": str(payment.status),
-        "amount": _amount(payment.amount),
-        "currency": payment.currency,
+        **_payment_core(conflict.payment),
         "clashing_statuses": conflict.clashing,
         "conflicts": conflict.conflicts,
         "last_conflict_at": conflict.last_at.isoformat(),

@@ -24,9 +24,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from redis import Redis
 from sqlalchemy import Engine
 
+from shared import liveness
 from shared.db import dead_letters as dlq
 from shared.ops.console.session import COOKIE, ConsoleSessions
-from shared.queue import QueuedCallback
+from shared.queue import QueuedCallback, QueueKeys
 from shared.settings import Settings
 from tests.conftest import env_for
 from tests.support.fixtures import signed
@@ -110,6 +111,10 @@ def test_an_operator_works_the_console_in_a_browser(
 ) -> None:
     _letters(settings, stack)
     wait_for(lambda: scalar(engine, "SELECT count(*) FROM dead_letters") == 6, 30, "six dead letters")
+    # The worker's tick marks it alive once it runs (late on a loaded machine): the page must find it so.
+    redis = Redis.from_url(settings.redis_url)
+    wait_for(lambda: liveness.alive(redis, QueueKeys(settings.queue_prefix)) == 1, 60, "the worker alive")
+    redis.close()
     context = browser.new_context(base_url=stack.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
 
