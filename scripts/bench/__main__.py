@@ -12,6 +12,7 @@ while they flow).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import shutil
 import subprocess
@@ -238,8 +239,9 @@ def _pipeline_rows(run: Run, figures: Results) -> None:
 
 
 def reconciling(env: dict[str, str], credentials: Path, logs: Path) -> dict[str, str]:
-    """The stand-in started (it lives as long as this process) and the settings that point payhook at it."""
-    _, url = standin.launch({**env, "PAYHOOK_LOG_LEVEL": "WARNING"}, credentials, logs / "standin.log")
+    """The stand-in started (stopped when this process exits) and the settings that point payhook at it."""
+    proc, url = standin.launch({**env, "PAYHOOK_LOG_LEVEL": "WARNING"}, credentials, logs / "standin.log")
+    atexit.register(proc.stop)
     print(f"bench: reconciliation on, the providers' stand-in at {url}", flush=True)
     return {**client_settings(url, credentials), "PAYHOOK_RECONCILE_SCHEDULE": "5,30,60"}
 
