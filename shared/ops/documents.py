@@ -88,13 +88,7 @@ def payment_document(
     payment: Payment, events: list[PaymentEvent], checks: list[PaymentCheck] | None = None
 ) -> dict[str, Any]:
     return {
-        "provider": payment.provider,
-        "account": payment.account,
-        "order_ref": payment.order_ref,
-        "payment_key": payment.payment_key,
-        "status": str(payment.status),
-        "amount": _amount(payment.amount),
-        "currency": payment.currency,
+        **_payment_core(payment),
         "provider_payment_id": payment.provider_payment_id,
         "created_at": payment.created_at.isoformat(),
         "updated_at": payment.updated_at.isoformat(),

@@ -19,25 +19,18 @@ from tests.support.fixtures import sample, signed
 from tests.support.net import free_port
 from tests.support.pipeline import payment, pivot_event, rows
 from tests.support.processes import Stack, wait_for
-from tests.support.standin import StandIn, api_settings, serve_standin
+from tests.support.standin import StandIn, api_settings
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[StandIn]:
-    with serve_standin() as running, httpx.Client(base_url=running.url, timeout=10) as client:
-        yield StandIn(running.url, client)
-
-
 @pytest.fixture
-def stack(settings: Settings, tmp_path: Path, served: StandIn) -> Iterator[Callable[..., Stack]]:
-    served.http.post("/_sim/reset").raise_for_status()
+def stack(settings: Settings, tmp_path: Path, standin: StandIn) -> Iterator[Callable[..., Stack]]:
     started: list[Stack] = []
 
     def start(**overrides: str) -> Stack:
         chosen = {"PAYHOOK_RECONCILE_SCHEDULE": "0.5,0.5,0.5", **overrides}
-        env = env_for(settings.queue_prefix, **api_settings(served.url), **chosen)
+        env = env_for(settings.queue_prefix, **api_settings(standin.url), **chosen)
         s = Stack(env, free_port(), tmp_path)
         started.append(s)
         return s

@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
@@ -21,23 +19,11 @@ from shared.settings import Settings
 from tests.conftest import env_for
 from tests.support.fixtures import sample
 from tests.support.pipeline import drain_all, payment, pivot_event, post, rows, scalar
-from tests.support.standin import StandIn, api_settings, serve_standin
+from tests.support.standin import StandIn, api_settings
 from workers.context import WorkerContext
 from workers.reconcile import ReconcileLoop
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[StandIn]:
-    with serve_standin() as running, httpx.Client(base_url=running.url, timeout=10) as client:
-        yield StandIn(running.url, client)
-
-
-@pytest.fixture
-def standin(served: StandIn) -> StandIn:
-    served.http.post("/_sim/reset").raise_for_status()
-    return served
 
 
 @pytest.fixture

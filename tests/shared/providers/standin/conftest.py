@@ -7,7 +7,6 @@ import base64
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,7 +17,6 @@ from tests.support.standin import (
     MIDTRANS_KEY,
     Served,
     StandIn,
-    serve_standin,
 )
 
 
@@ -37,18 +35,6 @@ def payments(standin: StandIn) -> None:
         "/midtrans/payments",
         {"order_id": "ORD-1", "gross_amount": "150000.00", "transaction_status": "settlement"},
     )
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[StandIn]:
-    with serve_standin() as running, httpx.Client(base_url=running.url, timeout=10) as client:
-        yield StandIn(running.url, client)
-
-
-@pytest.fixture
-def standin(served: StandIn) -> StandIn:
-    served.http.post("/_sim/reset").raise_for_status()
-    return served
 
 
 @dataclass
