@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from ingest import openapi
-from ingest.accounts import Routes, RouteWatcher
+from ingest.accounts import RouteBuilder, Routes, RouteWatcher
 from ingest.accounts import routes as account_routes
 from ingest.appender import Appender
 from ingest.metrics import ReceiverMetrics, ScrapeFigures
@@ -61,11 +61,12 @@ ACCOUNTS_AT_START_SECONDS = 5.0
 
 def account_loader(connections: Connections, defaults: dict[str, Configured]) -> Callable[[], Routes]:
     """Reads the stored accounts and builds the routing table (blocking: run off the event loop)."""
+    build = RouteBuilder(defaults, connections.settings.environ)
 
     def load() -> Routes:
         with connections.session() as session:
             stored = accounts_table.load(session, connections.sealer)
-        return account_routes(defaults, stored, connections.settings.environ)
+        return build(stored)
 
     return load
 
@@ -102,14 +103,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Everything built so far lives as long as the process: keep it out of the cyclic collector's
-        # reach, so that full collections stay short and do not show up as latency spikes.
-        gc.collect()
-        gc.freeze()
         shutdown.install()
         # The accounts before the first callback, if PostgreSQL answers in time (else the defaults until it does).
         with contextlib.suppress(Exception):
             await asyncio.wait_for(watcher.refresh(), ACCOUNTS_AT_START_SECONDS)
+        # Everything built so far, the routing table included, lives as long as the process (reloads keep every
+        # unchanged entry): keep it out of the cyclic collector's reach, so that full collections stay short.
+        gc.collect()
+        gc.freeze()
         loop = asyncio.get_running_loop()
         watches = [loop.create_task(appender.watch_memory(settings.redis_high_water)), loop.create_task(watcher.run())]
         yield

@@ -27,10 +27,11 @@ from redis import Redis
 from scripts.bench import data, outbox, pipeline, procs, receiver, standin
 from scripts.bench.run import DATABASE, PREFIX, Run, drained, steady
 from shared.db.migrate import upgrade
-from shared.providers import all_providers, demo_environment
+from shared.providers import Provider, all_providers, demo_environment
 from shared.providers._standin import NOWHERE, client_settings
 from shared.queue import QueueKeys
 from shared.settings import Settings
+from tests.support.net import free_port
 
 
 @dataclass
@@ -75,29 +76,31 @@ def receivers(
     run: Run,
 ) -> tuple[receiver.Figures, receiver.Figures, dict[str, receiver.Figures], dict[str, receiver.Figures]]:
     """The bare baseline and the typical peer (sent the first provider's example), then every provider, each
-    right after the bare app sent the same request."""
-    common = {
-        "rounds": run.args.rounds,
-        "seconds": run.args.seconds,
-        "connections": run.args.connections,
-        "redis": run.redis,
-    }
+    round of it beside a round of the bare app sent the same request."""
+    common = {"rounds": run.args.rounds, "seconds": run.args.seconds, "connections": run.args.connections}
     providers = list(all_providers().values())
-    path, body, headers = run.signed(providers[0], providers[0].samples()[providers[0].example])
-    bare = receiver.measure("scripts.bench.apps:bare", path, body, headers, run.env, run.logs, cleanup=[], **common)
-    peer = receiver.measure(
-        "scripts.bench.apps:peer", path, body, headers, run.env, run.logs, cleanup=["payhook-bench-peer"], **common
-    )
-    figures, bares = {}, {}
-    for provider in providers:
+    servers = {app: free_port() for app in ("scripts.bench.apps:bare", "scripts.bench.apps:peer", "ingest.app:app")}
+    started = [procs.uvicorn(app, port, run.env, run.logs / f"{app[-4:]}.log") for app, port in servers.items()]
+    bare_port, peer_port, receiver_port = servers.values()
+
+    def target(name: str, port: int, provider: Provider) -> receiver.Target:
         path, body, headers = run.signed(provider, provider.samples()[provider.example])
-        bares[provider.name] = receiver.measure(
-            "scripts.bench.apps:bare", path, body, headers, run.env, run.logs, cleanup=[], **common
-        )
-        figures[provider.name] = receiver.measure(
-            "ingest.app:app", path, body, headers, run.env, run.logs, cleanup=[run.keys.stream], **common
-        )
-    return bare, peer, figures, bares
+        return receiver.Target(name, f"http://127.0.0.1:{port}{path}", body, headers)
+
+    try:
+        first = receiver.alternating(
+            [target("bare", bare_port, providers[0]), target("peer", peer_port, providers[0])],
+            redis=run.redis, cleanup=["payhook-bench-peer"], **common,
+        )  # fmt: skip
+        figures, bares = {}, {}
+        for provider in providers:
+            pair = [target("bare", bare_port, provider), target(provider.name, receiver_port, provider)]
+            measured = receiver.alternating(pair, redis=run.redis, cleanup=[run.keys.stream], **common)
+            bares[provider.name], figures[provider.name] = measured["bare"], measured[provider.name]
+    finally:
+        for server in started:
+            server.stop()
+    return first["bare"], first["peer"], figures, bares
 
 
 def end_to_end(run: Run) -> tuple[float, float]:
@@ -145,7 +148,7 @@ def _provider_rows(
         # A key in a header costs next to nothing; a signature over the body costs its cryptography.
         floor = 0.90 if not provider.signature_covers else 0.55
         bare = bares[name]
-        of_bare, of_peer = measured.rps / bare.rps, measured.rps / peer.rps
+        of_bare, of_peer = receiver.ratio(measured, bare), measured.rps / peer.rps
         rows.append(
             row(
                 f"receiver, {provider.title}",

@@ -1,9 +1,10 @@
 """``make bench-accounts``: the receiver with 10,000 merchant accounts configured.
 
-Alternating in one run (this machine is shared and noisy): the bare baseline, the Pivot receiver on its
-default route with no stored account, then with 10,000 accounts stored, on the default route and on an
-account's route; the web process's resident memory with none and with 10,000; how long a new account takes to
-reach a running web process.
+Round by round in one run (this machine is shared and noisy), each round of every case beside a round of the
+bare baseline sent the same request: the Pivot receiver on its default route with no stored account, then,
+with 10,000 accounts stored, one web process on its default route and on an account's route; the web
+process's resident memory with none and with 10,000; how long a new account takes to reach a running web
+process.
 
 python -m scripts.bench.accounts [--accounts 10000] [--rounds 3] [--seconds 8]
 """
@@ -11,7 +12,6 @@ python -m scripts.bench.accounts [--accounts 10000] [--rounds 3] [--seconds 8]
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -63,17 +63,11 @@ def fill(count: int) -> None:
     engine.dispose()
 
 
-def measure(
-    env: dict[str, str], path: str, key: str, logs: Path, args: argparse.Namespace, redis: Redis,
-    app: str = "ingest.app:app",
-) -> receiver.Figures:  # fmt: skip
-    """The Pivot example sent to ``app`` (the bare baseline gets the very same request)."""
+def target(name: str, port: int, path: str, key: str) -> receiver.Target:
+    """The Pivot example sent to the server on ``port`` (the bare baseline gets the very same request)."""
     body = all_providers()["pivot"].samples()["payment_paid"]
     headers = {"X-API-Key": key, "Content-Type": "application/json"}
-    return receiver.measure(
-        app, path, body, headers, env, logs, rounds=args.rounds, seconds=args.seconds, connections=64,
-        redis=redis, cleanup=[f"{PREFIX}:callbacks"],
-    )  # fmt: skip
+    return receiver.Target(name, f"http://127.0.0.1:{port}{path}", body, headers)
 
 
 def resident(env: dict[str, str], logs: Path, name: str) -> float:
@@ -132,28 +126,59 @@ def main() -> None:
     upgrade(Settings.from_env(env))
     redis = Redis.from_url(env["PAYHOOK_REDIS_URL"])
     default_key = all_providers()["pivot"].test_signer(logs / "keys").secret
-    bare = measure(env, "/callbacks/pivot", default_key, logs, args, redis, app="scripts.bench.apps:bare")
-    fill(0)
-    rss_none = resident(env, logs, "none")
-    none = measure(env, "/callbacks/pivot", default_key, logs, args, redis)
-    fill(args.accounts)
-    rss_many = resident(env, logs, "many")
-    default = measure(env, "/callbacks/pivot", default_key, logs, args, redis)
-    last = args.accounts - 1
-    account = measure(env, f"/callbacks/pivot/acct-{last}", f"{KEY}-{last}", logs, args, redis)
+    common = {"rounds": args.rounds, "seconds": args.seconds, "connections": 64, "redis": redis}
+    cleanup = [f"{PREFIX}:callbacks"]
+    bare_port = free_port()
+    bare_server = procs.uvicorn("scripts.bench.apps:bare", bare_port, env, logs / "bare.log")
+    bare_target = target("bare", bare_port, "/callbacks/pivot", default_key)
+    try:
+        fill(0)
+        rss_none = resident(env, logs, "none")
+        port = free_port()
+        server = procs.uvicorn("ingest.app:app", port, env, logs / "none.log")
+        try:
+            none_target = target("none", port, "/callbacks/pivot", default_key)
+            first = receiver.alternating([bare_target, none_target], cleanup=cleanup, **common)
+        finally:
+            server.stop()
+        fill(args.accounts)
+        rss_many = resident(env, logs, "many")
+        port = free_port()
+        server = procs.uvicorn("ingest.app:app", port, env, logs / "many.log")
+        last = args.accounts - 1
+        try:
+            many = [
+                bare_target,
+                target("default", port, "/callbacks/pivot", default_key),
+                target("account", port, f"/callbacks/pivot/acct-{last}", f"{KEY}-{last}"),
+            ]
+            second = receiver.alternating(many, cleanup=cleanup, **common)
+        finally:
+            server.stop()
+    finally:
+        bare_server.stop()
     seconds = propagation(env, logs, redis)
     medians = f"medians of {args.rounds} x {args.seconds:g} s, 64 connections"
     print(f"\nReceiver with {args.accounts:,} Pivot accounts ({medians})")
-    print("| what | req/s | of bare | p99 ms |\n| --- | --- | --- | --- |")
-    for name, figures in (("bare baseline", bare), ("Pivot, default route, no accounts", none),
-                          (f"Pivot, default route, {args.accounts:,} accounts", default),
-                          (f"Pivot, account route, {args.accounts:,} accounts", account)):  # fmt: skip
-        print(f"| {name} | {figures.rps:,.0f} | {figures.rps / bare.rps:.0%} | {figures.p99_ms:.1f} |")
-    print(f"account route / default route: {account.rps / default.rps:.1%}")
+    print("| what | req/s | of bare (same rounds) | p99 ms |\n| --- | --- | --- | --- |")
+    rows = (
+        ("bare baseline (beside the next row)", first["bare"], first["bare"]),
+        ("Pivot, default route, no accounts", first["none"], first["bare"]),
+        ("bare baseline (beside the next rows)", second["bare"], second["bare"]),
+        (f"Pivot, default route, {args.accounts:,} accounts", second["default"], second["bare"]),
+        (f"Pivot, account route, {args.accounts:,} accounts", second["account"], second["bare"]),
+    )
+    for name, figures, bare in rows:
+        print(f"| {name} | {figures.rps:,.0f} | {receiver.ratio(figures, bare):.1%} | {figures.p99_ms:.1f} |")
+    print(f"account route / default route: {receiver.ratio(second['account'], second['default']):.1%}")
     grown = rss_many - rss_none
     print(f"web RSS: {rss_none:.0f} MB with no accounts, {rss_many:.0f} MB with {args.accounts:,} (+{grown:.0f} MB)")
     print(f"a new account answered 200 on a running web process {seconds:.2f} s after its version bump")
-    print(f"rounds (req/s): default {statistics.mean(default.rounds):,.0f} {default.rounds}, account {account.rounds}")
+    for name, figures in second.items():
+        print(f"rounds (req/s), {name}: {', '.join(f'{r:,.0f}' for r in figures.rounds)}")
+    failed = sum(figures.non_2xx for figures in (*first.values(), *second.values()))
+    if failed:
+        print(f"WARNING: {failed:,} requests were not answered 2xx")
     fill(0)
 
 

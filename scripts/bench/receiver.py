@@ -1,4 +1,4 @@
-"""Receiver figures: requests per second and latency, against the bare baseline and the typical peer."""
+"""Receiver figures: requests per second and latency, round by round beside the bare baseline."""
 
 from __future__ import annotations
 
@@ -21,36 +21,45 @@ class Figures:
     non_2xx: int
 
 
-def measure(
-    app: str,
-    path: str,
-    body: bytes,
-    headers: dict[str, str],
-    env: dict[str, str],
-    logs: Path,
-    *,
-    rounds: int,
-    seconds: float,
-    connections: int,
-    redis: Redis,
-    cleanup: list[str],
-) -> Figures:
-    """Median of ``rounds`` wrk runs against one uvicorn process serving ``app`` (after a short warm-up)."""
-    port = free_port()
-    server = procs.uvicorn(app, port, env, logs / f"{app.replace(':', '_')}.log")
-    url = f"http://127.0.0.1:{port}{path}"
-    try:
-        wrk.run(url, body, headers, seconds=2, connections=connections, core=procs.LOAD_CORE)
-        results = []
-        for _ in range(rounds):
+@dataclass(frozen=True)
+class Target:
+    """One server's URL and the request it is sent."""
+
+    name: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def alternating(
+    targets: list[Target], *, rounds: int, seconds: float, connections: int, redis: Redis, cleanup: list[str]
+) -> dict[str, Figures]:
+    """wrk against each target in turn, ``rounds`` times over (after a short warm-up of each): a neighbour's
+    burst on this shared machine then falls on every target alike, not on whichever ran at the time. The
+    servers are the caller's, already running."""
+    results: dict[str, list[wrk.WrkResult]] = {target.name: [] for target in targets}
+    for target in targets:
+        wrk.run(target.url, target.body, target.headers, seconds=2, connections=connections, core=procs.LOAD_CORE)
+    for _ in range(rounds):
+        for target in targets:
             for key in cleanup:
                 redis.delete(key)
-            results.append(wrk.run(url, body, headers, seconds=seconds, connections=connections, core=procs.LOAD_CORE))
+            found = wrk.run(
+                target.url, target.body, target.headers, seconds=seconds, connections=connections, core=procs.LOAD_CORE
+            )
+            results[target.name].append(found)
             time.sleep(0.5)
-    finally:
-        server.stop()
-        for key in cleanup:
-            redis.delete(key)
+    for key in cleanup:
+        redis.delete(key)
+    return {name: _figures(found) for name, found in results.items()}
+
+
+def ratio(case: Figures, base: Figures) -> float:
+    """The median of the rounds' ratios: each round of ``case`` against the round of ``base`` beside it."""
+    return statistics.median(c / b for c, b in zip(case.rounds, base.rounds, strict=True))
+
+
+def _figures(results: list[wrk.WrkResult]) -> Figures:
     return Figures(
         rps=statistics.median(r.requests_per_second for r in results),
         p99_ms=statistics.median(r.p99_ms for r in results),

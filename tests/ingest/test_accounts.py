@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import time
 
-from ingest.accounts import Routes, routes
+from ingest.accounts import RouteBuilder, Routes, routes
 from shared.accounts import Account
 from shared.providers import all_providers, load_providers
+from tests.support.fixtures import KEYS
 
 KEY = "PAYHOOK_PIVOT_CALLBACK_KEY"
 ENV = {KEY: "default-key-" + "d" * 20}
+_RM_KEY = {"PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY": (KEYS / "revenue-monster-test-public.pem").read_text()}
 
 
 def _account(name: str, key: str, *, enabled: bool = True, old: str | None = None, until: float = 0.0) -> Account:
@@ -50,3 +52,34 @@ def test_an_account_whose_settings_do_not_configure_is_left_out() -> None:
     table = routes(load_providers(ENV), [broken, _account("shop", "k")], ENV)
     assert "revenue-monster/broken" not in table and "pivot/shop" in table
     assert set(all_providers()) <= set(table)
+
+
+def test_a_rebuild_keeps_the_entry_of_every_unchanged_account() -> None:
+    build = RouteBuilder(load_providers(ENV), ENV)
+    first = build([_account("same", "k1"), _account("moved", "k2"), _account("gone", "k3")])
+    second = build([_account("same", "k1"), _account("moved", "k2-new"), _account("new", "k4")])
+    assert second["pivot/same"] is first["pivot/same"]
+    assert second["pivot/moved"] is not first["pivot/moved"]
+    assert _refusal(second, "pivot/moved", "k2-new") is None and _refusal(second, "pivot/moved", "k2") is not None
+    assert "pivot/gone" not in second and _refusal(second, "pivot/new", "k4") is None
+    # An account removed and added again with its old key is made anew, not taken from a table two builds ago.
+    third = build([_account("gone", "k3")])
+    assert third["pivot/gone"] is not first["pivot/gone"]
+
+
+def test_a_rebuild_drops_an_old_key_once_its_overlap_is_over() -> None:
+    build = RouteBuilder(load_providers(ENV), ENV)
+    rotating = _account("live", "new-key", old="old-key", until=time.time() + 0.2)
+    first = build([rotating])
+    assert _refusal(first, "pivot/live", "old-key") is None
+    time.sleep(0.25)
+    second = build([rotating])
+    assert second["pivot/live"] is not first["pivot/live"]
+    assert _refusal(second, "pivot/live", "old-key") is not None and _refusal(second, "pivot/live", "new-key") is None
+
+
+def test_an_account_that_stops_configuring_is_dropped_at_the_next_build() -> None:
+    build = RouteBuilder(load_providers(ENV), ENV)
+    assert "revenue-monster/shop" in build([Account("revenue-monster", "shop", settings=_RM_KEY)])
+    broken = Account("revenue-monster", "shop", settings={"PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY": "not a pem"})
+    assert "revenue-monster/shop" not in build([broken])

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from ingest.server import create_app
+from shared.db import accounts as accounts_repo
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -47,3 +50,18 @@ def test_a_stopped_app_leaves_no_database_connection_behind(settings: Settings, 
     while _connections(engine) > before and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _connections(engine) <= before
+
+
+def test_the_accounts_loaded_at_start_are_kept_from_the_cyclic_collector(settings: Settings, engine: Engine) -> None:
+    """The stored accounts are loaded before the app freezes what it built (``gc.freeze``), so that full
+    collections do not walk the routing table (tens of thousands of objects with many accounts); a reload keeps
+    every unchanged entry, frozen as it was."""
+    with Session(engine) as session, session.begin():
+        accounts_repo.add(session, "pivot", "shop", {"PAYHOOK_PIVOT_CALLBACK_KEY": "shop-key"}, settings.sealer)
+    app = create_app(settings, ring=False)
+    with TestClient(app):
+        entry = app.callbacks.routes["pivot/shop"]
+        assert not any(tracked is entry for tracked in gc.get_objects())
+        assert app.callbacks.routes["pivot"] is not None
+    # Stopped: the app gives back what it froze.
+    assert any(tracked is entry for tracked in gc.get_objects())
