@@ -32,7 +32,6 @@ _LONG_INT = 20
 # Integer literals shorter than this are exact in a float64 and print the same in Go: orjson writes them.
 _SHORT_INT = 16
 _FAST_MAX_BYTES = 1 << 20
-_HTML_UNSAFE = re.compile(b"[<>&]|\xe2\x80[\xa8\xa9]")
 _HTML_BYTES = (
     (b"<", b"\\u003c"),
     (b">", b"\\u003e"),
@@ -157,7 +156,9 @@ def _int_fast(literal: str) -> int | orjson.Fragment:
 
 
 def _html_escape(encoded: bytes) -> bytes:
-    if _HTML_UNSAFE.search(encoded) is None:
+    # Four scans for a byte or two each (memchr) rather than one regular expression, which tries every position
+    # (10 us for a 1 KB body, as much as the parse).
+    if b"<" not in encoded and b">" not in encoded and b"&" not in encoded and b"\xe2\x80" not in encoded:
         return encoded
     for raw, escaped in _HTML_BYTES:
         encoded = encoded.replace(raw, escaped)

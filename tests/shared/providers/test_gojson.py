@@ -127,3 +127,19 @@ def test_utf8_bom_is_refused_like_go() -> None:
     # Go: "invalid character 'ï' looking for beginning of value".
     with pytest.raises(CanonicalError):
         canonical_json(b"\xef\xbb\xbf{}")
+
+
+# Numbers whose reading differs between parsers (the integer -0, a float64 -0 in Go; integers past 2**53, rounded
+# by Go, and past 2**64; floats), duplicate keys (the last wins), "-0" in a string, the HTML escapes and a body
+# with none: the fast path gives the pure-Python path's bytes.
+_EDGES = [
+    b"[-0]", b'{"a": -0 }', b"-0", b"[-0.0, -0e1]", b'["2019-03-01", "-0"]', b"[9007199254740992]",
+    b"[9007199254740993]", b"[-9007199254740993]", b"[18446744073709551615]", b"[18446744073709551616]",
+    b"[1.5, 1e21, 0.000001]", b'{"a": 1, "a": 2}', b'{"a": {"b": [true, false, null, 10]}}',
+    b'"<&>\xe2\x80\xa8\xe2\x80\xa9"', b'"\xe2\x80\x94 no escape"', b'"a > b"',
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("body", _EDGES, ids=[ascii(body)[2:-1] for body in _EDGES])
+def test_the_fast_path_agrees_with_the_slow_one_at_the_edges(body: bytes) -> None:
+    assert canonical_json(body) == _canonical_slow(body)
