@@ -20,12 +20,23 @@ def _pairs(given: tuple[str, ...]) -> dict[str, str]:
         if not sep or not key:
             fail(f"credentials are KEY=VALUE (or KEY=@PATH), not {item.split('=')[0][:40]!r}")
         if value.startswith("@"):
-            try:
-                value = Path(value[1:]).read_text().strip()
-            except OSError as exc:
-                fail(f"{key}: cannot read {value[1:]!r}: {exc.strerror}")
+            value = _read(key, value[1:])
         pairs[key.strip().lower()] = value
     return pairs
+
+
+def _read(key: str, path: str) -> str:
+    """The value in the file ``path`` names (``KEY=@PATH``); a path that reads as no text is one clear line."""
+    if not path:
+        fail(f"{key}=@ names no file: give {key}=@PATH")
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        fail(f"{key}: cannot read {path!r}: {exc.strerror or exc}")
+    except UnicodeDecodeError:
+        # A DER key or any binary file: the settings are text (a PEM key, a secret string).
+        fail(f"{key}: {path!r} is not UTF-8 text (a binary file? keys are given as text, e.g. PEM)")
+    return ""
 
 
 def _print(document: dict[str, Any]) -> None:

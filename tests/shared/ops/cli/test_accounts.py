@@ -1,0 +1,37 @@
+"""``payhook accounts``: credentials given as ``KEY=@PATH`` that read as no text are one clear line on stderr and
+exit status 1, before any server is reached. Run in-process with click's runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shared.ops.cli import main
+
+# Nothing listens there: a command that got as far as the database would say it cannot reach it.
+NOWHERE = {
+    "PAYHOOK_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none",
+    "PAYHOOK_REDIS_URL": "redis://127.0.0.1:9/0",
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("@{binary}", "is not UTF-8 text"),
+        ("@", "callback_key=@ names no file"),
+        ("@{missing}", "No such file or directory"),
+        ("@{folder}", "Is a directory"),
+    ],
+)
+def test_a_credential_file_that_reads_as_no_text_is_named_in_one_line(tmp_path: Path, value: str, said: str) -> None:
+    binary = tmp_path / "key.der"
+    binary.write_bytes(b"\x30\x82\x01\x22\xff\xfe\x00")
+    given = value.format(binary=binary, missing=tmp_path / "absent.key", folder=tmp_path)
+    result = CliRunner().invoke(main, ["accounts", "add", "pivot", "acme", f"callback_key{'=' + given}"], env=NOWHERE)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("payhook: ") and said in lines[0], result.stderr
