@@ -32,6 +32,18 @@ def find_payment(session: Session, provider: str, reference: str, account: str =
     return session.execute(query).scalars().first()
 
 
+def accounts_with(session: Session, provider: str, reference: str) -> list[str]:
+    """The merchant accounts holding a payment by this reference: where to look when one account has none."""
+    query = (
+        select(Payment.account)
+        .where(Payment.provider == provider, or_(Payment.order_ref == reference, Payment.payment_key == reference))
+        .distinct()
+        .order_by(Payment.account)
+        .limit(20)
+    )
+    return list(session.execute(query).scalars())
+
+
 def history(session: Session, payment: Payment) -> list[PaymentEvent]:
     """The payment's events in arrival order."""
     query = (

@@ -131,6 +131,28 @@ def test_a_rotated_key_and_the_old_one_both_work_until_the_overlap_ends(settings
         assert ok.status_code == 200
 
 
+def test_payments_show_names_the_account_and_where_a_payment_missing_from_it_is(
+    settings: Settings, tmp_path: Path
+) -> None:
+    env = env_for(settings.queue_prefix)
+    credential, signer = _credential("pivot", tmp_path)
+    assert run(env, "accounts", "add", "pivot", "brand-b", credential).exit_code == 0
+    body, headers = signer.sign(sample("pivot.payment_paid"))
+    with TestClient(create_app(settings, ring=False)) as web:
+        assert web.post("/callbacks/pivot/brand-b", content=body, headers=headers).status_code == 200
+    drain_all(settings)
+    missing = run(env, "payments", "show", "pivot", "1750758552")
+    assert missing.exit_code == 1
+    assert missing.stderr == (
+        "payhook: no pivot payment with order reference '1750758552' in account 'default'"
+        " (it is in account brand-b: add --account NAME)\n"
+    )
+    shown = run(env, "payments", "show", "pivot", "1750758552", "--account", "brand-b")
+    assert shown.exit_code == 0 and shown.stdout.startswith("pivot 1750758552 (account brand-b): paid"), shown.stdout
+    nowhere = run(env, "payments", "show", "pivot", "ORD-NONE", "--account", "brand-b")
+    assert nowhere.stderr == "payhook: no pivot payment with order reference 'ORD-NONE' in account 'brand-b'\n"
+
+
 @pytest.mark.parametrize("overlap", ["1e300", "inf", "nan", "31536001"])
 def test_an_overlap_no_clock_can_hold_is_refused_in_one_line_and_audited(
     settings: Settings, engine: Engine, overlap: str
