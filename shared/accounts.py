@@ -106,9 +106,11 @@ def shown(provider: Provider, settings: Mapping[str, str]) -> dict[str, str]:
 
 def check_name(name: str) -> str:
     if not NAME.fullmatch(name):
+        # A long name is quoted in part: say how long it is, or the part reads as the name given.
+        given = f"{name[:40]!r}... ({len(name)} characters)" if len(name) > 40 else repr(name)
         raise AccountError(
-            f"an account's name is 1 to 40 lower-case letters, digits, '.', '_' or '-', starting with a letter or "
-            f"digit; not {name[:50]!r}"
+            f"an account's name is 1 to 40 lower-case ASCII letters, digits, '.', '_' or '-', starting with a letter "
+            f"or digit; not {given}"
         )
     return name
 

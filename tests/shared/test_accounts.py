@@ -68,6 +68,16 @@ def test_bad_names(name: str) -> None:
         check_name(name)
 
 
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [("a" * 300, "not '" + "a" * 40 + "'... (300 characters)"), ("café", "ASCII letters"), ("a/b", "not 'a/b'")],
+)
+def test_a_bad_name_is_refused_saying_what_is_wrong_with_it(name: str, said: str) -> None:
+    with pytest.raises(AccountError) as refused:
+        check_name(name)
+    assert said in str(refused.value) and len(str(refused.value)) < 200
+
+
 def test_routes_and_rotations() -> None:
     assert Account("pivot", "default").route == "pivot"
     assert Account("pivot", "shop").route == "pivot/shop"
