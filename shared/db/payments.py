@@ -44,6 +44,12 @@ def accounts_with(session: Session, provider: str, reference: str) -> list[str]:
     return list(session.execute(query).scalars())
 
 
+def count_in_account(session: Session, provider: str, account: str) -> int:
+    """How many payments a merchant account holds (they stay when the account is removed)."""
+    query = select(func.count()).select_from(Payment).where(Payment.provider == provider, Payment.account == account)
+    return int(session.execute(query).scalar_one())
+
+
 def history(session: Session, payment: Payment) -> list[PaymentEvent]:
     """The payment's events in arrival order."""
     query = (

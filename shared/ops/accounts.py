@@ -15,6 +15,7 @@ from shared.accounts import Account, AccountError, check_name, environ_for, keys
 from shared.connections import Connections
 from shared.db import accounts as table
 from shared.db.models import AccountRow
+from shared.db.payments import count_in_account
 from shared.env import SettingsError
 from shared.ops.audit import Refused, audited
 from shared.providers import Provider, all_providers, configure
@@ -113,11 +114,16 @@ class AccountService(Connections):
         self._announce()
         return document
 
-    def remove_account(self, provider: str, name: str, *, actor: str) -> None:
+    def remove_account(self, provider: str, name: str, *, actor: str) -> int:
+        """Forget the account; its payments stay under its name (an account added again by that name holds them
+        again). Returns how many payments stayed."""
         with audited(self, actor, "account_remove", target=f"{provider}/{name}") as (session, result):
             self._stored(session, provider, name)
+            kept = count_in_account(session, provider, name)
             result.count = table.remove(session, provider, name)
+            result.text = f"removed; {kept} payment{'' if kept == 1 else 's'} kept under its name"
         self._announce()
+        return kept
 
     def stored_accounts(self) -> list[Account]:
         with self.session() as session:

@@ -144,6 +144,7 @@ def accounts_disable(provider: str, name: str, actor: str | None) -> None:
 @actor_option
 @reports_failures
 def accounts_enable(provider: str, name: str, actor: str | None) -> None:
+    """Take the account's callbacks again."""
     _switch(provider, name, True, actor)
 
 
@@ -155,5 +156,12 @@ def accounts_enable(provider: str, name: str, actor: str | None) -> None:
 def accounts_remove(provider: str, name: str, actor: str | None) -> None:
     """Forget the account (its payments stay, under its name)."""
     with operator_service() as ops:
-        ops.remove_account(provider, name, actor=actor_name(actor))
-    click.echo(f"{provider} account {name} removed")
+        kept = ops.remove_account(provider, name, actor=actor_name(actor))
+    said = f"{provider} account {name} removed"
+    if kept:
+        said += (
+            f"; {'its payment stays' if kept == 1 else f'its {kept} payments stay'} under its name"
+            f" (payments show ... --account {name});"
+            f" an account added again as {name} holds them again"
+        )
+    click.echo(said)

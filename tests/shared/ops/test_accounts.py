@@ -153,6 +153,30 @@ def test_payments_show_names_the_account_and_where_a_payment_missing_from_it_is(
     assert nowhere.stderr == "payhook: no pivot payment with order reference 'ORD-NONE' in account 'brand-b'\n"
 
 
+def test_removing_an_account_with_payments_says_they_stay_and_is_audited(
+    settings: Settings, tmp_path: Path, engine: Engine
+) -> None:
+    env = env_for(settings.queue_prefix, PAYHOOK_ADMIN_TOKEN="adm1n-t0ken")
+    credential, signer = _credential("pivot", tmp_path)
+    assert run(env, "accounts", "add", "pivot", "brand-b", credential).exit_code == 0
+    assert run(env, "accounts", "add", "pivot", "brand-c", credential).exit_code == 0
+    body, headers = signer.sign(sample("pivot.payment_paid"))
+    with TestClient(create_app(settings, ring=False)) as web:
+        assert web.post("/callbacks/pivot/brand-b", content=body, headers=headers).status_code == 200
+    drain_all(settings)
+    removed = run(env, "accounts", "remove", "pivot", "brand-b")
+    assert removed.exit_code == 0
+    assert removed.stdout.startswith("pivot account brand-b removed; its payment stays under its name"), removed.stdout
+    with TestClient(create_app(Settings.from_env(env), ring=False)) as web:
+        gone = web.delete("/admin/accounts/pivot/brand-c", headers={"Authorization": "Bearer adm1n-t0ken"})
+        assert gone.json() == {"removed": True, "payments_kept": 0}
+    said = [
+        r.outcome for r in rows(engine, "SELECT outcome FROM audit_log WHERE action = 'account_remove' ORDER BY id")
+    ]
+    assert said == ["removed; 1 payment kept under its name", "removed; 0 payments kept under its name"]
+    assert payment(engine, "pivot", "1750758552", "brand-b") is not None
+
+
 @pytest.mark.parametrize("overlap", ["1e300", "inf", "nan", "31536001"])
 def test_an_overlap_no_clock_can_hold_is_refused_in_one_line_and_audited(
     settings: Settings, engine: Engine, overlap: str

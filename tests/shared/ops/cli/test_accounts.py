@@ -35,3 +35,9 @@ def test_a_credential_file_that_reads_as_no_text_is_named_in_one_line(tmp_path: 
     assert result.exception is None or isinstance(result.exception, SystemExit)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("payhook: ") and said in lines[0], result.stderr
+
+
+def test_every_accounts_command_says_what_it_does_in_the_help() -> None:
+    listed = CliRunner().invoke(main, ["accounts", "--help"], env=NOWHERE).stdout
+    commands = listed.split("Commands:")[1].strip().splitlines()
+    assert len(commands) == 7 and all(len(line.split()) > 1 for line in commands), listed
