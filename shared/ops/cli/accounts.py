@@ -19,9 +19,12 @@ def _pairs(given: tuple[str, ...]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             fail(f"credentials are KEY=VALUE (or KEY=@PATH), not {item.split('=')[0][:40]!r}")
+        name = key.strip().lower()
+        if name in pairs:
+            fail(f"{name} is given twice: give each setting once")
         if value.startswith("@"):
             value = _read(key, value[1:])
-        pairs[key.strip().lower()] = value
+        pairs[name] = value
     return pairs
 
 

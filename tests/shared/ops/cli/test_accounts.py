@@ -41,3 +41,10 @@ def test_every_accounts_command_says_what_it_does_in_the_help() -> None:
     listed = CliRunner().invoke(main, ["accounts", "--help"], env=NOWHERE).stdout
     commands = listed.split("Commands:")[1].strip().splitlines()
     assert len(commands) == 7 and all(len(line.split()) > 1 for line in commands), listed
+
+
+def test_a_setting_given_twice_is_refused_rather_than_the_last_one_winning() -> None:
+    given = ["accounts", "add", "pivot", "acme", "callback_key=new-key", "merchant_id=m", "CALLBACK_KEY=old-key"]
+    result = CliRunner().invoke(main, given, env=NOWHERE)
+    assert result.exit_code == 1
+    assert result.stderr == "payhook: callback_key is given twice: give each setting once\n"
