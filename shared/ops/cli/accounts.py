@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from shared.ops.cli.support import actor_name, actor_option, emit, fail, operator_service, reports_failures
+from shared.ops.cli.support import PROVIDER, actor_name, actor_option, emit, fail, operator_service, reports_failures
 from shared.ops.render import table, terminal, when
 
 
@@ -58,7 +58,7 @@ def accounts() -> None:
 
 
 @accounts.command("add")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("name")
 @click.argument("credentials", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="one JSON document on stdout")
@@ -72,7 +72,7 @@ def accounts_add(provider: str, name: str, credentials: tuple[str, ...], as_json
 
 
 @accounts.command("list")
-@click.option("--provider", help="only this provider's accounts")
+@click.option("--provider", type=PROVIDER, help="only this provider's accounts")
 @click.option("--json", "as_json", is_flag=True)
 @reports_failures
 def accounts_list(provider: str | None, as_json: bool) -> None:
@@ -91,7 +91,7 @@ def accounts_list(provider: str | None, as_json: bool) -> None:
 
 
 @accounts.command("show")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True)
 @reports_failures
@@ -106,7 +106,7 @@ def accounts_show(provider: str, name: str, as_json: bool) -> None:
 
 
 @accounts.command("rotate")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("name")
 @click.argument("credentials", nargs=-1, required=True)
 @click.option("--keep-previous", type=click.FloatRange(0), default=86400.0, show_default=True,
@@ -132,7 +132,7 @@ def _switch(provider: str, name: str, enabled: bool, actor: str | None) -> None:
 
 
 @accounts.command("disable")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("name")
 @actor_option
 @reports_failures
@@ -142,7 +142,7 @@ def accounts_disable(provider: str, name: str, actor: str | None) -> None:
 
 
 @accounts.command("enable")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("name")
 @actor_option
 @reports_failures
@@ -152,7 +152,7 @@ def accounts_enable(provider: str, name: str, actor: str | None) -> None:
 
 
 @accounts.command("remove")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("name")
 @actor_option
 @reports_failures

@@ -48,3 +48,19 @@ def test_a_setting_given_twice_is_refused_rather_than_the_last_one_winning() -> 
     result = CliRunner().invoke(main, given, env=NOWHERE)
     assert result.exit_code == 1
     assert result.stderr == "payhook: callback_key is given twice: give each setting once\n"
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        ["accounts", "show", "pivto", "acme"],
+        ["accounts", "list", "--provider", "pivto"],
+        ["accounts", "disable", "pivto", "acme"],
+        ["accounts", "rotate", "pivto", "acme", "callback_key=x"],
+    ],
+)
+def test_a_misspelt_provider_is_named_as_unknown_with_the_known_ones(given: list[str]) -> None:
+    result = CliRunner().invoke(main, given, env=NOWHERE)
+    assert result.exit_code == 1
+    assert "unknown provider pivto (known: midtrans, pivot, revenue-monster)" in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1
