@@ -12,6 +12,9 @@ import click
 from shared.ops.cli.support import PROVIDER, actor_name, actor_option, emit, fail, operator_service, reports_failures
 from shared.ops.render import table, terminal, when
 
+# The largest file a KEY=@PATH value may name (a PEM key is a few KiB).
+MAX_VALUE_BYTES = 64 * 1024
+
 
 def _pairs(given: tuple[str, ...]) -> dict[str, str]:
     pairs: dict[str, str] = {}
@@ -33,7 +36,12 @@ def _read(key: str, path: str) -> str:
     if not path:
         fail(f"{key}=@ names no file: give {key}=@PATH")
     try:
-        return Path(path).read_text(encoding="utf-8").strip()
+        with Path(path).open("rb") as read:
+            # Read no further than a credential can be: @/dev/zero or a mistaken archive must not fill memory.
+            content = read.read(MAX_VALUE_BYTES + 1)
+        if len(content) > MAX_VALUE_BYTES:
+            fail(f"{key}: {path!r} is over {MAX_VALUE_BYTES // 1024} KiB: not a key or secret (the wrong file?)")
+        return content.decode("utf-8").strip()
     except OSError as exc:
         fail(f"{key}: cannot read {path!r}: {exc.strerror or exc}")
     except UnicodeDecodeError:

@@ -24,12 +24,16 @@ NOWHERE = {
         ("@", "callback_key=@ names no file"),
         ("@{missing}", "No such file or directory"),
         ("@{folder}", "Is a directory"),
+        ("@/dev/zero", "is over 64 KiB: not a key or secret"),
+        ("@{large}", "is over 64 KiB: not a key or secret"),
     ],
 )
 def test_a_credential_file_that_reads_as_no_text_is_named_in_one_line(tmp_path: Path, value: str, said: str) -> None:
     binary = tmp_path / "key.der"
     binary.write_bytes(b"\x30\x82\x01\x22\xff\xfe\x00")
-    given = value.format(binary=binary, missing=tmp_path / "absent.key", folder=tmp_path)
+    large = tmp_path / "backup.tar"
+    large.write_text("x" * (64 * 1024 + 1))
+    given = value.format(binary=binary, missing=tmp_path / "absent.key", folder=tmp_path, large=large)
     result = CliRunner().invoke(main, ["accounts", "add", "pivot", "acme", f"callback_key{'=' + given}"], env=NOWHERE)
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
