@@ -11,6 +11,7 @@ declaration says which settings it reads.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Mapping
@@ -91,8 +92,20 @@ def parse_settings(provider: Provider, pairs: Mapping[str, str]) -> dict[str, st
     known = keys(provider)
     unknown = sorted(set(pairs) - set(known))
     if unknown:
-        raise AccountError(f"{provider.name} accounts take {', '.join(known)}; not {', '.join(unknown)}")
+        hints = [
+            name + (f" (did you mean {meant}?)" if (meant := _closest(name, provider, known)) else "")
+            for name in unknown
+        ]
+        raise AccountError(f"{provider.name} accounts take {', '.join(known)}; not {', '.join(hints)}")
     return {known[key]: value for key, value in pairs.items()}
+
+
+def _closest(name: str, provider: Provider, known: Mapping[str, str]) -> str | None:
+    """The known setting an unknown name was meant to be: a typo, or the variable's full name."""
+    bare = name.removeprefix(provider_prefix(provider).lower())
+    if bare in known:
+        return bare
+    return next(iter(difflib.get_close_matches(bare, known, n=1, cutoff=0.75)), None)
 
 
 def shown(provider: Provider, settings: Mapping[str, str]) -> dict[str, str]:
@@ -106,9 +119,11 @@ def shown(provider: Provider, settings: Mapping[str, str]) -> dict[str, str]:
 
 def check_name(name: str) -> str:
     if not NAME.fullmatch(name):
+        # A long name is quoted in part: say how long it is, or the part reads as the name given.
+        given = f"{name[:40]!r}... ({len(name)} characters)" if len(name) > 40 else repr(name)
         raise AccountError(
-            f"an account's name is 1 to 40 lower-case letters, digits, '.', '_' or '-', starting with a letter or "
-            f"digit; not {name[:50]!r}"
+            f"an account's name is 1 to 40 lower-case ASCII letters, digits, '.', '_' or '-', starting with a letter "
+            f"or digit; not {given}"
         )
     return name
 

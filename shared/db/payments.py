@@ -32,6 +32,24 @@ def find_payment(session: Session, provider: str, reference: str, account: str =
     return session.execute(query).scalars().first()
 
 
+def accounts_with(session: Session, provider: str, reference: str) -> list[str]:
+    """The merchant accounts holding a payment by this reference: where to look when one account has none."""
+    query = (
+        select(Payment.account)
+        .where(Payment.provider == provider, or_(Payment.order_ref == reference, Payment.payment_key == reference))
+        .distinct()
+        .order_by(Payment.account)
+        .limit(20)
+    )
+    return list(session.execute(query).scalars())
+
+
+def count_in_account(session: Session, provider: str, account: str) -> int:
+    """How many payments a merchant account holds (they stay when the account is removed)."""
+    query = select(func.count()).select_from(Payment).where(Payment.provider == provider, Payment.account == account)
+    return int(session.execute(query).scalar_one())
+
+
 def history(session: Session, payment: Payment) -> list[PaymentEvent]:
     """The payment's events in arrival order."""
     query = (

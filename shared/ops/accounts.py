@@ -5,6 +5,7 @@ process reloads its routing table within seconds; secrets are never shown back, 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,10 +15,14 @@ from shared.accounts import Account, AccountError, check_name, environ_for, keys
 from shared.connections import Connections
 from shared.db import accounts as table
 from shared.db.models import AccountRow
+from shared.db.payments import count_in_account
 from shared.env import SettingsError
 from shared.ops.audit import Refused, audited
 from shared.providers import Provider, all_providers, configure
 from shared.queue import DEFAULT_ACCOUNT
+
+# The longest overlap of a rotation: old credentials valid for a year at most.
+MAX_OVERLAP_SECONDS = 365 * 86400
 
 
 def account_document(row: AccountRow) -> dict[str, Any]:
@@ -86,13 +91,15 @@ class AccountService(Connections):
         ``keep_previous`` seconds more, so the provider's dashboard can change at leisure."""
         with audited(self, actor, "account_rotate", target=f"{provider}/{name}") as (session, result):
             chosen = self._provider(provider)
+            _check_overlap(keep_previous)
             row = self._stored(session, provider, name)
             merged = {**table.opened_settings(row, self.sealer), **self._variables(chosen, pairs)}
             settings = self._checked(chosen, _named(chosen, merged))
             table.replace_settings(session, row, settings, self.sealer, keep_previous=keep_previous)
             session.flush()
             document = account_document(row)
-            result.text, result.count = f"rotated {', '.join(sorted(pairs))}", 1
+            overlap = f"the previous valid {keep_previous:g} s more" if keep_previous > 0 else "the previous at once"
+            result.text, result.count = f"rotated {', '.join(sorted(pairs))}; {overlap}", 1
         self._announce()
         return document
 
@@ -107,11 +114,16 @@ class AccountService(Connections):
         self._announce()
         return document
 
-    def remove_account(self, provider: str, name: str, *, actor: str) -> None:
+    def remove_account(self, provider: str, name: str, *, actor: str) -> int:
+        """Forget the account; its payments stay under its name (an account added again by that name holds them
+        again). Returns how many payments stayed."""
         with audited(self, actor, "account_remove", target=f"{provider}/{name}") as (session, result):
             self._stored(session, provider, name)
+            kept = count_in_account(session, provider, name)
             result.count = table.remove(session, provider, name)
+            result.text = f"removed; {kept} payment{'' if kept == 1 else 's'} kept under its name"
         self._announce()
+        return kept
 
     def stored_accounts(self) -> list[Account]:
         with self.session() as session:
@@ -135,6 +147,12 @@ class AccountService(Connections):
 def _named(provider: Provider, settings: Mapping[str, str]) -> dict[str, str]:
     names = {variable: key for key, variable in keys(provider).items()}
     return {names[variable]: value for variable, value in settings.items() if variable in names}
+
+
+def _check_overlap(keep_previous: float) -> None:
+    """The overlap must end at a time PostgreSQL and Python can hold (``1e300`` seconds overflowed a traceback)."""
+    if not math.isfinite(keep_previous) or not 0 <= keep_previous <= MAX_OVERLAP_SECONDS:
+        raise Refused(f"keep_previous is 0 to {MAX_OVERLAP_SECONDS} seconds (a year); not {keep_previous:g}")
 
 
 def _check(name: str) -> None:

@@ -53,6 +53,11 @@ class OperatorService(OutboxService, ReconcileService, AccountService):
                 return None
             return payment_document(found, history(session, found), checks.history(session, found.id))
 
+    def payment_accounts(self, provider: str, reference: str) -> list[str]:
+        """The accounts with a payment by this reference (an operator who forgot ``--account``)."""
+        with self.session() as session:
+            return payments.accounts_with(session, provider, reference)
+
     def search_payments(self, filters: PaymentSearch, *, limit: int, before: int | None = None) -> list[dict[str, Any]]:
         """Payments the filters select, newest first, a keyset page at a time (``before``: the last id shown)."""
         with self.session() as session:

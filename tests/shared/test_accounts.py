@@ -68,6 +68,31 @@ def test_bad_names(name: str) -> None:
         check_name(name)
 
 
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [("a" * 300, "not '" + "a" * 40 + "'... (300 characters)"), ("café", "ASCII letters"), ("a/b", "not 'a/b'")],
+)
+def test_a_bad_name_is_refused_saying_what_is_wrong_with_it(name: str, said: str) -> None:
+    with pytest.raises(AccountError) as refused:
+        check_name(name)
+    assert said in str(refused.value) and len(str(refused.value)) < 200
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("callbak_key", "not callbak_key (did you mean callback_key?)"),
+        ("payhook_pivot_callback_key", "not payhook_pivot_callback_key (did you mean callback_key?)"),
+        ("colour", "; not colour"),
+    ],
+)
+def test_an_unknown_setting_is_refused_naming_the_one_it_was_meant_to_be(given: str, said: str) -> None:
+    with pytest.raises(AccountError) as refused:
+        parse_settings(all_providers()["pivot"], {given: "x"})
+    assert str(refused.value).endswith(said), str(refused.value)
+    assert "callback_key" in str(refused.value).split(";")[0]
+
+
 def test_routes_and_rotations() -> None:
     assert Account("pivot", "default").route == "pivot"
     assert Account("pivot", "shop").route == "pivot/shop"

@@ -56,8 +56,8 @@ class AccountRoutes:
         name = as_text(request.path_params["name"], "name") or ""
         actor = actor_of(request)
         if request.method == "DELETE":
-            await run_in_threadpool(lambda: self.ops.remove_account(provider, name, actor=actor))
-            return as_json({"removed": True})
+            kept = await run_in_threadpool(lambda: self.ops.remove_account(provider, name, actor=actor))
+            return as_json({"removed": True, "payments_kept": kept})
         if request.method == "PATCH":
             return as_json(await self._change(request, provider, name, actor))
         found = await run_in_threadpool(self.ops.account, provider, name)

@@ -9,8 +9,11 @@ from typing import Any
 
 import click
 
-from shared.ops.cli.support import actor_name, actor_option, emit, fail, operator_service, reports_failures
+from shared.ops.cli.support import PROVIDER, actor_name, actor_option, emit, fail, operator_service, reports_failures
 from shared.ops.render import table, terminal, when
+
+# The largest file a KEY=@PATH value may name (a PEM key is a few KiB).
+MAX_VALUE_BYTES = 64 * 1024
 
 
 def _pairs(given: tuple[str, ...]) -> dict[str, str]:
@@ -19,13 +22,32 @@ def _pairs(given: tuple[str, ...]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             fail(f"credentials are KEY=VALUE (or KEY=@PATH), not {item.split('=')[0][:40]!r}")
+        name = key.strip().lower()
+        if name in pairs:
+            fail(f"{name} is given twice: give each setting once")
         if value.startswith("@"):
-            try:
-                value = Path(value[1:]).read_text().strip()
-            except OSError as exc:
-                fail(f"{key}: cannot read {value[1:]!r}: {exc.strerror}")
-        pairs[key.strip().lower()] = value
+            value = _read(key, value[1:])
+        pairs[name] = value
     return pairs
+
+
+def _read(key: str, path: str) -> str:
+    """The value in the file ``path`` names (``KEY=@PATH``); a path that reads as no text is one clear line."""
+    if not path:
+        fail(f"{key}=@ names no file: give {key}=@PATH")
+    try:
+        with Path(path).open("rb") as read:
+            # Read no further than a credential can be: @/dev/zero or a mistaken archive must not fill memory.
+            content = read.read(MAX_VALUE_BYTES + 1)
+        if len(content) > MAX_VALUE_BYTES:
+            fail(f"{key}: {path!r} is over {MAX_VALUE_BYTES // 1024} KiB: not a key or secret (the wrong file?)")
+        return content.decode("utf-8").strip()
+    except OSError as exc:
+        fail(f"{key}: cannot read {path!r}: {exc.strerror or exc}")
+    except UnicodeDecodeError:
+        # A DER key or any binary file: the settings are text (a PEM key, a secret string).
+        fail(f"{key}: {path!r} is not UTF-8 text (a binary file? keys are given as text, e.g. PEM)")
+    return ""
 
 
 def _print(document: dict[str, Any]) -> None:
@@ -44,7 +66,7 @@ def accounts() -> None:
 
 
 @accounts.command("add")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("name")
 @click.argument("credentials", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="one JSON document on stdout")
@@ -58,7 +80,7 @@ def accounts_add(provider: str, name: str, credentials: tuple[str, ...], as_json
 
 
 @accounts.command("list")
-@click.option("--provider", help="only this provider's accounts")
+@click.option("--provider", type=PROVIDER, help="only this provider's accounts")
 @click.option("--json", "as_json", is_flag=True)
 @reports_failures
 def accounts_list(provider: str | None, as_json: bool) -> None:
@@ -77,7 +99,7 @@ def accounts_list(provider: str | None, as_json: bool) -> None:
 
 
 @accounts.command("show")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True)
 @reports_failures
@@ -92,7 +114,7 @@ def accounts_show(provider: str, name: str, as_json: bool) -> None:
 
 
 @accounts.command("rotate")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("name")
 @click.argument("credentials", nargs=-1, required=True)
 @click.option("--keep-previous", type=click.FloatRange(0), default=86400.0, show_default=True,
@@ -118,7 +140,7 @@ def _switch(provider: str, name: str, enabled: bool, actor: str | None) -> None:
 
 
 @accounts.command("disable")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("name")
 @actor_option
 @reports_failures
@@ -128,21 +150,29 @@ def accounts_disable(provider: str, name: str, actor: str | None) -> None:
 
 
 @accounts.command("enable")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("name")
 @actor_option
 @reports_failures
 def accounts_enable(provider: str, name: str, actor: str | None) -> None:
+    """Take the account's callbacks again."""
     _switch(provider, name, True, actor)
 
 
 @accounts.command("remove")
-@click.argument("provider")
+@click.argument("provider", type=PROVIDER)
 @click.argument("name")
 @actor_option
 @reports_failures
 def accounts_remove(provider: str, name: str, actor: str | None) -> None:
     """Forget the account (its payments stay, under its name)."""
     with operator_service() as ops:
-        ops.remove_account(provider, name, actor=actor_name(actor))
-    click.echo(f"{provider} account {name} removed")
+        kept = ops.remove_account(provider, name, actor=actor_name(actor))
+    said = f"{provider} account {name} removed"
+    if kept:
+        said += (
+            f"; {'its payment stays' if kept == 1 else f'its {kept} payments stay'} under its name"
+            f" (payments show ... --account {name});"
+            f" an account added again as {name} holds them again"
+        )
+    click.echo(said)

@@ -23,8 +23,10 @@ def payments_show(provider: str, order_ref: str, account: str, as_json: bool) ->
     """A payment with its event history in arrival order."""
     with operator_service() as ops:
         document = ops.payment(provider, order_ref, account)
+        elsewhere = [] if document is not None else ops.payment_accounts(provider, order_ref)
     if document is None:
-        fail(f"no {provider} payment with order reference {order_ref!r}")
+        hint = f" (it is in account {', '.join(elsewhere)}: add --account NAME)" if elsewhere else ""
+        fail(f"no {provider} payment with order reference {order_ref!r} in account {account!r}{hint}")
         return
     if as_json:
         emit(document)
@@ -33,6 +35,7 @@ def payments_show(provider: str, order_ref: str, account: str, as_json: bool) ->
     out.print(
         line(
             (f"{document['provider']} {document['order_ref'] or document['payment_key']}", "bold"),
+            f" (account {document['account']})" if document["account"] != "default" else "",
             ": ",
             styled(document["status"]),
             f"  {document['amount'] or '-'} {document['currency'] or ''}",

@@ -59,15 +59,28 @@ def _binaries(package: str, *relative: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))).joinpath(*relative)
 
 
-def _wait(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, log: Path) -> None:
+def _wait(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, log: Path, since: int = 0) -> None:
+    """Until ``ready``; a server that exits instead is named with the last lines it logged this time (its log
+    keeps every earlier run, ``since`` is where this one began)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise EmbeddedError(f"{what} exited at start; its log: {log}\n{log.read_text(errors='replace')[-2000:]}")
+            raise EmbeddedError(f"{what} exited at start: {_last_words(log, since)} (its log: {log})")
         if ready():
             return
         time.sleep(0.1)
     raise EmbeddedError(f"{what} did not become ready in 60 s; its log: {log}")
+
+
+def _last_words(log: Path, since: int, lines: int = 3) -> str:
+    with log.open("rb") as read:
+        read.seek(since)
+        said = [line.strip() for line in read.read().decode(errors="replace").splitlines() if line.strip()]
+    return " | ".join(line[:300] for line in said[-lines:]) or "it logged nothing"
+
+
+def _log_size(log: Path) -> int:
+    return log.stat().st_size if log.exists() else 0
 
 
 @dataclass
@@ -185,6 +198,7 @@ def start_postgres(data: Path, port: int, password: str) -> Server:
     who = RunAs.for_postgres()
     _require_password(bin_dir, pgdata, who, password)
     command = [str(bin_dir / "postgres"), "-D", str(pgdata), "-p", str(port), "-h", "127.0.0.1", "-k", str(sockets)]
+    since = _log_size(log)
     process = subprocess.Popen(
         command,
         stdout=log.open("ab"),
@@ -203,7 +217,7 @@ def start_postgres(data: Path, port: int, password: str) -> Server:
         probe = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", SUPERUSER, "-q"]
         return subprocess.run(probe, check=False).returncode == 0
 
-    _wait(ready, process, "the embedded PostgreSQL", log)
+    _wait(ready, process, "the embedded PostgreSQL", log, since)
     return server
 
 
@@ -221,6 +235,7 @@ def start_redis(data: Path, port: int, password: str) -> Server:
         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction",
         "--daemonize", "no",
     ]  # fmt: skip
+    since = _log_size(log)
     process = subprocess.Popen(
         command,
         stdout=log.open("ab"),
@@ -236,5 +251,5 @@ def start_redis(data: Path, port: int, password: str) -> Server:
         answer = subprocess.run(probe, check=False, capture_output=True, env={"REDISCLI_AUTH": password})
         return answer.stdout.strip() == b"PONG"
 
-    _wait(ready, process, "the embedded Redis", log)
+    _wait(ready, process, "the embedded Redis", log, since)
     return server

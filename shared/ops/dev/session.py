@@ -45,10 +45,13 @@ def banner(stack: DevStack, env: Mapping[str, str]) -> Iterator[str]:
     yield f"  set -a; . {shlex.quote(str(written))}; set +a"
     yield ""
     yield "send each provider's example callback:"
-    yield from _examples(stack, url)
+    # A payhook command finds the settings by itself only beside the default data folder; with another, the
+    # line loads them (in a subshell) so that it still works pasted as it is.
+    loads = "" if written == BESIDE.resolve() else f"set -a; . {shlex.quote(str(written))}; set +a; "
+    yield from _examples(stack, url, loads)
 
 
-def _examples(stack: DevStack, url: str) -> Iterator[str]:
+def _examples(stack: DevStack, url: str, loads: str = "") -> Iterator[str]:
     examples = stack.data / "examples"
     examples.mkdir(exist_ok=True)
     for provider in all_providers().values():
@@ -62,7 +65,8 @@ def _examples(stack: DevStack, url: str) -> Iterator[str]:
             parts += ["-H", f"{name}: {value}"]
         yield f"  {shlex.join([*parts, '--data-binary', f'@{path}'])}"
         if event is not None and event.order_ref:
-            yield f"  {payhook_command()} payments show {provider.name} {event.order_ref}"
+            show = f"{payhook_command()} payments show {provider.name} {shlex.quote(event.order_ref)}"
+            yield f"  ({loads}{show})" if loads else f"  {show}"
 
 
 def payhook_command() -> str:

@@ -11,6 +11,7 @@ by themselves should it be killed (``lifetime``).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import signal
@@ -31,6 +32,8 @@ from shared.providers._standin import client_settings
 from shared.providers._standin.examples import seed_examples
 from shared.settings import Settings
 
+# In the data folder: held (flock) by the payhook dev using it, with its pid inside.
+LOCK_FILE = "dev.lock"
 # A Ctrl-C in development should not wait out production's drain of in-flight requests.
 DEV_SHUTDOWN_GRACE_SECONDS = "0.1"
 
@@ -95,6 +98,8 @@ class DevStack:
     ports: Ports
     servers: list[Server] = field(default_factory=list)
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The data folder's lock (a file descriptor) while this session holds it.
+    lock: int | None = None
 
     @property
     def keys(self) -> Path:
@@ -129,8 +134,11 @@ class DevStack:
         return f"http://127.0.0.1:{self.ports.simulate}"
 
     def start(self) -> dict[str, str]:
+        # A data folder in use by another payhook dev says so before its ports do (the same ports, by default).
+        self._claim(create=False)
         self.ports.check(os.environ)
         owner_only(self.data)
+        self._claim(create=True)
         if not os.environ.get(DATABASE_VARIABLE):
             self.servers.append(start_postgres(self.data, self.ports.postgres, _secret(self.keys, "postgres-password")))
         if not os.environ.get(REDIS_VARIABLE):
@@ -156,6 +164,26 @@ class DevStack:
         if not self.failed():
             seed_examples(self.simulate_url)
         return env
+
+    def _claim(self, *, create: bool) -> None:
+        """Hold the data folder for this session: a lock the kernel lets go of when this process ends, however
+        it ends. A second payhook dev on the same folder is one line naming the first, not PostgreSQL's log."""
+        path = self.data / LOCK_FILE
+        if self.lock is not None or not (create or path.exists()):
+            return
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(descriptor, 20).decode(errors="replace").strip() or "unknown"
+            os.close(descriptor)
+            raise EmbeddedError(
+                f"the data folder {self.data} is in use by another payhook dev (pid {holder}): stop that one, or"
+                " give this one another --data-dir"
+            ) from None
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+        self.lock = descriptor
 
     def _wait_for(self, url: str, what: str) -> None:
         deadline = time.monotonic() + 60
@@ -193,6 +221,9 @@ class DevStack:
                 child.wait(5)
         for server in reversed(self.servers):
             server.stop()
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
 
 
 def _secret(folder: Path, name: str) -> str:

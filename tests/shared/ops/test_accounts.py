@@ -131,6 +131,92 @@ def test_a_rotated_key_and_the_old_one_both_work_until_the_overlap_ends(settings
         assert ok.status_code == 200
 
 
+def test_payments_show_names_the_account_and_where_a_payment_missing_from_it_is(
+    settings: Settings, tmp_path: Path
+) -> None:
+    env = env_for(settings.queue_prefix)
+    credential, signer = _credential("pivot", tmp_path)
+    assert run(env, "accounts", "add", "pivot", "brand-b", credential).exit_code == 0
+    body, headers = signer.sign(sample("pivot.payment_paid"))
+    with TestClient(create_app(settings, ring=False)) as web:
+        assert web.post("/callbacks/pivot/brand-b", content=body, headers=headers).status_code == 200
+    drain_all(settings)
+    missing = run(env, "payments", "show", "pivot", "1750758552")
+    assert missing.exit_code == 1
+    assert missing.stderr == (
+        "payhook: no pivot payment with order reference '1750758552' in account 'default'"
+        " (it is in account brand-b: add --account NAME)\n"
+    )
+    shown = run(env, "payments", "show", "pivot", "1750758552", "--account", "brand-b")
+    assert shown.exit_code == 0 and shown.stdout.startswith("pivot 1750758552 (account brand-b): paid"), shown.stdout
+    nowhere = run(env, "payments", "show", "pivot", "ORD-NONE", "--account", "brand-b")
+    assert nowhere.stderr == "payhook: no pivot payment with order reference 'ORD-NONE' in account 'brand-b'\n"
+
+
+def test_removing_an_account_with_payments_says_they_stay_and_is_audited(
+    settings: Settings, tmp_path: Path, engine: Engine
+) -> None:
+    env = env_for(settings.queue_prefix, PAYHOOK_ADMIN_TOKEN="adm1n-t0ken")
+    credential, signer = _credential("pivot", tmp_path)
+    assert run(env, "accounts", "add", "pivot", "brand-b", credential).exit_code == 0
+    assert run(env, "accounts", "add", "pivot", "brand-c", credential).exit_code == 0
+    body, headers = signer.sign(sample("pivot.payment_paid"))
+    with TestClient(create_app(settings, ring=False)) as web:
+        assert web.post("/callbacks/pivot/brand-b", content=body, headers=headers).status_code == 200
+    drain_all(settings)
+    removed = run(env, "accounts", "remove", "pivot", "brand-b")
+    assert removed.exit_code == 0
+    assert removed.stdout.startswith("pivot account brand-b removed; its payment stays under its name"), removed.stdout
+    with TestClient(create_app(Settings.from_env(env), ring=False)) as web:
+        gone = web.delete("/admin/accounts/pivot/brand-c", headers={"Authorization": "Bearer adm1n-t0ken"})
+        assert gone.json() == {"removed": True, "payments_kept": 0}
+    said = [
+        r.outcome for r in rows(engine, "SELECT outcome FROM audit_log WHERE action = 'account_remove' ORDER BY id")
+    ]
+    assert said == ["removed; 1 payment kept under its name", "removed; 0 payments kept under its name"]
+    assert payment(engine, "pivot", "1750758552", "brand-b") is not None
+
+
+@pytest.mark.parametrize("overlap", ["1e300", "inf", "nan", "31536001"])
+def test_an_overlap_no_clock_can_hold_is_refused_in_one_line_and_audited(
+    settings: Settings, engine: Engine, overlap: str
+) -> None:
+    env = env_for(settings.queue_prefix, PAYHOOK_ADMIN_TOKEN="adm1n-t0ken")
+    assert run(env, "accounts", "add", "pivot", "acme", "callback_key=old-key-1").exit_code == 0
+    refused = run(env, "accounts", "rotate", "pivot", "acme", "callback_key=new-key-2", "--keep-previous", overlap)
+    assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit), refused.exception
+    assert refused.stderr.startswith("payhook: keep_previous is 0 to 31536000 seconds"), refused.stderr
+    with TestClient(create_app(Settings.from_env(env), ring=False)) as web:
+        answer = web.patch(
+            "/admin/accounts/pivot/acme",
+            json={"credentials": {"callback_key": "new-key-3"}, "keep_previous": 1e300},
+            headers={"Authorization": "Bearer adm1n-t0ken"},
+        )
+        assert answer.status_code == 422 and "keep_previous" in answer.json()["message"], answer.text
+        paid = web.post(
+            "/callbacks/pivot/acme", content=sample("pivot.payment_paid"), headers={"X-API-Key": "old-key-1"}
+        )
+        assert paid.status_code == 200
+    outcomes = rows(engine, "SELECT outcome FROM audit_log WHERE action = 'account_rotate' ORDER BY id")
+    assert [r.outcome.split(":")[0] for r in outcomes] == ["refused", "refused"]
+
+
+def test_a_rotation_s_audit_entry_says_how_long_the_old_credentials_stay_valid(
+    settings: Settings, engine: Engine
+) -> None:
+    env = env_for(settings.queue_prefix)
+    assert run(env, "accounts", "add", "pivot", "acme", "callback_key=old-key-1").exit_code == 0
+    assert run(env, "accounts", "rotate", "pivot", "acme", "callback_key=k-2", "--keep-previous", "3600").exit_code == 0
+    assert run(env, "accounts", "rotate", "pivot", "acme", "callback_key=k-3", "--keep-previous", "0").exit_code == 0
+    said = [
+        r.outcome for r in rows(engine, "SELECT outcome FROM audit_log WHERE action = 'account_rotate' ORDER BY id")
+    ]
+    assert said == [
+        "rotated callback_key; the previous valid 3600 s more",
+        "rotated callback_key; the previous at once",
+    ]
+
+
 def test_disabled_and_removed_accounts_are_404_and_changes_are_audited(settings: Settings, engine: Engine) -> None:
     env = env_for(settings.queue_prefix)
     assert run(env, "accounts", "add", "midtrans", "shop-2", "server_key=SB-Mid-server-SHOP2").exit_code == 0

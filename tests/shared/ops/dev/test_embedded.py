@@ -7,6 +7,7 @@ A port in use is seen as such; a missing package is a clear error."""
 from __future__ import annotations
 
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,3 +94,20 @@ def test_the_embedded_redis_starts_keeps_an_append_only_file_and_stops(tmp_path:
 def test_a_missing_package_names_the_extra_to_install() -> None:
     with pytest.raises(EmbeddedError, match=r"payhook\[embedded\]"):
         embedded._binaries("no_such_package_anywhere", "bin")
+
+
+def test_a_server_that_exits_at_start_is_named_with_what_it_logged_this_time_in_one_line(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text("an earlier run's line\n" * 200)
+    since = log.stat().st_size
+    with log.open("ab") as out:
+        exits = subprocess.Popen(["sh", "-c", "echo 'FATAL:  lock file exists'; echo 'HINT:  Is another one running?'"],
+                                 stdout=out)  # fmt: skip
+        exits.wait()
+    with pytest.raises(EmbeddedError) as failed:
+        embedded._wait(lambda: False, exits, "the embedded Thing", log, since)
+    said = str(failed.value)
+    assert said == (
+        "the embedded Thing exited at start: FATAL:  lock file exists | HINT:  Is another one running?"
+        f" (its log: {log})"
+    )

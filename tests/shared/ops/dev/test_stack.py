@@ -260,3 +260,18 @@ def test_a_taken_port_is_refused_in_one_line_naming_its_option(dev: Dev, port: s
                                         f"choose another with {option}"]  # fmt: skip
     assert not dev.data.exists(), "nothing started, nothing written"
     assert _processes_using(dev.folder) == []
+
+
+def test_a_second_payhook_dev_on_the_same_folder_is_one_line_naming_the_first(dev: Dev) -> None:
+    first = dev.start()
+    # The same command in a second terminal: same folder, same ports.
+    second = subprocess.run(
+        dev.command(), cwd=dev.folder, env=_bare_env(), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert second.returncode == 1 and second.stdout == ""
+    assert second.stderr.splitlines() == [
+        f"payhook: the data folder {dev.data.resolve()} is in use by another payhook dev (pid {first.pid}): stop"
+        " that one, or give this one another --data-dir"
+    ]
+    assert httpx.get(f"http://127.0.0.1:{dev.port}/healthz", timeout=10).status_code == 200, "the first serves on"
+    assert dev.stop() == 0
