@@ -4,6 +4,7 @@ their fingerprints are stored beside them, in clear, so that listing needs no ke
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -13,36 +14,67 @@ from sqlalchemy.orm import Session
 
 from shared.accounts import Account, shown
 from shared.db.models import AccountRow
+from shared.env import SettingsError
 from shared.providers import all_providers
 from shared.sealing import Sealer
+
+log = logging.getLogger(__name__)
 
 
 def _sealed(settings: Mapping[str, str], sealer: Sealer) -> bytes:
     return sealer.seal(orjson.dumps(dict(settings)))
 
 
+class Unreadable(ValueError):
+    """Stored settings that cannot be opened: sealed with a key no longer in ``PAYHOOK_ENCRYPTION_KEYS`` (or
+    with encryption off), or not an object of settings."""
+
+
 def _opened(stored: bytes | None, sealer: Sealer) -> dict[str, str] | None:
     if stored is None:
         return None
-    return {str(k): str(v) for k, v in orjson.loads(sealer.open(stored)).items()}
+    try:
+        opened = orjson.loads(sealer.open(stored))
+    except (SettingsError, orjson.JSONDecodeError):
+        raise Unreadable("its settings cannot be opened with PAYHOOK_ENCRYPTION_KEYS") from None
+    if not isinstance(opened, dict):
+        raise Unreadable("its settings are not an object")
+    return {str(k): str(v) for k, v in opened.items()}
 
 
 def as_account(row: AccountRow, sealer: Sealer) -> Account:
+    """The row as an account; ``Unreadable`` when its settings cannot be opened. Previous settings that cannot
+    be (sealed with a key since removed) are dropped: the rotation's overlap ends, the account stays."""
+    settings = _opened(row.settings, sealer) or {}
+    try:
+        previous = _opened(row.previous, sealer)
+    except Unreadable:
+        previous = None
     return Account(
         provider=row.provider,
         name=row.name,
         enabled=row.enabled,
-        settings=_opened(row.settings, sealer) or {},
-        previous=_opened(row.previous, sealer),
-        previous_until=row.previous_until.timestamp() if row.previous_until else None,
+        settings=settings,
+        previous=previous,
+        previous_until=row.previous_until.timestamp() if row.previous_until and previous is not None else None,
     )
 
 
 def load(session: Session, sealer: Sealer) -> list[Account]:
-    """Every stored account (of providers this code knows)."""
+    """Every stored account (of providers this code knows) that can be read. One that cannot (a key removed
+    from ``PAYHOOK_ENCRYPTION_KEYS`` too early) is left out and logged: it must not keep every web process and
+    the reconciler from loading the others."""
     known = all_providers()
     rows = session.execute(select(AccountRow).order_by(AccountRow.provider, AccountRow.name)).scalars()
-    return [as_account(row, sealer) for row in rows if row.provider in known]
+    accounts = []
+    for row in rows:
+        if row.provider not in known:
+            continue
+        try:
+            accounts.append(as_account(row, sealer))
+        except Unreadable as exc:
+            log.error("account %s of %s is left out: %s", row.name, row.provider, exc)
+    return accounts
 
 
 def find(session: Session, provider: str, name: str, *, lock: bool = False) -> AccountRow | None:

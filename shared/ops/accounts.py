@@ -87,7 +87,11 @@ class AccountService(Connections):
         with audited(self, actor, "account_rotate", target=f"{provider}/{name}") as (session, result):
             chosen = self._provider(provider)
             row = self._stored(session, provider, name)
-            merged = {**table.opened_settings(row, self.sealer), **self._variables(chosen, pairs)}
+            try:
+                stored = table.opened_settings(row, self.sealer)
+            except table.Unreadable as exc:
+                raise Refused(f"{provider} account {name!r}: {exc}; remove it and add it again") from None
+            merged = {**stored, **self._variables(chosen, pairs)}
             settings = self._checked(chosen, _named(chosen, merged))
             table.replace_settings(session, row, settings, self.sealer, keep_previous=keep_previous)
             session.flush()

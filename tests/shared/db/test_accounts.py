@@ -65,3 +65,21 @@ def test_listing_disabling_and_removing(engine: Engine) -> None:
         assert repo.remove(session, "pivot", "a") == 0
     with Session(engine) as session:
         assert [a.name for a in repo.load(session, sealer)] == ["m", "b"]
+
+
+def test_an_account_sealed_with_a_removed_key_is_left_out_and_the_others_load(engine: Engine) -> None:
+    old, kept = Sealer((Fernet.generate_key().decode(),)), Sealer((Fernet.generate_key().decode(),))
+    with Session(engine) as session, session.begin():
+        repo.add(session, "pivot", "orphan", {KEY: "sealed-with-a-removed-key"}, old)
+        for name in ("a", "z"):
+            repo.add(session, "pivot", name, {KEY: f"key-{name}"}, kept)
+        rotated = repo.add(session, "pivot", "rotated", {KEY: "before"}, old)
+        repo.replace_settings(session, rotated, {KEY: "after"}, kept, keep_previous=600)
+    with Session(engine) as session:
+        loaded = {a.name: a for a in repo.load(session, kept)}
+    assert sorted(loaded) == ["a", "rotated", "z"]
+    assert loaded["a"].settings == {KEY: "key-a"}
+    # Its previous settings cannot be opened any more: the overlap ends, the account itself stays.
+    assert loaded["rotated"].settings == {KEY: "after"} and loaded["rotated"].previous is None
+    with Session(engine) as session:
+        assert [a.name for a in repo.load(session, Sealer())] == []
