@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.env import SettingsError
 from shared.providers import PREFIX, Provider, all_providers
 from shared.queue import DEFAULT_ACCOUNT
 
@@ -130,6 +131,19 @@ class Environs:
             return self.base
         found = self.stored.get((provider.name, account))
         return None if found is None else environ_for(self.base, provider, found.settings)
+
+    def confirms(self, provider: Provider, account: str) -> bool:
+        """Whether ``account``'s callbacks wait for the status API's confirmation: by the account's own settings
+        (its ``verify``, else the provider's setting it inherits); for an account not stored or disabled, by the
+        provider's own default. A setting that does not parse confirms: a body is never trusted by mistake."""
+        api = provider.status_api
+        if api is None:
+            return False
+        environ = self.environ(provider, account)
+        try:
+            return api.confirms_callbacks({} if environ is None else environ)
+        except SettingsError:
+            return True
 
     def queried(self) -> dict[str, Provider]:
         """The providers whose status API has credentials in at least one account."""

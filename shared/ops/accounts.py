@@ -45,7 +45,10 @@ class AccountService(Connections):
         """The account's settings as variables, refused unless they configure the provider's callbacks."""
         try:
             settings = parse_settings(provider, pairs)
-            configured = configure(provider, environ_for(self.settings.environ, provider, settings))
+            environ = environ_for(self.settings.environ, provider, settings)
+            configured = configure(provider, environ)
+            if provider.status_api is not None:
+                provider.status_api.confirms_callbacks(environ)  # a verify that does not parse is refused
         except (AccountError, SettingsError) as exc:
             raise Refused(str(exc)) from None
         if configured.authenticator is None:

@@ -4,6 +4,7 @@ running web processes, secrets kept sealed and never shown, the account's API cr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -244,3 +245,36 @@ def test_an_account_s_payments_are_asked_about_with_its_own_api_credentials(
         assert found is not None and found["status"] == "paid"
         assert any(r["path"].endswith("/v2/payments/s-acme") for r in acme.requests("pivot"))
         assert not ours.requests("pivot")
+
+
+def _midtrans_signed(body: bytes, server_key: str) -> bytes:
+    doc = json.loads(body)
+    signed_text = doc["order_id"] + doc["status_code"] + doc["gross_amount"] + server_key
+    doc["signature_key"] = hashlib.sha512(signed_text.encode()).hexdigest()
+    return json.dumps(doc).encode()
+
+
+def test_an_accounts_own_verify_decides_whether_its_callbacks_wait_for_get_status(
+    settings: Settings, engine: Engine
+) -> None:
+    """The settings trust Midtrans bodies (verify off); an account that asks for Get Status is not trusted."""
+    env = env_for(settings.queue_prefix)
+    assert env["PAYHOOK_MIDTRANS_VERIFY"] == "off"
+    keys_by_account = {"strict": "SB-Mid-server-STRICT", "trusting": "SB-Mid-server-TRUSTING"}
+    added = run(env, "accounts", "add", "midtrans", "strict", f"server_key={keys_by_account['strict']}",
+                "verify=status-api")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    trusting = run(env, "accounts", "add", "midtrans", "trusting", f"server_key={keys_by_account['trusting']}")
+    assert trusting.exit_code == 0, trusting.output
+    refused = run(env, "accounts", "add", "midtrans", "vague", "server_key=SB-Mid-server-V", "verify=sometimes")
+    assert refused.exit_code == 1 and "status-api or off" in refused.stderr
+    with TestClient(create_app(settings, ring=False)) as web:
+        for name, key in keys_by_account.items():
+            body = _midtrans_signed(sample("midtrans.bank_transfer_settlement"), key)
+            answer = web.post(f"/callbacks/midtrans/{name}", content=body, headers={"content-type": "application/json"})
+            assert answer.status_code == 200, answer.text
+    drain_all(settings)
+    joined = "payments JOIN payment_events e ON e.payment_id = payments.id"
+    found = {r.account: (r.outcome, r.status) for r in rows(engine, f"SELECT payments.account, e.outcome, "
+             f"payments.status FROM {joined}")}  # fmt: skip
+    assert found == {"strict": ("unconfirmed", "pending"), "trusting": ("applied", "paid")}
