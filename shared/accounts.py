@@ -12,6 +12,7 @@ declaration says which settings it reads.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,9 +54,12 @@ def is_secret(key: str) -> bool:
     return any(word in key for word in ("key", "secret"))
 
 
-def fingerprint(value: str) -> str:
-    """Enough of a digest to tell two values apart, nothing of the value."""
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+def fingerprint(value: str, key: bytes | None = None) -> str:
+    """Enough of a digest to tell two values apart. Keyed (``Sealer.fingerprint_key``), nothing of the value:
+    a short secret cannot be found by hashing guesses. Unkeyed (settings stored in clear), a plain digest."""
+    if key is None:
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+    return "hmac-sha256:" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +100,12 @@ def parse_settings(provider: Provider, pairs: Mapping[str, str]) -> dict[str, st
     return {known[key]: value for key, value in pairs.items()}
 
 
-def shown(provider: Provider, settings: Mapping[str, str]) -> dict[str, str]:
-    """An account's settings as operators may see them: values, but secrets only as fingerprints."""
-    names = {variable: key for key, variable in keys(provider).items()}
+def shown(provider: Provider, settings: Mapping[str, str], key: bytes | None = None) -> dict[str, str]:
+    """An account's settings as operators may see them: values, but secrets only as fingerprints (keyed with
+    ``key`` when given)."""
+    names = {variable: name for name, variable in keys(provider).items()}
     return {
-        names.get(variable, variable): fingerprint(value) if is_secret(names.get(variable, variable)) else value
+        names.get(variable, variable): fingerprint(value, key) if is_secret(names.get(variable, variable)) else value
         for variable, value in sorted(settings.items())
     }
 

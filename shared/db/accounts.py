@@ -1,6 +1,7 @@
 """Merchant accounts kept in PostgreSQL (every account but each provider's ``default``): a repository. Takes a
 session, never commits. Settings are stored as JSON, sealed with ``PAYHOOK_ENCRYPTION_KEYS`` when it is set;
-their fingerprints are stored beside them, in clear, so that listing needs no key."""
+their fingerprints are stored beside them, in clear, so that listing needs no key (keyed with a key derived
+from the sealing key: they tell nothing of a secret to whoever lacks it)."""
 
 from __future__ import annotations
 
@@ -94,7 +95,7 @@ def add(session: Session, provider: str, name: str, settings: Mapping[str, str],
         provider=provider,
         name=name,
         settings=_sealed(settings, sealer),
-        fingerprints=shown(all_providers()[provider], settings),
+        fingerprints=shown(all_providers()[provider], settings, sealer.fingerprint_key),
     )
     session.add(row)
     session.flush()
@@ -111,8 +112,26 @@ def replace_settings(
     else:
         row.previous, row.previous_until = None, None
     row.settings = _sealed(settings, sealer)
-    row.fingerprints = shown(all_providers()[row.provider], settings)
+    row.fingerprints = shown(all_providers()[row.provider], settings, sealer.fingerprint_key)
     row.updated_at = func.now()
+
+
+def refingerprint(session: Session, sealer: Sealer) -> int:
+    """Fingerprints made again wherever they were not made with the sealer's key (rows from before keyed
+    fingerprints, or from before the sealing key changed); how many rows changed. Rows that cannot be opened
+    are left as they are."""
+    changed, known = 0, all_providers()
+    for row in session.execute(select(AccountRow).with_for_update()).scalars():
+        try:
+            settings = _opened(row.settings, sealer) or {}
+        except Unreadable:
+            continue
+        if row.provider not in known:
+            continue
+        fresh = shown(known[row.provider], settings, sealer.fingerprint_key)
+        if fresh != row.fingerprints:
+            row.fingerprints, changed = fresh, changed + 1
+    return changed
 
 
 def set_enabled(row: AccountRow, enabled: bool) -> None:

@@ -179,7 +179,7 @@ def test_secrets_are_sealed_in_the_database_and_never_shown(settings: Settings, 
             web.get("/admin/accounts/pivot/sealed", headers=auth).text,
         ]
     shown = json.loads(outputs[4])["settings"]
-    assert shown["merchant_id"] == "m-1" and shown["callback_key"].startswith("sha256:")
+    assert shown["merchant_id"] == "m-1" and shown["callback_key"].startswith("hmac-sha256:")
     for output in outputs:
         assert not any(secret in output for secret in secrets), output
     stored = rows(engine, "SELECT settings, previous, fingerprints::text AS f FROM accounts")[0]
