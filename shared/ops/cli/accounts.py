@@ -15,10 +15,11 @@ from shared.ops.render import table, terminal, when
 
 def _pairs(given: tuple[str, ...]) -> dict[str, str]:
     pairs: dict[str, str] = {}
-    for item in given:
+    for number, item in enumerate(given, 1):
         key, sep, value = item.partition("=")
         if not sep or not key:
-            fail(f"credentials are KEY=VALUE (or KEY=@PATH), not {item.split('=')[0][:40]!r}")
+            # Not echoed: a credential typed without its name (or with ':') is the secret itself.
+            fail(f"credential {number} is not KEY=VALUE (or KEY=@PATH); it is not shown, it may be a secret")
         if value.startswith("@"):
             try:
                 value = Path(value[1:]).read_text().strip()

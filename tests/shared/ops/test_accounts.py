@@ -278,3 +278,11 @@ def test_an_accounts_own_verify_decides_whether_its_callbacks_wait_for_get_statu
     found = {r.account: (r.outcome, r.status) for r in rows(engine, f"SELECT payments.account, e.outcome, "
              f"payments.status FROM {joined}")}  # fmt: skip
     assert found == {"strict": ("unconfirmed", "pending"), "trusting": ("applied", "paid")}
+
+
+def test_a_credential_given_without_its_name_is_not_echoed(settings: Settings) -> None:
+    env = env_for(settings.queue_prefix)
+    for given in ("callback_key:Sup3rS3cretK3y", "Sup3rS3cretK3y"):
+        refused = run(env, "accounts", "add", "pivot", "leak", "merchant_id=m-1", given)
+        assert refused.exit_code == 1 and "credential 2 is not KEY=VALUE" in refused.stderr
+        assert "Sup3rS3cret" not in refused.output + refused.stderr
