@@ -18,6 +18,7 @@ from shared.env import SettingsError
 from shared.ops.audit import Refused, audited
 from shared.providers import Provider, all_providers, configure
 from shared.queue import DEFAULT_ACCOUNT
+from shared.status_api import check_settings
 
 
 def account_document(row: AccountRow) -> dict[str, Any]:
@@ -48,7 +49,7 @@ class AccountService(Connections):
             environ = environ_for(self.settings.environ, provider, settings)
             configured = configure(provider, environ)
             if provider.status_api is not None:
-                provider.status_api.confirms_callbacks(environ)  # a verify that does not parse is refused
+                check_settings(provider.status_api, environ)
         except (AccountError, SettingsError) as exc:
             raise Refused(str(exc)) from None
         if configured.authenticator is None:

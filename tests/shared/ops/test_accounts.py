@@ -16,10 +16,12 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from ingest.server import create_app
-from shared.accounts import keys
+from shared.accounts import keys, parse_settings
+from shared.db import accounts as repo
 from shared.ops.cli import main
 from shared.providers import all_providers
 from shared.settings import Settings
@@ -286,3 +288,48 @@ def test_a_credential_given_without_its_name_is_not_echoed(settings: Settings) -
         refused = run(env, "accounts", "add", "pivot", "leak", "merchant_id=m-1", given)
         assert refused.exit_code == 1 and "credential 2 is not KEY=VALUE" in refused.stderr
         assert "Sup3rS3cret" not in refused.output + refused.stderr
+
+
+def test_an_account_whose_api_settings_do_not_parse_is_refused_and_stops_no_other_accounts_queries(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    """A Revenue Monster private key that is not PEM: refused by ``accounts add``; one stored all the same
+    (before this check) is that account's answer only, and acme's payment is still asked about and corrected."""
+    theirs = {"PAYHOOK_PIVOT_MERCHANT_ID": "acme-merchant", "PAYHOOK_PIVOT_MERCHANT_SECRET": "acme-secret"}
+    public_key, _ = _credential("revenue-monster", tmp_path)
+    broken = ("client_id=rm-client", "client_secret=rm-secret", "private_key=not-a-pem")
+    with serve_standin(theirs) as acme_served:
+        acme = StandIn(acme_served.url, httpx.Client(base_url=acme_served.url))
+        env = env_for(settings.queue_prefix, PAYHOOK_RECONCILE_SCHEDULE="0.1,0.1", **api_settings(acme.url))
+        refused = run(env, "accounts", "add", "revenue-monster", "broken", public_key, *broken)
+        assert refused.exit_code == 1 and "PRIVATE_KEY is not an unencrypted PEM" in refused.stderr
+        with Session(engine) as session, session.begin():
+            stored = dict(item.split("=", 1) for item in broken)
+            pem = (tmp_path / "credential").read_text()
+            repo.add(session, "revenue-monster", "broken", parse_settings(all_providers()["revenue-monster"],
+                     {**stored, "public_key": pem}), Settings.from_env(env).sealer)  # fmt: skip
+        added = run(env, "accounts", "add", "pivot", "acme", "callback_key=acme-key", "merchant_id=acme-merchant",
+                    "merchant_secret=acme-secret", f"api_url={acme.url}/pivot")  # fmt: skip
+        assert added.exit_code == 0, added.output
+        expected = run(env, "payments", "expect", "revenue-monster", "ORD-R", "--account", "broken")
+        assert expected.exit_code == 0, expected.output
+        acme.sim(
+            "PUT", "/pivot/payments", {"id": "s-acme", "clientReferenceId": "ORD-A", "amount": 5, "status": "PAID"}
+        )
+        with TestClient(create_app(Settings.from_env(env), ring=False)) as web:
+            body = json.dumps({"event": "PAYMENT.PROCESSING", "data": {
+                "id": "s-acme", "clientReferenceId": "ORD-A", "status": "PROCESSING",
+                "amount": {"value": 5, "currency": "IDR"}, "updatedAt": "2025-01-01T00:00:00Z"}}).encode()  # fmt: skip
+            assert web.post("/callbacks/pivot/acme", content=body, headers={"X-API-Key": "acme-key"}).status_code == 200
+        drain_all(Settings.from_env(env))
+        time.sleep(0.2)
+        ctx = WorkerContext(settings=Settings.from_env(env), pid=os.getpid())
+        try:
+            report = dict(ReconcileLoop(ctx).run())
+        finally:
+            ctx.close()
+        assert report.get("corrected") == 1, report
+        found = payment(engine, "pivot", "ORD-A", "acme")
+        assert found is not None and found["status"] == "paid"
+        details = [r.provider_status for r in rows(engine, "SELECT provider_status FROM payment_checks")]
+        assert any("PRIVATE_KEY is not an unencrypted PEM" in d for d in details), details
