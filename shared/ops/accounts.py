@@ -20,6 +20,9 @@ from shared.providers import Provider, all_providers, configure
 from shared.queue import DEFAULT_ACCOUNT
 from shared.status_api import check_settings
 
+# The longest a replaced credential stays valid: a rotation retires the old key (a leaked one) for good.
+MAX_KEEP_PREVIOUS_SECONDS = 30 * 86400.0
+
 
 def account_document(row: AccountRow) -> dict[str, Any]:
     route = f"/callbacks/{row.provider}/{row.name}"
@@ -89,6 +92,8 @@ class AccountService(Connections):
         """New values for some settings (the others are kept); the old credentials stay valid for callbacks
         ``keep_previous`` seconds more, so the provider's dashboard can change at leisure."""
         with audited(self, actor, "account_rotate", target=f"{provider}/{name}") as (session, result):
+            if not 0 <= keep_previous <= MAX_KEEP_PREVIOUS_SECONDS:  # NaN too
+                raise Refused(f"keep_previous is 0 to {MAX_KEEP_PREVIOUS_SECONDS:.0f} seconds (30 days)")
             chosen = self._provider(provider)
             row = self._stored(session, provider, name)
             try:

@@ -333,3 +333,19 @@ def test_an_account_whose_api_settings_do_not_parse_is_refused_and_stops_no_othe
         assert found is not None and found["status"] == "paid"
         details = [r.provider_status for r in rows(engine, "SELECT provider_status FROM payment_checks")]
         assert any("PRIVATE_KEY is not an unencrypted PEM" in d for d in details), details
+
+
+def test_a_rotation_keeps_the_old_credentials_thirty_days_at_most(settings: Settings, engine: Engine) -> None:
+    env = env_for(settings.queue_prefix, PAYHOOK_ADMIN_TOKEN="adm1n-t0ken")
+    assert run(env, "accounts", "add", "pivot", "acme", "callback_key=old-key-1").exit_code == 0
+    for keep in ("inf", "1e20", str(30 * 86400 + 1)):
+        refused = run(env, "accounts", "rotate", "pivot", "acme", "callback_key=new-key-2", "--keep-previous", keep)
+        assert refused.exit_code == 1 and "keep_previous is 0 to 2592000 seconds" in refused.stderr, refused.output
+    with TestClient(create_app(Settings.from_env(env), ring=False)) as web:
+        answer = web.patch("/admin/accounts/pivot/acme", headers={"Authorization": "Bearer adm1n-t0ken"},
+                           json={"credentials": {"callback_key": "new-key-2"}, "keep_previous": 1e20})  # fmt: skip
+        assert answer.status_code == 422, answer.text
+    assert (
+        run(env, "accounts", "rotate", "pivot", "acme", "callback_key=new-key-2", "--keep-previous", "3600").exit_code
+        == 0
+    )
