@@ -68,16 +68,20 @@ class CallbackEndpoint:
     settings: Settings
     metrics: ReceiverMetrics
     spool: Spool | None = None
+    # False until the stored accounts have been loaded once: till then (PostgreSQL unreachable when the process
+    # started) an account's route is not known to be unknown, and a 404 would tell the provider to give up.
+    accounts_loaded: bool = False
 
     def install(self, routes: dict[str, Configured]) -> None:
         """A new routing table (accounts changed): requests from now on use it."""
         self.routes = routes
+        self.accounts_loaded = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route: str = scope["path_params"]["route"]
         found = self.routes.get(route)
         if found is None:
-            await error(404, "not_found", f"no provider account at /callbacks/{route}")(scope, receive, send)
+            await self._not_found(route)(scope, receive, send)
             return
         if scope["method"] != "POST":
             # Some providers check that a callback URL answers 200 when it is registered.
@@ -87,6 +91,13 @@ class CallbackEndpoint:
         if refusal is not None:
             self.metrics.counts[(found.provider.name, refusal[0])] += 1
             await refusal[1](scope, receive, send)
+
+    def _not_found(self, route: str) -> Response:
+        provider, slash, _ = route.partition("/")
+        if slash and not self.accounts_loaded and provider in self.routes:
+            retry = {"Retry-After": "5"}
+            return error(503, "unavailable", "this process has not loaded its accounts yet; retry later", retry)
+        return error(404, "not_found", f"no provider account at /callbacks/{route}")
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, configured: Configured

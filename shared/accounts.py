@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.env import SettingsError
 from shared.providers import PREFIX, Provider, all_providers
 from shared.queue import DEFAULT_ACCOUNT
 
@@ -53,9 +55,12 @@ def is_secret(key: str) -> bool:
     return any(word in key for word in ("key", "secret"))
 
 
-def fingerprint(value: str) -> str:
-    """Enough of a digest to tell two values apart, nothing of the value."""
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+def fingerprint(value: str, key: bytes | None = None) -> str:
+    """Enough of a digest to tell two values apart. Keyed (``Sealer.fingerprint_key``), nothing of the value:
+    a short secret cannot be found by hashing guesses. Unkeyed (settings stored in clear), a plain digest."""
+    if key is None:
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+    return "hmac-sha256:" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +113,12 @@ def _closest(name: str, provider: Provider, known: Mapping[str, str]) -> str | N
     return next(iter(difflib.get_close_matches(bare, known, n=1, cutoff=0.75)), None)
 
 
-def shown(provider: Provider, settings: Mapping[str, str]) -> dict[str, str]:
-    """An account's settings as operators may see them: values, but secrets only as fingerprints."""
-    names = {variable: key for key, variable in keys(provider).items()}
+def shown(provider: Provider, settings: Mapping[str, str], key: bytes | None = None) -> dict[str, str]:
+    """An account's settings as operators may see them: values, but secrets only as fingerprints (keyed with
+    ``key`` when given)."""
+    names = {variable: name for name, variable in keys(provider).items()}
     return {
-        names.get(variable, variable): fingerprint(value) if is_secret(names.get(variable, variable)) else value
+        names.get(variable, variable): fingerprint(value, key) if is_secret(names.get(variable, variable)) else value
         for variable, value in sorted(settings.items())
     }
 
@@ -145,6 +151,19 @@ class Environs:
             return self.base
         found = self.stored.get((provider.name, account))
         return None if found is None else environ_for(self.base, provider, found.settings)
+
+    def confirms(self, provider: Provider, account: str) -> bool:
+        """Whether ``account``'s callbacks wait for the status API's confirmation: by the account's own settings
+        (its ``verify``, else the provider's setting it inherits); for an account not stored or disabled, by the
+        provider's own default. A setting that does not parse confirms: a body is never trusted by mistake."""
+        api = provider.status_api
+        if api is None:
+            return False
+        environ = self.environ(provider, account)
+        try:
+            return api.confirms_callbacks({} if environ is None else environ)
+        except SettingsError:
+            return True
 
     def queried(self) -> dict[str, Provider]:
         """The providers whose status API has credentials in at least one account."""

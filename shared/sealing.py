@@ -7,6 +7,10 @@ rows written before encryption was turned on (or after it was turned off) read b
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from shared.env import SettingsError
@@ -21,6 +25,13 @@ class Sealer:
             self._fernet = MultiFernet([Fernet(k.encode()) for k in keys]) if keys else None
         except ValueError:
             raise SettingsError(f"{VARIABLE} must hold Fernet keys (32 url-safe base64 bytes each)") from None
+        # A key of its own for fingerprints of sealed secrets, derived from the sealing key: a fingerprint in
+        # clear beside a sealed value must not let anyone without the key try guesses against it.
+        self.fingerprint_key = (
+            hmac.digest(base64.urlsafe_b64decode(keys[0]), b"payhook:account-fingerprints", hashlib.sha256)
+            if keys
+            else None
+        )
 
     @property
     def enabled(self) -> bool:

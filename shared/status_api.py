@@ -144,3 +144,31 @@ class StatusApi:
     # Where the provider has a daily report of what it never notifies (Revenue Monster's refunds): the latest
     # day whose report is complete at Unix time ``now`` (the client's ``report`` reads it).
     report_day: Callable[[float], date] | None = None
+
+
+class _Offline:
+    """A transport and token store for building a client that is never asked anything."""
+
+    async def __call__(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None = None
+    ) -> Reply | Answer:
+        raise RuntimeError("a client built to check its settings sends nothing")
+
+    async def get(self, name: str) -> str | None:
+        return None
+
+    async def put(self, name: str, token: str, seconds: float) -> None:
+        return None
+
+    async def drop(self, name: str, token: str) -> None:
+        return None
+
+
+def check_settings(api: StatusApi, environ: Mapping[str, str]) -> None:
+    """Builds the client for ``environ`` once, sending nothing: settings that do not parse (a private key that
+    is not PEM, a verify that is neither value) raise ``SettingsError`` where they are given, not at every
+    reconciliation round."""
+    api.confirms_callbacks(environ)
+    if api.configured(environ):
+        offline = _Offline()
+        api.configure(environ, ApiContext(send=offline, tokens=offline, clock=lambda: 0.0))

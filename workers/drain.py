@@ -20,7 +20,6 @@ from tenacity import RetryCallState
 from shared.backlog import group_info, text
 from shared.db import dead_letters as dlq
 from shared.db.apply import Policy
-from shared.providers import confirming
 from shared.queue import QueuedCallback
 from workers import metrics
 from workers.context import STOPPING, WorkerContext
@@ -42,7 +41,8 @@ class Drain:
         self._claim_ms = int(self.settings.claim_timeout_seconds * 1000)
         self._held_ids: list[str] = []
         self._slot = 0
-        self._confirming = confirming(self.settings.environ)
+        # Each account's own ``verify`` says whether its callbacks wait for the status API's confirmation.
+        self._environs = ctx.account_environs()
         self._schedule = self.settings.reconcile_schedule
 
     # -- the loop ---------------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ class Drain:
     def _process(self, entries: list[Entry]) -> Report:
         ids = [entry_id for entry_id, _ in entries]
         self._held_ids = ids
-        prepared = prepare(entries, self.ctx.providers, self._confirming)
+        prepared = prepare(entries, self.ctx.providers, self._environs.confirms)
         started = time.perf_counter()
         report = self._retry(
             commit, self.ctx.sessions, prepared, self.ctx.sealer, Policy(self._schedule), shard=self._slot

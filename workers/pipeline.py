@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -62,10 +62,10 @@ class Report:
 
 
 def prepare(
-    entries: list[Entry], providers: Mapping[str, Provider], confirming: frozenset[str] = frozenset()
+    entries: list[Entry], providers: Mapping[str, Provider], confirms: Callable[[Provider, str], bool] | None = None
 ) -> Prepared:
     """Normalize every entry; what can never be processed is set aside for the dead-letter queue. Callbacks of
-    the ``confirming`` providers wait for their status API's confirmation."""
+    the accounts that ``confirms`` names (provider, account) wait for their status API's confirmation."""
     out = Prepared()
     for entry_id, fields in entries:
         try:
@@ -93,7 +93,8 @@ def prepare(
         if event is None:
             out.ignored.append(entry_id)
             continue
-        out.items.append(Item(entry_id, event, callback, unconfirmed=callback.provider in confirming))
+        unconfirmed = confirms is not None and confirms(provider, callback.account)
+        out.items.append(Item(entry_id, event, callback, unconfirmed=unconfirmed))
     return out
 
 

@@ -23,6 +23,7 @@ from shared.db import accounts as accounts_table
 from shared.db import checks
 from shared.db.apply import Policy
 from shared.db.checks import Due
+from shared.env import SettingsError
 from shared.providers import Provider
 from shared.queue import DEFAULT_ACCOUNT, route
 from shared.reconcile.engine import Checked, ask, settle
@@ -158,7 +159,11 @@ class ReconcileLoop:
         """Yesterday's report of what the provider never notifies, read once per account: every payment it lists
         is asked about now. A report that cannot be read is tried again in a few minutes."""
         api, environ = provider.status_api, environs.environ(provider, account)
-        client = None if environ is None else runtime.client(provider, environ, account)
+        try:
+            client = None if environ is None else runtime.client(provider, environ, account)
+        except SettingsError as exc:  # this account's report only; its payments' answers say why too
+            log.error("the report of %s's account %s is not read: %s", provider.name, account, exc)
+            return
         if api is None or api.report_day is None or client is None or client.report is None:
             return
         day = api.report_day(time.time())

@@ -9,7 +9,9 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
+from shared.db import accounts
 from shared.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -37,5 +39,13 @@ def create_database_if_missing(settings: Settings) -> None:
 
 
 def upgrade(settings: Settings) -> None:
+    """The schema at its latest revision; then the accounts' fingerprints keyed with the current sealing key
+    (those from before keyed fingerprints told a short secret to whoever could hash guesses)."""
     create_database_if_missing(settings)
     command.upgrade(alembic_config(settings), "head")
+    engine = create_engine(settings.database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            accounts.refingerprint(session, settings.sealer)
+    finally:
+        engine.dispose()

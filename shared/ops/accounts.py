@@ -5,7 +5,6 @@ process reloads its routing table within seconds; secrets are never shown back, 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,9 +19,10 @@ from shared.env import SettingsError
 from shared.ops.audit import Refused, audited
 from shared.providers import Provider, all_providers, configure
 from shared.queue import DEFAULT_ACCOUNT
+from shared.status_api import check_settings
 
-# The longest overlap of a rotation: old credentials valid for a year at most.
-MAX_OVERLAP_SECONDS = 365 * 86400
+# The longest a replaced credential stays valid: a rotation retires the old key (a leaked one) for good.
+MAX_KEEP_PREVIOUS_SECONDS = 30 * 86400.0
 
 
 def account_document(row: AccountRow) -> dict[str, Any]:
@@ -50,7 +50,10 @@ class AccountService(Connections):
         """The account's settings as variables, refused unless they configure the provider's callbacks."""
         try:
             settings = parse_settings(provider, pairs)
-            configured = configure(provider, environ_for(self.settings.environ, provider, settings))
+            environ = environ_for(self.settings.environ, provider, settings)
+            configured = configure(provider, environ)
+            if provider.status_api is not None:
+                check_settings(provider.status_api, environ)
         except (AccountError, SettingsError) as exc:
             raise Refused(str(exc)) from None
         if configured.authenticator is None:
@@ -90,10 +93,14 @@ class AccountService(Connections):
         """New values for some settings (the others are kept); the old credentials stay valid for callbacks
         ``keep_previous`` seconds more, so the provider's dashboard can change at leisure."""
         with audited(self, actor, "account_rotate", target=f"{provider}/{name}") as (session, result):
-            chosen = self._provider(provider)
             _check_overlap(keep_previous)
+            chosen = self._provider(provider)
             row = self._stored(session, provider, name)
-            merged = {**table.opened_settings(row, self.sealer), **self._variables(chosen, pairs)}
+            try:
+                stored = table.opened_settings(row, self.sealer)
+            except table.Unreadable as exc:
+                raise Refused(f"{provider} account {name!r}: {exc}; remove it and add it again") from None
+            merged = {**stored, **self._variables(chosen, pairs)}
             settings = self._checked(chosen, _named(chosen, merged))
             table.replace_settings(session, row, settings, self.sealer, keep_previous=keep_previous)
             session.flush()
@@ -150,9 +157,9 @@ def _named(provider: Provider, settings: Mapping[str, str]) -> dict[str, str]:
 
 
 def _check_overlap(keep_previous: float) -> None:
-    """The overlap must end at a time PostgreSQL and Python can hold (``1e300`` seconds overflowed a traceback)."""
-    if not math.isfinite(keep_previous) or not 0 <= keep_previous <= MAX_OVERLAP_SECONDS:
-        raise Refused(f"keep_previous is 0 to {MAX_OVERLAP_SECONDS} seconds (a year); not {keep_previous:g}")
+    """The overlap ends within 30 days (``1e300`` seconds overflowed a traceback; years kept a leaked key)."""
+    if not 0 <= keep_previous <= MAX_KEEP_PREVIOUS_SECONDS:  # NaN and infinities too
+        raise Refused(f"keep_previous is 0 to {MAX_KEEP_PREVIOUS_SECONDS:.0f} seconds (30 days); not {keep_previous:g}")
 
 
 def _check(name: str) -> None:

@@ -184,16 +184,6 @@ def queried(environ: Mapping[str, str]) -> dict[str, Provider]:
     }
 
 
-def confirming(environ: Mapping[str, str]) -> frozenset[str]:
-    """The providers whose callbacks wait for their status API's confirmation (their signature leaves the
-    status unsigned and the settings ask for it)."""
-    return frozenset(
-        name
-        for name, provider in all_providers().items()
-        if provider.status_api is not None and provider.status_api.confirms_callbacks(environ)
-    )
-
-
 def demo_environment(folder: Path) -> dict[str, str]:
     """Settings that configure every provider with throwaway credentials kept in ``folder``."""
     return {p.credential: p.test_signer(folder).secret for p in all_providers().values()}

@@ -19,6 +19,7 @@ from shared.db import checks
 from shared.db.apply import Item, Policy, apply_events
 from shared.db.checks import Due
 from shared.db.models import Payment
+from shared.env import SettingsError
 from shared.providers import all_providers
 from shared.queue import QueuedCallback
 from shared.reconcile.runtime import ApiRuntime
@@ -68,7 +69,10 @@ async def ask(runtime: ApiRuntime, environs: Environs, due: Sequence[Due]) -> li
     async def one(payment: Due) -> Answer:
         provider = all_providers().get(payment.provider)
         environ = None if provider is None else environs.environ(provider, payment.account)
-        client = None if provider is None or environ is None else runtime.client(provider, environ, payment.account)
+        try:
+            client = None if provider is None or environ is None else runtime.client(provider, environ, payment.account)
+        except SettingsError as exc:  # this account's settings only: every other payment of the round is asked
+            return Answer.unavailable(f"{payment.account}'s {payment.provider} status API settings: {exc}")
         if client is None:
             return Answer.unavailable(f"{payment.provider}'s status API is not configured for {payment.account}")
         return await client.status.query(reference(payment))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -78,6 +80,11 @@ class RedisTokens:
         self._stored: dict[str, bytes] = {}
 
     def _key(self, name: str) -> str:
+        """The token's key. A name holds a plain digest of the credentials (``token_name``): keyed again when
+        sealing is on, so that listing Redis's keys gives no digest of a secret to try guesses against."""
+        key = self._sealer.fingerprint_key
+        if key is not None:
+            name = hmac.new(key, name.encode(), hashlib.sha256).hexdigest()[:32]
         return f"{self._prefix}:api-token:{name}"
 
     async def get(self, name: str) -> str | None:

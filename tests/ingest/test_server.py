@@ -65,3 +65,15 @@ def test_the_accounts_loaded_at_start_are_kept_from_the_cyclic_collector(setting
         assert app.callbacks.routes["pivot"] is not None
     # Stopped: the app gives back what it froze.
     assert any(tracked is entry for tracked in gc.get_objects())
+
+
+def test_an_account_route_is_503_not_404_until_the_accounts_could_be_loaded(settings: Settings) -> None:
+    """PostgreSQL unreachable when the process starts: an account's route is not known to be unknown yet, and a
+    404 would tell the provider to stop retrying. The default's route is served from the settings meanwhile."""
+    unreachable = dataclasses.replace(settings, database_url="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    with TestClient(create_app(unreachable, ring=False)) as web:
+        waiting = web.post("/callbacks/pivot/acme", content=b"{}", headers={"X-API-Key": "k"})
+        assert waiting.status_code == 503 and waiting.headers["retry-after"] == "5", waiting.text
+        assert web.post("/callbacks/stripe/acme", content=b"{}").status_code == 404
+    with TestClient(create_app(settings, ring=False)) as web:
+        assert web.post("/callbacks/pivot/nobody", content=b"{}").status_code == 404

@@ -109,3 +109,16 @@ def test_environs_give_each_enabled_account_its_environment() -> None:
     assert environs.environ(PIVOT, "default") == base
     assert environs.environ(PIVOT, "shop") == {"PAYHOOK_PIVOT_CALLBACK_KEY": "shop-key"}
     assert environs.environ(PIVOT, "off") is None and environs.environ(PIVOT, "unknown") is None
+
+
+def test_each_account_says_whether_its_callbacks_wait_for_confirmation() -> None:
+    midtrans = all_providers()["midtrans"]
+    server_key, verify = "PAYHOOK_MIDTRANS_SERVER_KEY", "PAYHOOK_MIDTRANS_VERIFY"
+    strict = Account("midtrans", "strict", settings={server_key: "k1", verify: "status-api"})
+    inherits = Account("midtrans", "inherits", settings={server_key: "k2"})
+    vague = Account("midtrans", "vague", settings={server_key: "k3", verify: "sometimes"})
+    environs = Environs.of_accounts({server_key: "k0", verify: "off"}, [strict, inherits, vague])
+    assert not environs.confirms(midtrans, "default") and not environs.confirms(midtrans, "inherits")
+    assert environs.confirms(midtrans, "strict") and environs.confirms(midtrans, "vague")
+    assert environs.confirms(midtrans, "removed")  # the provider's own default: status-api
+    assert not environs.confirms(PIVOT, "default")

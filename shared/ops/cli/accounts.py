@@ -18,10 +18,11 @@ MAX_VALUE_BYTES = 64 * 1024
 
 def _pairs(given: tuple[str, ...]) -> dict[str, str]:
     pairs: dict[str, str] = {}
-    for item in given:
+    for number, item in enumerate(given, 1):
         key, sep, value = item.partition("=")
         if not sep or not key:
-            fail(f"credentials are KEY=VALUE (or KEY=@PATH), not {item.split('=')[0][:40]!r}")
+            # Not echoed: a credential typed without its name (or with ':') is the secret itself.
+            fail(f"credential {number} is not KEY=VALUE (or KEY=@PATH); it is not shown, it may be a secret")
         name = key.strip().lower()
         if name in pairs:
             fail(f"{name} is given twice: give each setting once")

@@ -3,6 +3,7 @@ rotations keeping the previous settings for a while, enabling, removing, loading
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 from cryptography.fernet import Fernet
@@ -23,7 +24,7 @@ def test_settings_are_sealed_at_rest_and_fingerprinted_in_clear(engine: Engine) 
     with engine.connect() as conn:
         stored, shown = conn.execute(text("SELECT settings, fingerprints FROM accounts")).one()
     assert b"very-secret-key" not in bytes(stored)
-    assert shown == {"callback_key": fingerprint("very-secret-key")}
+    assert shown == {"callback_key": fingerprint("very-secret-key", sealer.fingerprint_key)}
     with Session(engine) as session:
         row = repo.find(session, "pivot", "shop")
         assert row is not None and repo.opened_settings(row, sealer) == {KEY: "very-secret-key"}
@@ -65,3 +66,48 @@ def test_listing_disabling_and_removing(engine: Engine) -> None:
         assert repo.remove(session, "pivot", "a") == 0
     with Session(engine) as session:
         assert [a.name for a in repo.load(session, sealer)] == ["m", "b"]
+
+
+def test_an_account_sealed_with_a_removed_key_is_left_out_and_the_others_load(engine: Engine) -> None:
+    old, kept = Sealer((Fernet.generate_key().decode(),)), Sealer((Fernet.generate_key().decode(),))
+    with Session(engine) as session, session.begin():
+        repo.add(session, "pivot", "orphan", {KEY: "sealed-with-a-removed-key"}, old)
+        for name in ("a", "z"):
+            repo.add(session, "pivot", name, {KEY: f"key-{name}"}, kept)
+        rotated = repo.add(session, "pivot", "rotated", {KEY: "before"}, old)
+        repo.replace_settings(session, rotated, {KEY: "after"}, kept, keep_previous=600)
+    with Session(engine) as session:
+        loaded = {a.name: a for a in repo.load(session, kept)}
+    assert sorted(loaded) == ["a", "rotated", "z"]
+    assert loaded["a"].settings == {KEY: "key-a"}
+    # Its previous settings cannot be opened any more: the overlap ends, the account itself stays.
+    assert loaded["rotated"].settings == {KEY: "after"} and loaded["rotated"].previous is None
+    with Session(engine) as session:
+        assert [a.name for a in repo.load(session, Sealer())] == []
+
+
+def test_a_sealed_secrets_fingerprint_cannot_be_matched_without_the_key(engine: Engine) -> None:
+    """A short key's plain digest is found by hashing guesses; the stored fingerprint is keyed."""
+    sealer = Sealer((Fernet.generate_key().decode(),))
+    with Session(engine) as session, session.begin():
+        repo.add(session, "pivot", "tiny", {KEY: "q7Zx"}, sealer)
+    with engine.connect() as conn:
+        [shown] = conn.execute(text("SELECT fingerprints->>'callback_key' FROM accounts")).one()
+    assert shown.startswith("hmac-sha256:")
+    assert (
+        shown.split(":")[1] not in fingerprint("q7Zx")
+        and shown.split(":")[1] not in hashlib.sha256(b"q7Zx").hexdigest()
+    )
+    assert shown != fingerprint("q7Zx", Sealer((Fernet.generate_key().decode(),)).fingerprint_key)
+
+
+def test_migrate_keys_the_fingerprints_written_before(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        repo.add(session, "pivot", "old", {KEY: "q7Zx"}, Sealer())
+    sealer = Sealer((Fernet.generate_key().decode(),))
+    with Session(engine) as session, session.begin():
+        assert repo.refingerprint(session, sealer) == 1
+    with Session(engine) as session, session.begin():
+        assert repo.refingerprint(session, sealer) == 0
+        row = repo.find(session, "pivot", "old")
+        assert row is not None and row.fingerprints == {"callback_key": fingerprint("q7Zx", sealer.fingerprint_key)}

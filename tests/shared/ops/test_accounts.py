@@ -4,6 +4,7 @@ running web processes, secrets kept sealed and never shown, the account's API cr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -15,10 +16,12 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from ingest.server import create_app
-from shared.accounts import keys
+from shared.accounts import keys, parse_settings
+from shared.db import accounts as repo
 from shared.ops.cli import main
 from shared.providers import all_providers
 from shared.settings import Settings
@@ -177,7 +180,7 @@ def test_removing_an_account_with_payments_says_they_stay_and_is_audited(
     assert payment(engine, "pivot", "1750758552", "brand-b") is not None
 
 
-@pytest.mark.parametrize("overlap", ["1e300", "inf", "nan", "31536001"])
+@pytest.mark.parametrize("overlap", ["1e300", "inf", "nan", "2592001"])
 def test_an_overlap_no_clock_can_hold_is_refused_in_one_line_and_audited(
     settings: Settings, engine: Engine, overlap: str
 ) -> None:
@@ -185,7 +188,7 @@ def test_an_overlap_no_clock_can_hold_is_refused_in_one_line_and_audited(
     assert run(env, "accounts", "add", "pivot", "acme", "callback_key=old-key-1").exit_code == 0
     refused = run(env, "accounts", "rotate", "pivot", "acme", "callback_key=new-key-2", "--keep-previous", overlap)
     assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit), refused.exception
-    assert refused.stderr.startswith("payhook: keep_previous is 0 to 31536000 seconds"), refused.stderr
+    assert refused.stderr.startswith("payhook: keep_previous is 0 to 2592000 seconds"), refused.stderr
     with TestClient(create_app(Settings.from_env(env), ring=False)) as web:
         answer = web.patch(
             "/admin/accounts/pivot/acme",
@@ -264,7 +267,7 @@ def test_secrets_are_sealed_in_the_database_and_never_shown(settings: Settings, 
             web.get("/admin/accounts/pivot/sealed", headers=auth).text,
         ]
     shown = json.loads(outputs[4])["settings"]
-    assert shown["merchant_id"] == "m-1" and shown["callback_key"].startswith("sha256:")
+    assert shown["merchant_id"] == "m-1" and shown["callback_key"].startswith("hmac-sha256:")
     for output in outputs:
         assert not any(secret in output for secret in secrets), output
     stored = rows(engine, "SELECT settings, previous, fingerprints::text AS f FROM accounts")[0]
@@ -330,3 +333,105 @@ def test_an_account_s_payments_are_asked_about_with_its_own_api_credentials(
         assert found is not None and found["status"] == "paid"
         assert any(r["path"].endswith("/v2/payments/s-acme") for r in acme.requests("pivot"))
         assert not ours.requests("pivot")
+
+
+def _midtrans_signed(body: bytes, server_key: str) -> bytes:
+    doc = json.loads(body)
+    signed_text = doc["order_id"] + doc["status_code"] + doc["gross_amount"] + server_key
+    doc["signature_key"] = hashlib.sha512(signed_text.encode()).hexdigest()
+    return json.dumps(doc).encode()
+
+
+def test_an_accounts_own_verify_decides_whether_its_callbacks_wait_for_get_status(
+    settings: Settings, engine: Engine
+) -> None:
+    """The settings trust Midtrans bodies (verify off); an account that asks for Get Status is not trusted."""
+    env = env_for(settings.queue_prefix)
+    assert env["PAYHOOK_MIDTRANS_VERIFY"] == "off"
+    keys_by_account = {"strict": "SB-Mid-server-STRICT", "trusting": "SB-Mid-server-TRUSTING"}
+    added = run(env, "accounts", "add", "midtrans", "strict", f"server_key={keys_by_account['strict']}",
+                "verify=status-api")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    trusting = run(env, "accounts", "add", "midtrans", "trusting", f"server_key={keys_by_account['trusting']}")
+    assert trusting.exit_code == 0, trusting.output
+    refused = run(env, "accounts", "add", "midtrans", "vague", "server_key=SB-Mid-server-V", "verify=sometimes")
+    assert refused.exit_code == 1 and "status-api or off" in refused.stderr
+    with TestClient(create_app(settings, ring=False)) as web:
+        for name, key in keys_by_account.items():
+            body = _midtrans_signed(sample("midtrans.bank_transfer_settlement"), key)
+            answer = web.post(f"/callbacks/midtrans/{name}", content=body, headers={"content-type": "application/json"})
+            assert answer.status_code == 200, answer.text
+    drain_all(settings)
+    joined = "payments JOIN payment_events e ON e.payment_id = payments.id"
+    found = {r.account: (r.outcome, r.status) for r in rows(engine, f"SELECT payments.account, e.outcome, "
+             f"payments.status FROM {joined}")}  # fmt: skip
+    assert found == {"strict": ("unconfirmed", "pending"), "trusting": ("applied", "paid")}
+
+
+def test_a_credential_given_without_its_name_is_not_echoed(settings: Settings) -> None:
+    env = env_for(settings.queue_prefix)
+    for given in ("callback_key:Sup3rS3cretK3y", "Sup3rS3cretK3y"):
+        refused = run(env, "accounts", "add", "pivot", "leak", "merchant_id=m-1", given)
+        assert refused.exit_code == 1 and "credential 2 is not KEY=VALUE" in refused.stderr
+        assert "Sup3rS3cret" not in refused.output + refused.stderr
+
+
+def test_an_account_whose_api_settings_do_not_parse_is_refused_and_stops_no_other_accounts_queries(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    """A Revenue Monster private key that is not PEM: refused by ``accounts add``; one stored all the same
+    (before this check) is that account's answer only, and acme's payment is still asked about and corrected."""
+    theirs = {"PAYHOOK_PIVOT_MERCHANT_ID": "acme-merchant", "PAYHOOK_PIVOT_MERCHANT_SECRET": "acme-secret"}
+    public_key, _ = _credential("revenue-monster", tmp_path)
+    broken = ("client_id=rm-client", "client_secret=rm-secret", "private_key=not-a-pem")
+    with serve_standin(theirs) as acme_served:
+        acme = StandIn(acme_served.url, httpx.Client(base_url=acme_served.url))
+        env = env_for(settings.queue_prefix, PAYHOOK_RECONCILE_SCHEDULE="0.1,0.1", **api_settings(acme.url))
+        refused = run(env, "accounts", "add", "revenue-monster", "broken", public_key, *broken)
+        assert refused.exit_code == 1 and "PRIVATE_KEY is not an unencrypted PEM" in refused.stderr
+        with Session(engine) as session, session.begin():
+            stored = dict(item.split("=", 1) for item in broken)
+            pem = (tmp_path / "credential").read_text()
+            repo.add(session, "revenue-monster", "broken", parse_settings(all_providers()["revenue-monster"],
+                     {**stored, "public_key": pem}), Settings.from_env(env).sealer)  # fmt: skip
+        added = run(env, "accounts", "add", "pivot", "acme", "callback_key=acme-key", "merchant_id=acme-merchant",
+                    "merchant_secret=acme-secret", f"api_url={acme.url}/pivot")  # fmt: skip
+        assert added.exit_code == 0, added.output
+        expected = run(env, "payments", "expect", "revenue-monster", "ORD-R", "--account", "broken")
+        assert expected.exit_code == 0, expected.output
+        acme.sim(
+            "PUT", "/pivot/payments", {"id": "s-acme", "clientReferenceId": "ORD-A", "amount": 5, "status": "PAID"}
+        )
+        with TestClient(create_app(Settings.from_env(env), ring=False)) as web:
+            body = json.dumps({"event": "PAYMENT.PROCESSING", "data": {
+                "id": "s-acme", "clientReferenceId": "ORD-A", "status": "PROCESSING",
+                "amount": {"value": 5, "currency": "IDR"}, "updatedAt": "2025-01-01T00:00:00Z"}}).encode()  # fmt: skip
+            assert web.post("/callbacks/pivot/acme", content=body, headers={"X-API-Key": "acme-key"}).status_code == 200
+        drain_all(Settings.from_env(env))
+        time.sleep(0.2)
+        ctx = WorkerContext(settings=Settings.from_env(env), pid=os.getpid())
+        try:
+            report = dict(ReconcileLoop(ctx).run())
+        finally:
+            ctx.close()
+        assert report.get("corrected") == 1, report
+        found = payment(engine, "pivot", "ORD-A", "acme")
+        assert found is not None and found["status"] == "paid"
+        details = [r.provider_status for r in rows(engine, "SELECT provider_status FROM payment_checks")]
+        assert any("PRIVATE_KEY is not an unencrypted PEM" in d for d in details), details
+
+
+def test_a_rotation_keeps_the_old_credentials_thirty_days_at_most(settings: Settings, engine: Engine) -> None:
+    env = env_for(settings.queue_prefix, PAYHOOK_ADMIN_TOKEN="adm1n-t0ken")
+    assert run(env, "accounts", "add", "pivot", "acme", "callback_key=old-key-1").exit_code == 0
+    for keep in ("inf", "1e20", str(30 * 86400 + 1)):
+        refused = run(env, "accounts", "rotate", "pivot", "acme", "callback_key=new-key-2", "--keep-previous", keep)
+        assert refused.exit_code == 1 and "keep_previous is 0 to 2592000 seconds" in refused.stderr, refused.output
+    with TestClient(create_app(Settings.from_env(env), ring=False)) as web:
+        answer = web.patch("/admin/accounts/pivot/acme", headers={"Authorization": "Bearer adm1n-t0ken"},
+                           json={"credentials": {"callback_key": "new-key-2"}, "keep_previous": 1e20})  # fmt: skip
+        assert answer.status_code == 422, answer.text
+    assert (
+        run(env, "accounts", "rotate", "pivot", "acme", "callback_key=new-key-2", "--keep-previous", "3600").exit_code
+        == 0
+    )

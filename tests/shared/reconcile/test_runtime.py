@@ -69,7 +69,9 @@ def test_tokens_are_shared_sealed_and_dropped_only_if_unchanged(prefix: str, sea
         a, b = RedisTokens(one, prefix, sealer), RedisTokens(two, prefix, sealer)
         await a.put("pivot:x", "token-1", 60)
         shared = await b.get("pivot:x")
-        stored = raw.get(f"{prefix}:api-token:pivot:x")
+        [key] = raw.keys(f"{prefix}:api-token:*")
+        assert (key == f"{prefix}:api-token:pivot:x".encode()) is not sealed  # no digest of a credential in clear
+        stored = raw.get(key)
         assert stored is not None and (b"token-1" not in stored) is sealed
         await a.put("pivot:x", "token-2", 60)  # another process renewed it meanwhile
         await b.drop("pivot:x", "token-1")  # b's stale drop leaves the new one
