@@ -34,7 +34,7 @@ def _database_url() -> str:
 BASE_DATABASE_URL = _database_url()
 
 # The stand-in of the providers' APIs as fixtures (``served``, ``standin``), for every test that needs it.
-pytest_plugins = ["tests.support.standin_fixtures"]
+pytest_plugins = ["tests.support.admin", "tests.support.standin_fixtures"]
 REDIS_URL = os.environ.get("PAYHOOK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 

@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
-from ingest.server import create_app
 from shared.settings import Settings
+from tests.support.admin import AUTH, TOKEN, admin_client
 from tests.support.fixtures import sample
 from tests.support.pipeline import drain_all, payment, pivot_event, post, scalar
 
 pytestmark = pytest.mark.integration
-TOKEN = "admin-test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def admin(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(dataclasses.replace(settings, admin_token=TOKEN), ring=False)) as client:
-        yield client
 
 
 def test_admin_api_is_404_when_no_token_is_configured(web: TestClient) -> None:
@@ -90,8 +80,8 @@ def test_dead_letters_list_filter_page_show_replay_and_delete(
 
 def test_admin_errors_keep_the_json_shape_even_when_the_database_is_down(settings: Settings) -> None:
     # Port 1 on loopback: nothing listens, so the connection is refused at once.
-    down = dataclasses.replace(settings, admin_token=TOKEN, database_url="postgresql+psycopg://postgres@127.0.0.1:1/x")
-    with TestClient(create_app(down, ring=False), raise_server_exceptions=False) as client:
+    down = "postgresql+psycopg://postgres@127.0.0.1:1/x"
+    with admin_client(settings, database_url=down, raise_server_exceptions=False) as client:
         answers = [
             client.get("/admin/endpoints", headers=AUTH),
             client.get("/admin/nowhere", headers=AUTH),

@@ -3,7 +3,6 @@ body (and what it does when bodies are encrypted at rest), counts by reason, cur
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -12,12 +11,12 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from starlette.testclient import TestClient
 
-from ingest.server import create_app
 from shared.db import dead_letters as dlq
 from shared.ops.cli import main
 from shared.ops.service import OperatorService
 from shared.settings import Settings
 from tests.conftest import env_for
+from tests.support.admin import AUTH, admin_client
 from tests.support.pipeline import drain_all, post
 
 pytestmark = pytest.mark.integration
@@ -81,16 +80,15 @@ def test_the_cli_and_the_admin_api_filter_the_same_way(settings: Settings, web: 
     assert page.exit_code == 0 and "5 of 12 dead letters waiting" in said and "next page: --after" in said
     counts = json.loads(cli(settings, "dlq", "counts", "--json").stdout)
     assert counts["total"] == 12
-    auth = {"Authorization": "Bearer t0ken"}
-    with TestClient(create_app(dataclasses.replace(settings, admin_token="t0ken"), ring=False)) as admin:
-        first = admin.get("/admin/dead-letters", params={"limit": 5}, headers=auth).json()
-        second = admin.get("/admin/dead-letters", params={"limit": 5, "after": first["next_after"]}, headers=auth)
+    with admin_client(settings) as admin:
+        first = admin.get("/admin/dead-letters", params={"limit": 5}, headers=AUTH).json()
+        second = admin.get("/admin/dead-letters", params={"limit": 5, "after": first["next_after"]}, headers=AUTH)
         assert second.json()["items"][0]["id"] > first["items"][-1]["id"]
-        found = admin.get("/admin/dead-letters", params={"search": "needle-in-xml"}, headers=auth).json()["items"]
+        found = admin.get("/admin/dead-letters", params={"search": "needle-in-xml"}, headers=AUTH).json()["items"]
         assert len(found) == 1
         # q, free text's earlier name, still works.
-        assert admin.get("/admin/dead-letters", params={"q": "needle-in-xml"}, headers=auth).json()["items"] == found
-        by_reason = admin.get("/admin/dead-letters/counts", params={"event_type": "PAYMENT.PAID"}, headers=auth)
+        assert admin.get("/admin/dead-letters", params={"q": "needle-in-xml"}, headers=AUTH).json()["items"] == found
+        by_reason = admin.get("/admin/dead-letters/counts", params={"event_type": "PAYMENT.PAID"}, headers=AUTH)
         assert by_reason.json()["total"] == 6
 
 

@@ -89,9 +89,17 @@ class Stack:
 
     @staticmethod
     def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-        """Signal the process and every child it forked (a Celery worker's pool)."""
+        """Signal the process and every child it forked (a Celery worker's pool), and see them all gone. One
+        still there after a grace period (a warm shutdown waits for the task in hand: long on a loaded machine)
+        is killed: a process that outlives its test claims the next test's payments in the same database and
+        asks a stand-in that is gone about them (a check that failed, a payment leased for a minute)."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
+        # The group outlives its leader while a child lives: SIGKILL to whatever is left (nothing, usually).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
 
     @staticmethod

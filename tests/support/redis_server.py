@@ -4,9 +4,12 @@ at will. The machine's shared Redis is never touched."""
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -62,3 +65,38 @@ class PrivateRedis:
     def restart(self, sig: int = signal.SIGTERM) -> None:
         self.stop(sig)
         self.start()
+
+
+class Monitor:
+    """Every command a Redis server runs, scripts' own included, as the server's MONITOR reports it: read by a
+    thread into ``commands`` (each a list of its words) until the ``with`` block ends. Meant for a private
+    server: it sees every client's traffic."""
+
+    _WORD = re.compile(rb'"((?:[^"\\]|\\.)*)"')
+
+    def __init__(self, port: int) -> None:
+        self.commands: list[list[str]] = []
+        self._socket = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self._lines = self._socket.makefile("rb")
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def __enter__(self) -> Monitor:
+        self._socket.sendall(b"MONITOR\r\n")
+        assert self._lines.readline() == b"+OK\r\n"
+        self._socket.settimeout(None)  # a quiet spell is no error: the reader waits until the block ends
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        # Shutting the socket down ends the reader's last read: every command read so far is kept.
+        self._socket.shutdown(socket.SHUT_RDWR)
+        self._thread.join(10)
+        self._lines.close()
+        self._socket.close()
+
+    def _read(self) -> None:
+        with contextlib.suppress(OSError):
+            for line in self._lines:
+                words = [w.decode("unicode_escape") for w in self._WORD.findall(line)]
+                if words:
+                    self.commands.append(words)

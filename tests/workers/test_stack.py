@@ -65,7 +65,11 @@ def test_each_callback_sent_five_times_concurrently_is_applied_once(
     bodies = [pivot_event("PAYMENT.PAID", f"sess-{i}", f"order-{i}", "PAID") for i in range(payments)]
 
     async def send_all() -> list[int]:
-        async with httpx.AsyncClient(base_url=s.url, limits=httpx.Limits(max_connections=50)) as http:
+        # 300 requests on 50 connections: most wait for a connection, as long as the web takes to answer those
+        # before them (over httpx's default 5 s on a loaded machine, a PoolTimeout). Waiting for a connection is
+        # the point here, never a failure: no pool time limit; each request's own answer keeps the default's.
+        limits, timeout = httpx.Limits(max_connections=50), httpx.Timeout(5.0, pool=None)
+        async with httpx.AsyncClient(base_url=s.url, limits=limits, timeout=timeout) as http:
             calls = [
                 http.post("/callbacks/pivot", content=body, headers={"X-API-Key": PIVOT_KEY})
                 for body in bodies

@@ -4,31 +4,39 @@ signs them, sent on request (lost, copied, held and reordered, late)."""
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 
 from shared.ops.cli.support import fail, reports_failures
 
 SIMULATE_PORT = 8099
+# Where the banner's callbacks go: payhook's receiver as ``payhook dev`` serves it.
+CALLBACKS_URL = "http://127.0.0.1:8000/callbacks"
 
 
 def usage(url: str, keys: Path) -> Iterator[str]:
     """How to use it: the settings that point payhook at it, and a round of the control API."""
     from shared.providers._standin import client_settings  # noqa: PLC0415 - only this command needs it
+    from shared.providers._standin.examples import examples  # noqa: PLC0415
 
     yield f"payhook simulate: the providers' stand-in at {url}  (Ctrl-C stops)"
     yield "point payhook's status clients at it:"
     for name, value in sorted(client_settings(url, keys).items()):
         yield f"  {name}={value}"
     yield "  PAYHOOK_MIDTRANS_VERIFY=status-api"
-    yield "set a payment's status, then send its callback to payhook (or any loopback URL):"
-    payment = '{"order_id": "ORDER-1", "gross_amount": "150000.00", "transaction_status": "settlement"}'
-    yield f"  curl -s -X PUT {url}/_sim/midtrans/payments -d '{payment}'"
-    send = '{"url": "http://127.0.0.1:8000/callbacks/midtrans", "copies": 2, "delay_ms": 500}'
-    yield f"  curl -s -X POST {url}/_sim/midtrans/payments/ORDER-1/callback -d '{send}'"
+    yield "set a payment's status, then send its callback to payhook (or any loopback URL): each provider's example"
+    for example in examples():
+        payment = json.dumps(example.fields, separators=(", ", ": "))
+        yield f"  curl -s -X PUT {url}/_sim/{example.provider}/payments -d {shlex.quote(payment)}"
+        send = json.dumps({"url": f"{CALLBACKS_URL}/{example.provider}", "copies": 2, "delay_ms": 500})
+        callback = f"{url}/_sim/{example.provider}/payments/{quote(example.key, safe='')}/callback"
+        yield f"  curl -s -X POST {shlex.quote(callback)} -d {shlex.quote(send)}"
     yield '  (also "drop": true, "hold": true then POST /_sim/callbacks/release {"order": "shuffle"};'
     yield "   PUT /_sim/faults, POST /_sim/clock, GET /_sim/requests: see shared/providers/_standin/control.py)"
 

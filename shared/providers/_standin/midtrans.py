@@ -146,6 +146,11 @@ class MidtransTransaction:
 class MidtransStandIn:
     name = NAME
 
+    @staticmethod
+    def example(sample: Mapping[str, Any]) -> dict[str, Any]:
+        """The control API's fields of the payment a Midtrans callback tells of (the provider's example)."""
+        return {name: value for name, value in sample.items() if name in FIELDS}
+
     def __init__(self, config: StandInConfig, clock: Clock) -> None:
         self._config = config
         self._clock = clock

@@ -86,6 +86,16 @@ def _ok(data: Any, pagination: dict[str, int] | None = None) -> Response:
 class PivotStandIn:
     name = NAME
 
+    @staticmethod
+    def example(sample: Mapping[str, Any]) -> dict[str, Any]:
+        """The control API's fields of the payment a Pivot callback tells of (the provider's example)."""
+        data = sample["data"]
+        amount = data["amount"]
+        return {
+            "id": data["id"], "clientReferenceId": data["clientReferenceId"], "amount": amount["value"],
+            "currency": amount["currency"], "status": data["status"],
+        }  # fmt: skip
+
     def __init__(self, config: StandInConfig, clock: Clock) -> None:
         self._config = config
         self._clock = clock

@@ -66,6 +66,18 @@ def error(status: int, code: str, debug: dict[str, Any] | None = None) -> Respon
 class RevenueMonsterStandIn:
     name = NAME
 
+    @staticmethod
+    def example(sample: Mapping[str, Any]) -> dict[str, Any]:
+        """The control API's fields of the payment a Revenue Monster callback tells of (the provider's example)."""
+        data = sample["data"]
+        order = data["order"]
+        return {
+            "transactionId": data["transactionId"],
+            "orderId": order["id"],
+            "amount": order["amount"],
+            "status": data["status"],
+        }
+
     def __init__(self, config: StandInConfig, clock: Clock) -> None:
         self._config = config
         self._clock = clock

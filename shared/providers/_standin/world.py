@@ -12,6 +12,9 @@ from shared.providers._standin.midtrans import MidtransStandIn
 from shared.providers._standin.pivot import PivotStandIn
 from shared.providers._standin.revenue_monster import RevenueMonsterStandIn
 
+# Each provider's stand-in: it names its provider and turns the provider's example callback into a payment.
+KINDS = (PivotStandIn, RevenueMonsterStandIn, MidtransStandIn)
+
 
 @dataclass
 class World:
@@ -23,11 +26,7 @@ class World:
     providers: dict[str, StandIn] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        made: list[StandIn] = [
-            PivotStandIn(self.config, self.clock),
-            RevenueMonsterStandIn(self.config, self.clock),
-            MidtransStandIn(self.config, self.clock),
-        ]
+        made: list[StandIn] = [kind(self.config, self.clock) for kind in KINDS]
         self.providers = {p.name: p for p in made}
 
     def reset(self) -> None:

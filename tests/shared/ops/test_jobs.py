@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import threading
@@ -13,15 +12,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
-from starlette.testclient import TestClient
 
-from ingest.server import create_app
 from shared.db import dead_letters as dlq
 from shared.ops.cli import main
 from shared.ops.service import OperatorService
 from shared.queue import QueuedCallback
 from shared.settings import Settings
 from tests.conftest import env_for
+from tests.support.admin import AUTH, admin_client
 from tests.support.net import free_port
 from tests.support.pipeline import rows, scalar
 from tests.support.processes import Stack, wait_for
@@ -123,22 +121,21 @@ def test_a_job_whose_runner_died_is_taken_over_where_it_stopped(settings: Settin
 def test_a_worker_runs_a_job_started_over_the_admin_api(settings: Settings, engine: Engine, tmp_path: Path) -> None:
     _letters(settings, 120)
     stack = Stack(env_for(settings.queue_prefix), free_port(), tmp_path)
-    auth = {"Authorization": "Bearer t0ken"}
     try:
         stack.worker()
-        with TestClient(create_app(dataclasses.replace(settings, admin_token="t0ken"), ring=False)) as admin:
-            started = admin.post("/admin/dead-letters/replay", params={"background": "true"}, headers=auth)
+        with admin_client(settings) as admin:
+            started = admin.post("/admin/dead-letters/replay", params={"background": "true"}, headers=AUTH)
             assert started.status_code == 202, started.text
             job_id = started.json()["job"]["id"]
-            again = admin.post("/admin/dead-letters/replay", params={"background": "true"}, headers=auth)
+            again = admin.post("/admin/dead-letters/replay", params={"background": "true"}, headers=AUTH)
             assert again.json()["job"]["id"] == job_id and again.json()["created"] is False
 
             def done() -> bool:
-                return bool(admin.get(f"/admin/jobs/{job_id}", headers=auth).json()["status"] == "done")
+                return bool(admin.get(f"/admin/jobs/{job_id}", headers=AUTH).json()["status"] == "done")
 
             wait_for(done, 60, "the worker to run the job")
-            assert admin.get("/admin/jobs", headers=auth).json()["items"][0]["changed"] == 120
-            assert admin.post("/admin/jobs/999/cancel", headers=auth).status_code == 404
+            assert admin.get("/admin/jobs", headers=AUTH).json()["items"][0]["changed"] == 120
+            assert admin.post("/admin/jobs/999/cancel", headers=AUTH).status_code == 404
     finally:
         stack.stop()
     assert scalar(engine, "SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL") == 120  # failed again

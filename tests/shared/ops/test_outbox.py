@@ -3,9 +3,7 @@ the reference Standard Webhooks verifier, the allow-list of hosts."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,23 +12,15 @@ from sqlalchemy import Engine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.testclient import TestClient
 
-from ingest.server import create_app
 from shared.ops.cli import main
 from shared.settings import Settings
 from tests.conftest import env_for
+from tests.support.admin import AUTH, admin_client
 from tests.support.hooks import Answer, Endpoint
 from tests.support.outbox import deliver_until
 from tests.support.pipeline import drain_all, pivot_event, post, scalar
 
 pytestmark = pytest.mark.integration
-TOKEN = "admin-test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def admin(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(dataclasses.replace(settings, admin_token=TOKEN), ring=False)) as client:
-        yield client
 
 
 def cli(settings: Settings, *args: str, **env: str) -> Any:
@@ -178,8 +168,7 @@ def test_endpoints_at_loopback_are_refused_unless_private_endpoints_are_allowed(
     admin: TestClient, settings: Settings
 ) -> None:
     existing = admin.post("/admin/endpoints", json={"url": "http://127.0.0.1:9/hooks"}, headers=AUTH).json()
-    strict = dataclasses.replace(settings, admin_token=TOKEN, endpoint_allow_private=False)
-    with TestClient(create_app(strict, ring=False)) as client:
+    with admin_client(settings, endpoint_allow_private=False) as client:
         for url in LOOPBACK_URLS:
             for answer in (
                 client.post("/admin/endpoints", json={"url": url}, headers=AUTH),
@@ -201,16 +190,14 @@ def test_the_cli_and_the_admin_api_aim_an_endpoint_at_one_account(settings: Sett
     assert json.loads(made.stdout)["account"] == "shop"
     listed = cli(settings, "endpoints", "list")
     assert "shop" in listed.stdout and "account" in listed.stdout
-    admin = dataclasses.replace(settings, admin_token="t0ken-admin")
-    with TestClient(create_app(admin, ring=False)) as web:
-        auth = {"Authorization": "Bearer t0ken-admin"}
+    with admin_client(settings) as web:
         added = web.post(
-            "/admin/endpoints", json={"url": "https://hooks.merchant.invalid/b", "account": "b2"}, headers=auth
+            "/admin/endpoints", json={"url": "https://hooks.merchant.invalid/b", "account": "b2"}, headers=AUTH
         )
         assert added.status_code == 201 and added.json()["account"] == "b2", added.text
-        changed = web.patch(f"/admin/endpoints/{added.json()['id']}", json={"account": None}, headers=auth)
+        changed = web.patch(f"/admin/endpoints/{added.json()['id']}", json={"account": None}, headers=AUTH)
         assert changed.status_code == 200 and changed.json()["account"] is None, changed.text
         bad = web.post(
-            "/admin/endpoints", json={"url": "https://hooks.merchant.invalid/c", "account": "B 2"}, headers=auth
+            "/admin/endpoints", json={"url": "https://hooks.merchant.invalid/c", "account": "B 2"}, headers=AUTH
         )
         assert bad.status_code == 422 and "account's name" in bad.json()["message"], bad.text

@@ -18,6 +18,7 @@ from shared.ops.cli import main
 from shared.queue import QueuedCallback
 from shared.settings import Settings
 from tests.conftest import env_for
+from tests.support.admin import AUTH, admin_client
 from tests.support.pipeline import drain_all, pivot_event, post, rows, scalar
 from workers.context import WorkerContext
 
@@ -102,17 +103,13 @@ def test_the_replay_then_does_what_the_dry_run_predicted(settings: Settings, eng
 
 
 def test_dry_run_over_the_admin_api_for_one_letter_and_a_filter(settings: Settings, web: TestClient) -> None:
-    import dataclasses
-
-    from ingest.server import create_app
 
     _setup(settings, web)
-    auth = {"Authorization": "Bearer t0ken"}
-    with TestClient(create_app(dataclasses.replace(settings, admin_token="t0ken"), ring=False)) as admin:
-        one = admin.post("/admin/dead-letters/5/replay", params={"dry_run": "true"}, headers=auth).json()
+    with admin_client(settings) as admin:
+        one = admin.post("/admin/dead-letters/5/replay", params={"dry_run": "true"}, headers=AUTH).json()
         assert [(x["id"], x["predicted"], x["status"]) for x in one["letters"]] == [(5, "applied", "processing")]
-        assert admin.post("/admin/dead-letters/99/replay", params={"dry_run": "true"}, headers=auth).status_code == 404
+        assert admin.post("/admin/dead-letters/99/replay", params={"dry_run": "true"}, headers=AUTH).status_code == 404
         some = admin.post(
-            "/admin/dead-letters/replay", params={"dry_run": "true", "reason": "crashed_worker"}, headers=auth
+            "/admin/dead-letters/replay", params={"dry_run": "true", "reason": "crashed_worker"}, headers=AUTH
         )
         assert some.json()["summary"]["applied"] == 2 and len(some.json()["would_replay"]) == 7
