@@ -1,5 +1,6 @@
 """What providers' authenticators have in common: several secrets compared in constant time (a rotation),
-a time window, and throwaway credentials kept in a folder for tests and demos."""
+a time window, an account's scope within a key shared by merchants, and throwaway credentials kept in a folder
+for tests and demos."""
 
 from __future__ import annotations
 
@@ -9,11 +10,45 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import orjson
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.env import SettingsError, positive_float, secrets_list
+from shared.providers import Authenticator
+from shared.providers._api import dig
+
+
+class ScopedAuthenticator:
+    """A provider that signs every merchant's callbacks with one key: ``inner`` proves the callback is the
+    provider's, and the body's field at the first of ``paths`` present must be one of ``allowed`` (an account's
+    own stores, say), or one merchant's genuine callback would be taken on another merchant's route."""
+
+    def __init__(self, inner: Authenticator, allowed: frozenset[str], paths: tuple[str, ...], setting: str) -> None:
+        self._inner, self._allowed, self._paths, self._setting = inner, allowed, paths, setting
+
+    def refusal(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        refused = self._inner.refusal(headers, body)
+        if refused is not None:
+            return refused
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            document = None
+        for path in self._paths:
+            found = dig(document, path)
+            if found is not None:
+                if str(found) in self._allowed:
+                    return None
+                return f"{path} {str(found)[:40]!r} is not one of this account's ({self._setting})"
+        return f"the callback names none of {', '.join(self._paths)}, and this account takes its {self._setting} only"
+
+
+def scoped(inner: Authenticator, allowed: str, paths: tuple[str, ...], setting: str) -> Authenticator:
+    """``inner``, limited to the comma-separated values of ``allowed`` (unset: no limit)."""
+    values = frozenset(part.strip() for part in allowed.split(",") if part.strip())
+    return ScopedAuthenticator(inner, values, paths, setting) if values else inner
 
 
 class SecretRing:
@@ -69,6 +104,20 @@ def kept_secret(folder: Path, name: str, make: Callable[[], str] | None = None) 
         path.write_text((make or (lambda: secrets.token_urlsafe(24)))() + "\n")
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def pem_setting(env: Mapping[str, str], variable: str) -> tuple[str, str] | None:
+    """The PEM text of ``variable``, or of the file ``<variable>_FILE`` names, and the variable it came from
+    (to name in errors); None when neither is set."""
+    pem, path = env.get(variable, "").strip(), env.get(variable + "_FILE", "").strip()
+    if pem and path:
+        raise SettingsError(f"set {variable} or {variable}_FILE, not both")
+    if not path:
+        return (pem, variable) if pem else None
+    try:
+        return Path(path).read_text(), variable + "_FILE"
+    except OSError as exc:
+        raise SettingsError(f"{variable}_FILE: cannot read {path!r}: {exc.strerror}") from None
 
 
 def rsa_public_keys(pem: str, variable: str) -> tuple[rsa.RSAPublicKey, ...]:

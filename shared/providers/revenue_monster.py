@@ -23,8 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from shared.canonical import CanonicalEvent, InvalidAmount, NormalizeError, Status, UnknownEvent, UnknownStatus
-from shared.env import SettingsError
-from shared.providers import Header, Provider, Signer
+from shared.providers import Authenticator, Header, Provider, Signer, _auth
 from shared.providers._api import basic, dig, document, lifetime, malformed, refused, token_name, with_bearer
 from shared.providers._auth import kept_rsa_key, optional_seconds, public_pem, rsa_private_key, rsa_public_keys, within
 from shared.providers._fields import currency, decimal_amount, get, optional_text, parse_object, text, timestamp
@@ -38,6 +37,10 @@ _SEN_PER_RINGGIT = Decimal(100)
 _CENTS = Decimal("0.01")
 
 SKEW_VARIABLE = "PAYHOOK_REVENUE_MONSTER_MAX_SKEW_SECONDS"
+# Revenue Monster signs every merchant's notifications with its one server key: a genuine notification of one
+# merchant verifies on any account's route. An account that names its stores takes only their notifications.
+STORES_VARIABLE = "PAYHOOK_REVENUE_MONSTER_STORE_IDS"
+_STORE_AT = ("data.store.id", "data.storeId")
 API_URL_VARIABLE = "PAYHOOK_REVENUE_MONSTER_API_URL"
 OAUTH_URL_VARIABLE = "PAYHOOK_REVENUE_MONSTER_OAUTH_URL"
 CLIENT_ID_VARIABLE = "PAYHOOK_REVENUE_MONSTER_CLIENT_ID"
@@ -117,20 +120,12 @@ class RsaSignatureAuthenticator:
         return False
 
 
-def configure(env: Mapping[str, str]) -> RsaSignatureAuthenticator | None:
-    pem = env.get(KEY_VARIABLE, "").strip()
-    path = env.get(KEY_FILE_VARIABLE, "").strip()
-    if pem and path:
-        raise SettingsError(f"set {KEY_VARIABLE} or {KEY_FILE_VARIABLE}, not both")
-    if path:
-        try:
-            pem = Path(path).read_text()
-        except OSError as exc:
-            raise SettingsError(f"{KEY_FILE_VARIABLE}: cannot read {path!r}: {exc.strerror}") from None
-        return RsaSignatureAuthenticator(rsa_public_keys(pem, KEY_FILE_VARIABLE), optional_seconds(env, SKEW_VARIABLE))
-    if pem:
-        return RsaSignatureAuthenticator(rsa_public_keys(pem, KEY_VARIABLE), optional_seconds(env, SKEW_VARIABLE))
-    return None
+def configure(env: Mapping[str, str]) -> Authenticator | None:
+    found = _auth.pem_setting(env, KEY_VARIABLE)
+    if found is None:
+        return None
+    verifier = RsaSignatureAuthenticator(rsa_public_keys(*found), optional_seconds(env, SKEW_VARIABLE))
+    return _auth.scoped(verifier, env.get(STORES_VARIABLE, ""), _STORE_AT, "store_ids")
 
 
 def sign_headers(
@@ -392,7 +387,7 @@ PROVIDER = Provider(
         "body laid out differently still verifies. It sends notifications for PAYMENT_WEB_ONLINE and "
         "RECURRING_PAYMENT and never retries one."
     ),
-    options=(KEY_FILE_VARIABLE, SKEW_VARIABLE),
+    options=(KEY_FILE_VARIABLE, SKEW_VARIABLE, STORES_VARIABLE),
     event_type_at=("eventType",),
     order_ref_at=("data.order.id", "data.orderId"),
     status_api=STATUS_API,

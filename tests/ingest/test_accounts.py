@@ -7,9 +7,9 @@ from __future__ import annotations
 import time
 
 from ingest.accounts import RouteBuilder, Routes, routes
-from shared.accounts import Account
-from shared.providers import all_providers, load_providers
-from tests.support.fixtures import KEYS
+from shared.accounts import Account, keys
+from shared.providers import all_providers, load_providers, revenue_monster
+from tests.support.fixtures import KEYS, sample
 
 KEY = "PAYHOOK_PIVOT_CALLBACK_KEY"
 ENV = {KEY: "default-key-" + "d" * 20}
@@ -83,3 +83,26 @@ def test_an_account_that_stops_configuring_is_dropped_at_the_next_build() -> Non
     assert "revenue-monster/shop" in build([Account("revenue-monster", "shop", settings=_RM_KEY)])
     broken = Account("revenue-monster", "shop", settings={"PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY": "not a pem"})
     assert "revenue-monster/shop" not in build([broken])
+
+
+def test_two_revenue_monster_accounts_on_one_server_key_take_only_their_own_stores() -> None:
+    """Revenue Monster signs every merchant's notifications with one server key: with ``store_ids`` a genuine
+    notification of one merchant's store is refused on another merchant's route."""
+    assert "store_ids" in keys(all_providers()["revenue-monster"])
+    body = sample("revenue-monster.payment_web_online")  # store 2551293210619662240
+    headers = {k.lower(): v for k, v in revenue_monster.sign_headers(body, revenue_monster.test_key(KEYS)).items()}
+    store = "PAYHOOK_REVENUE_MONSTER_STORE_IDS"
+    env = {**ENV, **_RM_KEY, store: "2551293210619662240"}  # the default account's own stores
+    mine = Account("revenue-monster", "mine", settings={**_RM_KEY, store: "2551293210619662240"})
+    theirs = Account("revenue-monster", "theirs", settings={**_RM_KEY, store: "777"})
+    open_ = Account("revenue-monster", "open", settings=_RM_KEY)  # names no store: takes any
+    table = routes(load_providers(env), [mine, theirs, open_], env)
+
+    def refusal(route: str) -> str | None:
+        authenticator = table[route].authenticator
+        assert authenticator is not None
+        return authenticator.refusal(headers, body)
+
+    assert refusal("revenue-monster") is None and refusal("revenue-monster/mine") is None
+    assert refusal("revenue-monster/open") is None  # the default's stores are not inherited
+    assert "is not one of this account's (store_ids)" in (refusal("revenue-monster/theirs") or "")

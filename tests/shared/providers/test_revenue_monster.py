@@ -23,7 +23,7 @@ from shared.providers import Authenticator
 from shared.providers import revenue_monster as rm
 from shared.providers._auth import public_pem
 from shared.providers._gojson import MAX_DEPTH, canonical_json
-from shared.providers.revenue_monster import RsaSignatureAuthenticator, configure, signing_string
+from shared.providers.revenue_monster import configure, signing_string
 from shared.settings import SettingsError
 from tests.shared.providers.strategies import (
     PROPERTY,
@@ -67,7 +67,7 @@ def key(request: pytest.FixtureRequest, generated_key: rsa.RSAPrivateKey) -> rsa
 
 
 @cache
-def _verifier(*keys: rsa.RSAPrivateKey) -> RsaSignatureAuthenticator:
+def _verifier(*keys: rsa.RSAPrivateKey) -> Authenticator:
     verifier = configure({"PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY": "".join(public_pem(k) for k in keys)})
     assert verifier is not None
     return verifier
@@ -159,6 +159,38 @@ def test_timestamp_window_is_off_by_default_and_refuses_stale_callbacks_when_set
         configure(
             {"PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY": public_pem(key), "PAYHOOK_REVENUE_MONSTER_MAX_SKEW_SECONDS": "x"}
         )
+
+
+@pytest.mark.parametrize(
+    ("event", "path", "store"),
+    [
+        ("payment_web_online", "data.store.id", "2551293210619662240"),
+        ("recurring_payment", "data.storeId", "6170506694335521334"),
+    ],
+)
+def test_an_account_that_names_its_stores_takes_only_their_notifications(event: str, path: str, store: str) -> None:
+    """Revenue Monster's server key signs every merchant's notifications: one store's genuine notification
+    verifies on any account's route unless the account names its stores (data.store.id or data.storeId)."""
+    key = fixture_private_key()
+    body = sample(f"revenue-monster.{event}")
+    headers = _lower(rm_headers(body, key))
+
+    def account(stores: str) -> Authenticator:
+        env = {"PAYHOOK_REVENUE_MONSTER_PUBLIC_KEY": public_pem(key), "PAYHOOK_REVENUE_MONSTER_STORE_IDS": stores}
+        verifier = configure(env)
+        assert verifier is not None
+        return verifier
+
+    assert verified(account(f"111, {store}"), headers, body)
+    assert verified(account(""), headers, body)
+    refusal = account("111,222").refusal(headers, body)
+    assert refusal == f"{path} {store!r} is not one of this account's (store_ids)"
+    # The signature is still checked first: a forged body naming the right store is refused as forged.
+    forged = body.replace(b"SUCCESS", b"FAILED")
+    assert account(store).refusal(headers, forged) == "signature does not verify"
+    storeless = json.dumps({"eventType": "PAYMENT_WEB_ONLINE", "data": {"order": {"id": "A-1"}}}).encode()
+    said = account(store).refusal(_lower(rm_headers(storeless, key)), storeless)
+    assert said == "the callback names none of data.store.id, data.storeId, and this account takes its store_ids only"
 
 
 def test_refusals_name_what_was_wrong_without_secrets() -> None:
