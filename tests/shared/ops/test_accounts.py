@@ -238,6 +238,22 @@ def test_a_new_account_reaches_running_web_processes_without_a_restart(settings:
         wait_for(lambda at=url: answer(at) == 404, 15, f"the account disabled at {url}")  # type: ignore[misc]
 
 
+def _acme_processing_but_paid(env: dict[str, str], acme: StandIn) -> None:
+    """The Pivot account acme, with its own status API at ``acme``, whose payment ORD-A a callback said is
+    processing while acme's API holds it paid: reconciliation must correct it asking with acme's credentials."""
+    added = run(env, "accounts", "add", "pivot", "acme", "callback_key=acme-key", "merchant_id=acme-merchant",
+                "merchant_secret=acme-secret", f"api_url={acme.url}/pivot")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    acme.sim("PUT", "/pivot/payments", {"id": "s-acme", "clientReferenceId": "ORD-A", "amount": 5, "status": "PAID"})
+    with TestClient(create_app(Settings.from_env(env), ring=False)) as web:
+        body = json.dumps({"event": "PAYMENT.PROCESSING", "data": {
+            "id": "s-acme", "clientReferenceId": "ORD-A", "status": "PROCESSING",
+            "amount": {"value": 5, "currency": "IDR"}, "updatedAt": "2025-01-01T00:00:00Z"}}).encode()  # fmt: skip
+        assert web.post("/callbacks/pivot/acme", content=body, headers={"X-API-Key": "acme-key"}).status_code == 200
+    drain_all(Settings.from_env(env))
+    time.sleep(0.2)
+
+
 def test_an_account_s_payments_are_asked_about_with_its_own_api_credentials(
     settings: Settings, engine: Engine, tmp_path: Path
 ) -> None:
@@ -247,19 +263,7 @@ def test_an_account_s_payments_are_asked_about_with_its_own_api_credentials(
         ours = StandIn(ours_served.url, httpx.Client(base_url=ours_served.url))
         acme = StandIn(acme_served.url, httpx.Client(base_url=acme_served.url))
         env = env_for(settings.queue_prefix, PAYHOOK_RECONCILE_SCHEDULE="0.1,0.1", **api_settings(ours.url))
-        added = run(env, "accounts", "add", "pivot", "acme", "callback_key=acme-key", "merchant_id=acme-merchant",
-                    "merchant_secret=acme-secret", f"api_url={acme.url}/pivot")  # fmt: skip
-        assert added.exit_code == 0, added.output
-        acme.sim(
-            "PUT", "/pivot/payments", {"id": "s-acme", "clientReferenceId": "ORD-A", "amount": 5, "status": "PAID"}
-        )
-        with TestClient(create_app(Settings.from_env(env), ring=False)) as web:
-            body = json.dumps({"event": "PAYMENT.PROCESSING", "data": {
-                "id": "s-acme", "clientReferenceId": "ORD-A", "status": "PROCESSING",
-                "amount": {"value": 5, "currency": "IDR"}, "updatedAt": "2025-01-01T00:00:00Z"}}).encode()  # fmt: skip
-            assert web.post("/callbacks/pivot/acme", content=body, headers={"X-API-Key": "acme-key"}).status_code == 200
-        drain_all(Settings.from_env(env))
-        time.sleep(0.2)
+        _acme_processing_but_paid(env, acme)
         ctx = WorkerContext(settings=Settings.from_env(env), pid=os.getpid())
         try:
             assert dict(ReconcileLoop(ctx).run()) == {"corrected": 1}
@@ -330,21 +334,9 @@ def test_an_account_whose_api_settings_do_not_parse_is_refused_and_stops_no_othe
             pem = (tmp_path / "credential").read_text()
             repo.add(session, "revenue-monster", "broken", parse_settings(all_providers()["revenue-monster"],
                      {**stored, "public_key": pem}), Settings.from_env(env).sealer)  # fmt: skip
-        added = run(env, "accounts", "add", "pivot", "acme", "callback_key=acme-key", "merchant_id=acme-merchant",
-                    "merchant_secret=acme-secret", f"api_url={acme.url}/pivot")  # fmt: skip
-        assert added.exit_code == 0, added.output
         expected = run(env, "payments", "expect", "revenue-monster", "ORD-R", "--account", "broken")
         assert expected.exit_code == 0, expected.output
-        acme.sim(
-            "PUT", "/pivot/payments", {"id": "s-acme", "clientReferenceId": "ORD-A", "amount": 5, "status": "PAID"}
-        )
-        with TestClient(create_app(Settings.from_env(env), ring=False)) as web:
-            body = json.dumps({"event": "PAYMENT.PROCESSING", "data": {
-                "id": "s-acme", "clientReferenceId": "ORD-A", "status": "PROCESSING",
-                "amount": {"value": 5, "currency": "IDR"}, "updatedAt": "2025-01-01T00:00:00Z"}}).encode()  # fmt: skip
-            assert web.post("/callbacks/pivot/acme", content=body, headers={"X-API-Key": "acme-key"}).status_code == 200
-        drain_all(Settings.from_env(env))
-        time.sleep(0.2)
+        _acme_processing_but_paid(env, acme)
         ctx = WorkerContext(settings=Settings.from_env(env), pid=os.getpid())
         try:
             report = dict(ReconcileLoop(ctx).run())
