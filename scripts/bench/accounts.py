@@ -15,6 +15,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -110,6 +111,50 @@ def propagation(env: dict[str, str], logs: Path, redis: Redis) -> float:
         server.stop()
 
 
+def beside_bare(
+    bare: receiver.Target, routes: list[tuple[str, str, str]], env: dict[str, str], logs: Path, common: dict[str, Any]
+) -> dict[str, receiver.Figures]:
+    """A fresh web process (it loads the accounts stored now), each of its ``routes`` (name, path, key) round by
+    round beside the bare app."""
+    port = free_port()
+    server = procs.uvicorn("ingest.app:app", port, env, logs / f"{routes[0][0]}.log")
+    try:
+        targets = [bare, *(target(name, port, path, key) for name, path, key in routes)]
+        return receiver.alternating(targets, cleanup=[f"{PREFIX}:callbacks"], **common)
+    finally:
+        server.stop()
+
+
+def report(
+    args: argparse.Namespace,
+    first: dict[str, receiver.Figures],
+    second: dict[str, receiver.Figures],
+    rss: tuple[float, float],
+    seconds: float,
+) -> None:
+    medians = f"medians of {args.rounds} x {args.seconds:g} s, 64 connections"
+    print(f"\nReceiver with {args.accounts:,} Pivot accounts ({medians})")
+    print("| what | req/s | of bare (same rounds) | p99 ms |\n| --- | --- | --- | --- |")
+    rows = (
+        ("bare baseline (beside the next row)", first["bare"], first["bare"]),
+        ("Pivot, default route, no accounts", first["none"], first["bare"]),
+        ("bare baseline (beside the next rows)", second["bare"], second["bare"]),
+        (f"Pivot, default route, {args.accounts:,} accounts", second["default"], second["bare"]),
+        (f"Pivot, account route, {args.accounts:,} accounts", second["account"], second["bare"]),
+    )
+    for name, figures, bare in rows:
+        print(f"| {name} | {figures.rps:,.0f} | {receiver.ratio(figures, bare):.1%} | {figures.p99_ms:.1f} |")
+    print(f"account route / default route: {receiver.ratio(second['account'], second['default']):.1%}")
+    none, many = rss
+    print(f"web RSS: {none:.0f} MB with no accounts, {many:.0f} MB with {args.accounts:,} (+{many - none:.0f} MB)")
+    print(f"a new account answered 200 on a running web process {seconds:.2f} s after its version bump")
+    for name, figures in second.items():
+        print(f"rounds (req/s), {name}: {', '.join(f'{r:,.0f}' for r in figures.rounds)}")
+    failed = sum(figures.non_2xx for figures in (*first.values(), *second.values()))
+    if failed:
+        print(f"WARNING: {failed:,} requests were not answered 2xx")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=10_000)
@@ -127,58 +172,22 @@ def main() -> None:
     redis = Redis.from_url(env["PAYHOOK_REDIS_URL"])
     default_key = all_providers()["pivot"].test_signer(logs / "keys").secret
     common = {"rounds": args.rounds, "seconds": args.seconds, "connections": 64, "redis": redis}
-    cleanup = [f"{PREFIX}:callbacks"]
     bare_port = free_port()
     bare_server = procs.uvicorn("scripts.bench.apps:bare", bare_port, env, logs / "bare.log")
-    bare_target = target("bare", bare_port, "/callbacks/pivot", default_key)
+    bare = target("bare", bare_port, "/callbacks/pivot", default_key)
+    last = args.accounts - 1
     try:
         fill(0)
         rss_none = resident(env, logs, "none")
-        port = free_port()
-        server = procs.uvicorn("ingest.app:app", port, env, logs / "none.log")
-        try:
-            none_target = target("none", port, "/callbacks/pivot", default_key)
-            first = receiver.alternating([bare_target, none_target], cleanup=cleanup, **common)
-        finally:
-            server.stop()
+        first = beside_bare(bare, [("none", "/callbacks/pivot", default_key)], env, logs, common)
         fill(args.accounts)
         rss_many = resident(env, logs, "many")
-        port = free_port()
-        server = procs.uvicorn("ingest.app:app", port, env, logs / "many.log")
-        last = args.accounts - 1
-        try:
-            many = [
-                bare_target,
-                target("default", port, "/callbacks/pivot", default_key),
-                target("account", port, f"/callbacks/pivot/acct-{last}", f"{KEY}-{last}"),
-            ]
-            second = receiver.alternating(many, cleanup=cleanup, **common)
-        finally:
-            server.stop()
+        account = ("account", f"/callbacks/pivot/acct-{last}", f"{KEY}-{last}")
+        routes = [("default", "/callbacks/pivot", default_key), account]
+        second = beside_bare(bare, routes, env, logs, common)
     finally:
         bare_server.stop()
-    seconds = propagation(env, logs, redis)
-    medians = f"medians of {args.rounds} x {args.seconds:g} s, 64 connections"
-    print(f"\nReceiver with {args.accounts:,} Pivot accounts ({medians})")
-    print("| what | req/s | of bare (same rounds) | p99 ms |\n| --- | --- | --- | --- |")
-    rows = (
-        ("bare baseline (beside the next row)", first["bare"], first["bare"]),
-        ("Pivot, default route, no accounts", first["none"], first["bare"]),
-        ("bare baseline (beside the next rows)", second["bare"], second["bare"]),
-        (f"Pivot, default route, {args.accounts:,} accounts", second["default"], second["bare"]),
-        (f"Pivot, account route, {args.accounts:,} accounts", second["account"], second["bare"]),
-    )
-    for name, figures, bare in rows:
-        print(f"| {name} | {figures.rps:,.0f} | {receiver.ratio(figures, bare):.1%} | {figures.p99_ms:.1f} |")
-    print(f"account route / default route: {receiver.ratio(second['account'], second['default']):.1%}")
-    grown = rss_many - rss_none
-    print(f"web RSS: {rss_none:.0f} MB with no accounts, {rss_many:.0f} MB with {args.accounts:,} (+{grown:.0f} MB)")
-    print(f"a new account answered 200 on a running web process {seconds:.2f} s after its version bump")
-    for name, figures in second.items():
-        print(f"rounds (req/s), {name}: {', '.join(f'{r:,.0f}' for r in figures.rounds)}")
-    failed = sum(figures.non_2xx for figures in (*first.values(), *second.values()))
-    if failed:
-        print(f"WARNING: {failed:,} requests were not answered 2xx")
+    report(args, first, second, (rss_none, rss_many), propagation(env, logs, redis))
     fill(0)
 
 

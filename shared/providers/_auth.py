@@ -141,13 +141,10 @@ def rsa_public_keys(pem: str, variable: str) -> tuple[rsa.RSAPublicKey, ...]:
 
 def rsa_private_key(env: Mapping[str, str], variable: str) -> rsa.RSAPrivateKey:
     """An RSA private key (PKCS#1 or PKCS#8 PEM) from ``variable``, or from the file ``<variable>_FILE`` names."""
-    pem = env.get(variable, "").strip().replace("\\n", "\n")
-    if not pem:
-        variable += "_FILE"
-        try:
-            pem = Path(env[variable].strip()).read_text()
-        except OSError as exc:
-            raise SettingsError(f"{variable}: cannot read it: {exc.strerror}") from None
+    found = pem_setting(env, variable)
+    if found is None:
+        raise SettingsError(f"{variable} (or {variable}_FILE) is not set")
+    pem, variable = found[0].replace("\\n", "\n"), found[1]
     try:
         key = serialization.load_pem_private_key(pem.encode(), None)
     except (ValueError, TypeError, UnsupportedAlgorithm):

@@ -110,16 +110,22 @@ def test_one_order_reference_in_two_accounts_is_two_payments(
     assert sorted(outbox) == ["brand-b", "brand-b", "default", "default"]
 
 
-def test_payments_show_names_the_account_and_where_a_payment_missing_from_it_is(
-    settings: Settings, tmp_path: Path
-) -> None:
-    env = env_for(settings.queue_prefix)
-    credential, signer = _credential("pivot", tmp_path)
+def _paid_in_brand_b(env: dict[str, str], settings: Settings, folder: Path) -> str:
+    """The Pivot account brand-b, added by the CLI, and Pivot's paid example applied to it; its credential."""
+    credential, signer = _credential("pivot", folder)
     assert run(env, "accounts", "add", "pivot", "brand-b", credential).exit_code == 0
     body, headers = signer.sign(sample("pivot.payment_paid"))
     with TestClient(create_app(settings, ring=False)) as web:
         assert web.post("/callbacks/pivot/brand-b", content=body, headers=headers).status_code == 200
     drain_all(settings)
+    return credential
+
+
+def test_payments_show_names_the_account_and_where_a_payment_missing_from_it_is(
+    settings: Settings, tmp_path: Path
+) -> None:
+    env = env_for(settings.queue_prefix)
+    _paid_in_brand_b(env, settings, tmp_path)
     missing = run(env, "payments", "show", "pivot", "1750758552")
     assert missing.exit_code == 1
     assert missing.stderr == (
@@ -136,13 +142,8 @@ def test_removing_an_account_with_payments_says_they_stay_and_is_audited(
     settings: Settings, tmp_path: Path, engine: Engine
 ) -> None:
     env = env_for(settings.queue_prefix, PAYHOOK_ADMIN_TOKEN="adm1n-t0ken")
-    credential, signer = _credential("pivot", tmp_path)
-    assert run(env, "accounts", "add", "pivot", "brand-b", credential).exit_code == 0
+    credential = _paid_in_brand_b(env, settings, tmp_path)
     assert run(env, "accounts", "add", "pivot", "brand-c", credential).exit_code == 0
-    body, headers = signer.sign(sample("pivot.payment_paid"))
-    with TestClient(create_app(settings, ring=False)) as web:
-        assert web.post("/callbacks/pivot/brand-b", content=body, headers=headers).status_code == 200
-    drain_all(settings)
     removed = run(env, "accounts", "remove", "pivot", "brand-b")
     assert removed.exit_code == 0
     assert removed.stdout.startswith("pivot account brand-b removed; its payment stays under its name"), removed.stdout
