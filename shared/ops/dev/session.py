@@ -15,7 +15,7 @@ from pathlib import Path
 
 from shared.ops.dev.envfile import BESIDE
 from shared.ops.dev.lifetime import STOP_SIGNALS
-from shared.ops.dev.stack import DevStack, Ports
+from shared.ops.dev.stack import DevStack, Ports, StartInterrupted
 from shared.providers import all_providers
 
 # What payhook dev writes (the env file, the demo keys, the logs, the examples) is its owner's alone.
@@ -82,20 +82,16 @@ def payhook_command() -> str:
         return shlex.quote(str(here))
 
 
-class StartInterrupted(Exception):
-    """A stop signal came while the stack was starting."""
-
-
 def run(data: Path, ports: Ports) -> int:
     stack = DevStack(data.resolve(), ports)
-    stopping = started = False
+    started = False
 
     def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        stack.stop_requested = True
         if not started:
             # Stop now, not after a minute of starting: the stack stops what it has recorded, and a child
-            # started but not yet recorded stops with this process (``lifetime``).
+            # started but not yet recorded stops with this process (``lifetime``). Should this exception be
+            # swallowed (see ``DevStack.stop_requested``), the start's next step stops instead.
             raise StartInterrupted
 
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
@@ -105,7 +101,7 @@ def run(data: Path, ports: Ports) -> int:
         started = True
         for line in banner(stack, env):
             print(line, flush=True)
-        while not stopping:
+        while not stack.stop_requested:
             failed = stack.failed()
             if failed:
                 print(f"payhook dev: {failed} exited; stopping (see {stack.data / 'logs'})", file=sys.stderr)

@@ -92,10 +92,17 @@ class Ports:
                 )
 
 
+class StartInterrupted(Exception):
+    """A stop signal came while the stack was starting."""
+
+
 @dataclass
 class DevStack:
     data: Path
     ports: Ports
+    # Set by a stop signal's handler. Its exception alone is not enough: raised while a fork hook runs (every
+    # Popen with a preexec_fn runs them), Python prints it as "ignored" and goes on, so each step checks this.
+    stop_requested: bool = False
     servers: list[Server] = field(default_factory=list)
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # The data folder's lock (a file descriptor) while this session holds it.
@@ -133,6 +140,11 @@ class DevStack:
     def simulate_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.simulate}"
 
+    def go_on(self) -> None:
+        """Between two steps of the start: stop here if a stop signal came during the last one."""
+        if self.stop_requested:
+            raise StartInterrupted
+
     def start(self) -> dict[str, str]:
         # A data folder in use by another payhook dev says so before its ports do (the same ports, by default).
         self._claim(create=False)
@@ -141,8 +153,10 @@ class DevStack:
         self._claim(create=True)
         if not os.environ.get(DATABASE_VARIABLE):
             self.servers.append(start_postgres(self.data, self.ports.postgres, _secret(self.keys, "postgres-password")))
+            self.go_on()
         if not os.environ.get(REDIS_VARIABLE):
             self.servers.append(start_redis(self.data, self.ports.redis, _secret(self.keys, "redis-password")))
+            self.go_on()
         env = self.environment()
         write_env(self.data / "env", env)
         upgrade(Settings.from_env(env))
@@ -159,10 +173,12 @@ class DevStack:
                 start_new_session=True,
                 preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509 - no threads here
             )
+            self.go_on()
         self._wait_for(f"http://127.0.0.1:{self.ports.web}/healthz", "the web process")
         self._wait_for(f"{self.simulate_url}/_sim/clock", "the providers' stand-in")
         if not self.failed():
             seed_examples(self.simulate_url)
+        self.go_on()
         return env
 
     def _claim(self, *, create: bool) -> None:
@@ -188,6 +204,7 @@ class DevStack:
     def _wait_for(self, url: str, what: str) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
+            self.go_on()
             if self.failed():
                 return  # the caller reports it
             try:

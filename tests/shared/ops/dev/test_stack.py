@@ -237,6 +237,34 @@ def test_a_stop_signal_while_it_starts_stops_it_at_once_and_leaves_nothing(dev: 
     wait_for(functools.partial(_none_left, dev.folder), 60, f"no process left: {_processes_using(dev.folder)}")
 
 
+# A stop signal whose handler runs inside a fork hook: Python prints the handler's exception as "ignored" and
+# goes on, which once let a SIGHUP sent while PostgreSQL started be lost and the stack start in full.
+_SIGNAL_IN_A_FORK_HOOK = """
+import os, signal, sys
+fired = []
+def hook():
+    if not fired:
+        fired.append(True)
+        signal.raise_signal(signal.SIGHUP)
+        fired.append(True)  # the handler runs here, inside the hook
+os.register_at_fork(after_in_parent=hook)
+sys.argv = ["payhook", *sys.argv[1:]]
+from shared.ops.cli import main
+main()
+"""
+
+
+def test_a_stop_signal_lost_inside_a_fork_hook_still_stops_the_start(dev: Dev) -> None:
+    command = [sys.executable, "-c", _SIGNAL_IN_A_FORK_HOOK, *dev.command()[3:]]
+    process = subprocess.run(
+        command, cwd=dev.folder, env=_bare_env(), capture_output=True, text=True, timeout=120, check=False
+    )
+    assert "Exception ignored" in process.stderr, "the signal did not arrive inside the fork hook"
+    assert process.returncode == 0, process.stderr
+    assert "serving" not in process.stdout, "it finished starting before it stopped"
+    wait_for(functools.partial(_none_left, dev.folder), 60, f"no process left: {_processes_using(dev.folder)}")
+
+
 @pytest.mark.parametrize(
     ("port", "what", "option"),
     [
