@@ -20,7 +20,7 @@ from tests.conftest import env_for
 from tests.support.fixtures import signed
 from tests.support.net import free_port
 from tests.support.pipeline import payment
-from tests.support.processes import ROOT, procfile_command
+from tests.support.processes import ROOT, procfile_command, with_this_test_process
 
 # The fixture installs every locked dependency from the index: minutes on a loaded machine.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -74,6 +74,7 @@ def test_every_procfile_line_runs_from_the_installed_wheel(
             stdout=(outside / f"{name}.log").open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=with_this_test_process(),  # noqa: PLW1509 - tests start processes from the main thread
         )
         for name in ("web", "worker", "beat")
     ]

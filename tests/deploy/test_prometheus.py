@@ -17,7 +17,7 @@ from tests.conftest import env_for
 from tests.support.fixtures import signed
 from tests.support.net import free_port
 from tests.support.pipeline import pivot_event
-from tests.support.processes import ROOT, Stack, wait_for
+from tests.support.processes import ROOT, Stack, wait_for, with_this_test_process
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,12 @@ class Prometheus:
             f"--web.listen-address=127.0.0.1:{self.port}",
         ]
         log = (folder / "prometheus.log").open("wb")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=with_this_test_process(),  # noqa: PLW1509 - tests start processes from the main thread
+        )
 
     def query(self, expression: str) -> float | None:
         try:

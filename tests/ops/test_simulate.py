@@ -23,7 +23,7 @@ from shared.providers import all_providers, demo_environment
 from tests.shared.providers.standin.conftest import Receiver, midtrans_auth
 from tests.support.fixtures import credentials
 from tests.support.net import free_port
-from tests.support.processes import wait_for
+from tests.support.processes import wait_for, with_this_test_process
 from tests.support.standin import Served
 
 pytestmark = pytest.mark.integration
@@ -58,7 +58,12 @@ class Simulated:
 def _simulating(folder: Path, chosen: Mapping[str, str] | None = None) -> Iterator[Simulated]:
     port = free_port()
     process = subprocess.Popen(
-        _command(port, folder), cwd=folder, env=_environment(chosen), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        _command(port, folder),
+        cwd=folder,
+        env=_environment(chosen),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=with_this_test_process(),  # noqa: PLW1509 - tests start processes from the main thread
     )
     url = f"http://127.0.0.1:{port}"
     try:

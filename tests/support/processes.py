@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from shared.ops.dev.lifetime import die_with_parent
+
 ROOT = Path(__file__).resolve().parents[2]
 _DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
 
@@ -30,6 +32,12 @@ def procfile_command(process: str, env: Mapping[str, str], *, bin_dir: Path | No
         words = [replace["app"] if word == "ingest.app:app" else word for word in words]
     program = (bin_dir or Path(sys.executable).parent) / words[0]
     return [str(program) if program.exists() else words[0], *words[1:]]
+
+
+def with_this_test_process() -> Callable[[], None]:
+    """A ``preexec_fn``: the process a test starts (in a session of its own, out of reach of a Ctrl-C) is sent
+    SIGTERM should the test process die without stopping it (pytest killed, a CI timeout), instead of living on."""
+    return die_with_parent(signal.SIGTERM)
 
 
 def wait_for(check: Callable[[], object], timeout: float, what: str) -> None:
@@ -62,6 +70,7 @@ class Stack:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=with_this_test_process(),  # noqa: PLW1509 - tests start processes from the main thread
         )
         self.procs.append(proc)
         return proc

@@ -16,6 +16,7 @@ from pathlib import Path
 from redis import Redis
 
 from tests.support.net import free_port
+from tests.support.processes import with_this_test_process
 
 
 class PrivateRedis:
@@ -47,7 +48,11 @@ class PrivateRedis:
         if self.maxmemory:
             command += ["--maxmemory", self.maxmemory]
         self.process = subprocess.Popen(
-            command, stdout=(self.folder / "redis.log").open("ab"), stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdout=(self.folder / "redis.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=with_this_test_process(),  # noqa: PLW1509 - tests start processes from the main thread
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

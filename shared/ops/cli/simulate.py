@@ -29,7 +29,6 @@ def usage(url: str, keys: Path) -> Iterator[str]:
     yield "point payhook's status clients at it:"
     for name, value in sorted(client_settings(url, keys).items()):
         yield f"  {name}={value}"
-    yield "  PAYHOOK_MIDTRANS_VERIFY=status-api"
     yield "set a payment's status, then send its callback to payhook (or any loopback URL): each provider's example"
     for example in examples():
         payment = json.dumps(example.fields, separators=(", ", ": "))

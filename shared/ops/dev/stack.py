@@ -120,9 +120,8 @@ class DevStack:
             DATABASE_VARIABLE: f"postgresql+psycopg://postgres:{pg_password}@127.0.0.1:{self.ports.postgres}/payhook",
             REDIS_VARIABLE: f"redis://:{redis_password}@127.0.0.1:{self.ports.redis}/0",
             **demo_environment(self.keys),
-            # The status clients query the stand-in, and Midtrans notifications are checked with it.
+            # The status clients query the stand-in (and notifications are checked with it: each provider's default).
             **client_settings(self.simulate_url, self.keys),
-            "PAYHOOK_MIDTRANS_VERIFY": "status-api",
             # Merchants' test endpoints run on this machine or its network.
             "PAYHOOK_ENDPOINT_ALLOW_PRIVATE": "true",
             "PAYHOOK_SHUTDOWN_GRACE_SECONDS": DEV_SHUTDOWN_GRACE_SECONDS,

@@ -23,10 +23,10 @@ import redis
 
 from shared.ops.dev.envfile import read_env
 from shared.ops.dev.stack import process_commands
-from shared.providers import all_providers
+from shared.providers import all_providers, midtrans
 from tests.support.folders import reachable_folder
 from tests.support.net import free_port
-from tests.support.processes import procfile_command, wait_for
+from tests.support.processes import procfile_command, wait_for, with_this_test_process
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +67,7 @@ class Dev:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=with_this_test_process(),  # noqa: PLW1509 - tests start processes from the main thread
         )
         assert self.process.stdout is not None
         deadline = time.monotonic() + 120
@@ -196,6 +197,8 @@ def test_the_stack_is_locked_and_a_payhook_command_beside_it_uses_its_settings(d
     for folder in ("postgres", "redis", "keys", "logs"):
         assert (dev.data / folder).stat().st_mode & 0o777 == 0o700, folder
     assert (dev.data / "redis.conf").stat().st_mode & 0o777 == 0o600
+    # Midtrans's unsigned notification is checked with the stand-in (the provider's default, not turned off).
+    assert midtrans.confirms_callbacks(settings)
 
     # Neither server takes a client without the password.
     with pytest.raises(psycopg.OperationalError):
