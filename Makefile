@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install services tools run test lint typecheck unit lock test-image test-compose bench bench-letters bench-accounts bench-instructions bench-reconcile chaos chaos-reconcile clean
+.PHONY: install services tools run test lint typecheck unit lock test-image test-compose bench bench-letters bench-migration bench-accounts bench-instructions bench-reconcile chaos chaos-reconcile clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,10 @@ bench: install services
 # The dead-letter queue at 1,000,000 letters: pages, filters, counts (a database of its own).
 bench-letters: install services
 	$(BIN)/python -m scripts.bench.letters
+
+# Migration 0013 (accounts) on 1,000,000 payments while the code before it keeps writing (a database of its own).
+bench-migration: install services
+	$(BIN)/python -m scripts.bench.migration
 
 # The receiver with 10,000 merchant accounts: account route against default route and bare, memory, propagation.
 bench-accounts: install services

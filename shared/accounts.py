@@ -24,8 +24,8 @@ from shared.queue import DEFAULT_ACCOUNT
 
 # Lower-case letters, digits, '.', '_' and '-', at most 40: it travels in URLs and queue entries.
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}")
-# Words that make a setting a credential: an account never inherits it from the environment, and it is shown
-# only by its fingerprint.
+# Words that make a setting a credential: an account never inherits it from the environment. Everything else
+# (an API's URL, the sources the provider sends from) is the provider's, inherited unless the account sets it.
 _CREDENTIAL_WORDS = ("key", "secret", "_id")
 
 
@@ -48,7 +48,7 @@ def keys(provider: Provider) -> dict[str, str]:
 
 
 def is_credential(key: str) -> bool:
-    return key == "allowed_sources" or any(word in key for word in _CREDENTIAL_WORDS)
+    return any(word in key for word in _CREDENTIAL_WORDS)
 
 
 def is_secret(key: str) -> bool:

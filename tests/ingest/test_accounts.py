@@ -39,6 +39,14 @@ def test_defaults_and_enabled_accounts_are_routed() -> None:
     assert _refusal(table, "pivot", ENV[KEY]) is None
 
 
+def test_an_account_is_held_to_the_providers_sources_unless_it_names_its_own() -> None:
+    env = {**ENV, "PAYHOOK_PIVOT_ALLOWED_SOURCES": "127.0.0.7/32"}
+    own = Account("pivot", "own", settings={KEY: "k", "PAYHOOK_PIVOT_ALLOWED_SOURCES": "127.0.0.8/32"})
+    table = routes(load_providers(env), [_account("shop", "shop-key"), own], env)
+    assert [str(n) for n in table["pivot/shop"].allowed_sources] == ["127.0.0.7/32"]
+    assert [str(n) for n in table["pivot/own"].allowed_sources] == ["127.0.0.8/32"]
+
+
 def test_a_rotation_accepts_the_old_key_until_its_overlap_ends() -> None:
     live = _account("live", "new-key", old="old-key", until=time.time() + 60)
     over = _account("over", "new-key", old="old-key", until=time.time() - 1)

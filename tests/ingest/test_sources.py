@@ -7,7 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from shared.ops.cli import main
 from shared.settings import Settings
 from tests.conftest import env_for
 from tests.support.fixtures import PIVOT_KEY, sample
@@ -65,3 +67,25 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_what_counts(web: Callabl
     assert _post(http, forwarded="127.0.0.7, 127.0.0.9") == 403, "a forged left part does not help"
     assert _post(http, forwarded="not-an-address") == 403
     assert _post(http) == 403, "the proxy itself is not an allowed source"
+
+
+def test_a_stored_account_is_held_to_the_providers_sources_unless_it_names_its_own(
+    web: Callable[..., httpx.Client], settings: Settings, tmp_path: Path
+) -> None:
+    env = env_for(settings.queue_prefix)
+    key_file = tmp_path / "acme.key"
+    key_file.write_text("acme-key-" + "a" * 24)
+    for name, extra in (("acme", ()), ("own", ("allowed_sources=127.0.0.8/32",))):
+        args = ["accounts", "add", "pivot", name, f"callback_key=@{key_file}", *extra]
+        added = CliRunner().invoke(main, args, env=env)
+        assert added.exit_code == 0, added.output
+    http = web(PAYHOOK_PIVOT_ALLOWED_SOURCES=ALLOWED, PAYHOOK_TRUSTED_PROXIES="127.0.0.1/32")
+
+    def post(route: str, forwarded: str) -> int:
+        headers = {"X-API-Key": key_file.read_text(), "X-Forwarded-For": forwarded}
+        return http.post(f"/callbacks/{route}", content=sample("pivot.payment_paid"), headers=headers).status_code
+
+    assert post("pivot/acme", "127.0.0.9") == 403, "the provider's allow-list holds for its stored accounts"
+    assert post("pivot/acme", "127.0.0.7") == 200
+    assert post("pivot/own", "127.0.0.7") == 403, "an account's own list replaces the provider's"
+    assert post("pivot/own", "127.0.0.8") == 200

@@ -36,6 +36,8 @@ def test_settings_by_short_name_and_unknown_ones_refused_naming_the_known() -> N
 
 
 def test_an_account_inherits_everything_but_the_providers_credentials() -> None:
+    """The sources the provider sends from are the provider's, not a merchant's: an account is held to them
+    unless it names its own."""
     base = {
         "PAYHOOK_PIVOT_CALLBACK_KEY": "default-key",
         "PAYHOOK_PIVOT_ALLOWED_SOURCES": "127.0.0.1/32",
@@ -45,16 +47,19 @@ def test_an_account_inherits_everything_but_the_providers_credentials() -> None:
     env = environ_for(base, PIVOT, {"PAYHOOK_PIVOT_CALLBACK_KEY": "shop-key"})
     assert env == {
         "PAYHOOK_PIVOT_CALLBACK_KEY": "shop-key",
+        "PAYHOOK_PIVOT_ALLOWED_SOURCES": "127.0.0.1/32",
         "PAYHOOK_PIVOT_API_URL": "http://127.0.0.1:9",
         "PAYHOOK_MIDTRANS_SERVER_KEY": "other provider",
     }
+    own = environ_for(base, PIVOT, {"PAYHOOK_PIVOT_CALLBACK_KEY": "k", "PAYHOOK_PIVOT_ALLOWED_SOURCES": "127.0.0.2/32"})
+    assert own["PAYHOOK_PIVOT_ALLOWED_SOURCES"] == "127.0.0.2/32"
 
 
 def test_secrets_are_shown_by_fingerprint_only() -> None:
     view = shown(PIVOT, {"PAYHOOK_PIVOT_CALLBACK_KEY": "s3cret", "PAYHOOK_PIVOT_API_URL": "http://127.0.0.1:9"})
     assert view == {"api_url": "http://127.0.0.1:9", "callback_key": fingerprint("s3cret")}
     assert fingerprint("s3cret") != fingerprint("s3cret2") and "s3cret" not in fingerprint("s3cret")
-    assert is_credential("merchant_id") and is_credential("allowed_sources") and not is_credential("api_url")
+    assert is_credential("merchant_id") and not is_credential("allowed_sources") and not is_credential("api_url")
 
 
 @pytest.mark.parametrize("name", ["shop", "a", "shop-1.eu_2", "x" * 40])
