@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.processes import ROOT, wait_for
+from tests.support.processes import ROOT, Stack, wait_for
 
 # Starts a private redis-server (in a session of its own, as every test's server), says its pid, and dies the
 # way a pytest killed by a CI timeout does: no finalizer, no fixture teardown.
@@ -17,6 +18,31 @@ from tests.support.redis_server import PrivateRedis
 server = PrivateRedis(Path(sys.argv[1])).start()
 print(server.process.pid, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+# A leader that exits at once on SIGTERM, and its child (a pool process, say) that takes half a second to
+# finish: argv[1] is the child's code, argv[2] the file it writes when it has finished.
+_LEADER = """
+import signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]], stdout=subprocess.PIPE)
+child.stdout.readline()
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+print("ready", flush=True)
+while True:
+    time.sleep(1)
+"""
+_SLOW_CHILD = """
+import signal, sys, time
+from pathlib import Path
+def finish(*_):
+    time.sleep(0.5)
+    Path(sys.argv[1]).write_text("finished")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, finish)
+print("ready", flush=True)
+while True:
+    time.sleep(1)
 """
 
 
@@ -37,3 +63,15 @@ def test_a_private_server_stops_when_the_test_process_is_killed(tmp_path: Path) 
     assert killed.returncode == -9, killed.stderr
     server = int(killed.stdout)
     wait_for(lambda: not _running(server), 20, f"the private redis-server {server} to stop with its test process")
+
+
+def test_a_child_still_finishing_when_its_leader_exits_is_not_cut_short(tmp_path: Path) -> None:
+    """A Celery worker's pool process leaves the consumer group after the main process may have exited: the
+    harness's stop gives it its grace instead of killing the group the moment the leader is gone."""
+    finished = tmp_path / "finished"
+    leader = subprocess.Popen(
+        [sys.executable, "-c", _LEADER, _SLOW_CHILD, str(finished)], stdout=subprocess.PIPE, start_new_session=True
+    )
+    assert leader.stdout is not None and leader.stdout.readline().strip() == b"ready"
+    Stack.kill(leader, signal.SIGTERM)
+    assert finished.exists(), "the child was killed before it finished"
