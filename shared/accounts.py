@@ -85,10 +85,12 @@ class Account:
 
 def environ_for(base: Mapping[str, str], provider: Provider, settings: Mapping[str, str]) -> dict[str, str]:
     """The environment a provider module reads for an account: ``base`` without the provider's credentials,
-    then the account's settings. An account inherits the provider's other settings (its API's URL, say)."""
+    then the account's settings. An account inherits the provider's other settings (its API's URL, the sources
+    it sends from, say); an empty value is no value (``allowed_sources=`` returns to the provider's list, and
+    never means "any source")."""
     prefix = provider_prefix(provider)
     kept = {k: v for k, v in base.items() if not (k.startswith(prefix) and is_credential(k[len(prefix) :].lower()))}
-    return {**kept, **settings}
+    return {**kept, **{k: v for k, v in settings.items() if v.strip()}}
 
 
 def parse_settings(provider: Provider, pairs: Mapping[str, str]) -> dict[str, str]:

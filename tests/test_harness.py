@@ -45,6 +45,13 @@ while True:
     time.sleep(1)
 """
 
+_STUBBORN = """
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
 
 def _running(pid: int) -> bool:
     """Alive and not a zombie (whoever inherits an orphan may reap it late)."""
@@ -75,3 +82,12 @@ def test_a_child_still_finishing_when_its_leader_exits_is_not_cut_short(tmp_path
     assert leader.stdout is not None and leader.stdout.readline().strip() == b"ready"
     Stack.kill(leader, signal.SIGTERM)
     assert finished.exists(), "the child was killed before it finished"
+
+
+def test_a_process_that_ignores_sigterm_is_killed_when_its_grace_is_over() -> None:
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", _STUBBORN], stdout=subprocess.PIPE, start_new_session=True
+    )  # fmt: skip
+    assert stubborn.stdout is not None and stubborn.stdout.readline().strip() == b"ready"
+    Stack.kill(stubborn, signal.SIGTERM, grace=0.5)
+    assert stubborn.returncode == -signal.SIGKILL

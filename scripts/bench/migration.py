@@ -2,15 +2,16 @@
 
 Fills a database of its own (``payhook_migration_bench``) at revision 0012, the schema before accounts: a
 million payments over three providers, two events each, 100,000 dead letters and 100,000 outbox events. Then,
-while a writer runs the statements of the code before accounts in a loop (a payment upserted by its key, its
-event inserted, a payment read by its order reference: one transaction each), it upgrades to 0013 and times
-each statement of the migration. The writer's transactions in the five seconds before the migration are the
-baseline, measured in the same run; the figure that says "without downtime" is the writer's longest wait while
-the migration ran. Then the rest of the way to the latest revision, timed the same way.
+while a writer runs statements shaped as the code before accounts wrote them (a payment upserted naming its
+old key, its event inserted, a payment read by its order reference: one payment per transaction, so that each
+wait on a lock shows), it upgrades to 0013 and times each statement of the migration. The writer's
+transactions in the five seconds before the migration are the baseline, measured in the same run; the figure
+that says "without downtime" is the writer's longest wait while the migration ran, failed transactions
+included. Then the rest of the way to the latest revision, timed the same way with the new code's shape.
 
 The writer is the code before accounts on purpose: during a rolling deploy it is what still runs when the
 migration starts. Its upsert names the key that 0013 replaces, so after 0013 it fails; the run counts those
-failures (the code after accounts names the new key; the workers' batch is retried by the new workers).
+failures (the workers of that code retry their batch until they are stopped, and the new workers apply it).
 """
 
 from __future__ import annotations
@@ -23,82 +24,16 @@ from dataclasses import dataclass, field
 
 import psycopg
 from alembic import command
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from shared.db.migrate import alembic_config
 from shared.settings import Settings
+from tests.support.before_accounts import AFTER, BEFORE, BEFORE_ACCOUNTS, fill
 
 DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/payhook_migration_bench"
-BEFORE_ACCOUNTS = "0012"
 ACCOUNTS = "0013"
 SLOW_STATEMENT_SECONDS = 0.05
-ACCOUNTED = ("payments", "payment_events", "dead_letters", "outbox_events")
-
-_FILL = (
-    """
-    INSERT INTO payments (provider, payment_key, order_ref, status, amount, currency, provider_payment_id,
-                          created_at, updated_at, status_received_at)
-    SELECT (ARRAY['pivot', 'revenue-monster', 'midtrans'])[1 + n % 3], 'order-' || n, 'order-' || n,
-           (ARRAY['paid', 'pending', 'cancelled', 'processing'])[1 + n % 4], 1000 + n % 900000, 'IDR', 'ps-' || n,
-           now() - n * interval '2 seconds', now() - n * interval '2 seconds', now() - n * interval '2 seconds'
-    FROM generate_series(CAST(:low AS bigint), CAST(:high AS bigint)) AS n
-    """,
-    """
-    INSERT INTO payment_events (payment_id, entry_id, provider, event_type, event_key, status, outcome, amount,
-                                currency, received_at, raw, source)
-    SELECT p.id, e || '-' || p.id, p.provider, 'PAYMENT.PAID', p.payment_key || '/' || e, p.status, 'applied',
-           p.amount, 'IDR', p.created_at,
-           convert_to('{"event":"PAYMENT.PAID","data":{"id":"' || p.provider_payment_id || '","clientReferenceId":"'
-                      || p.order_ref || '","status":"PAID","amount":{"value":' || p.amount
-                      || ',"currency":"IDR"}}}', 'UTF8'),
-           'callback'
-    FROM payments p, (VALUES ('first'), ('second')) AS events(e)
-    WHERE p.id BETWEEN :low AND :high
-    """,
-    """
-    INSERT INTO dead_letters (entry_id, provider, body, headers, received_at, reason, detail, created_at)
-    SELECT 'letter-' || n, 'pivot', convert_to('{"event":"PAYMENT.PAID"}', 'UTF8'), '{}'::jsonb, now(),
-           'missing_field', 'data.id is missing or empty', now()
-    FROM generate_series(CAST(:low AS bigint), CAST(:high AS bigint) / 10) AS n
-    """,
-    """
-    INSERT INTO outbox_events (event_id, type, provider, payment_id, body)
-    SELECT 'evt_' || p.id, 'payment.' || p.status, p.provider, p.id, convert_to('{}', 'UTF8')
-    FROM payments p WHERE p.id BETWEEN :low AND :high AND p.id % 10 = 0
-    """,
-)
-
-# What the code writes, before accounts (shared/db/apply.py of revision 0012) and after (the account named).
-BEFORE = (
-    """
-    INSERT INTO payments (provider, payment_key, order_ref, status, amount, currency)
-    VALUES (%(provider)s, %(key)s, %(key)s, 'pending', 1000, 'IDR')
-    ON CONFLICT (provider, payment_key) DO NOTHING RETURNING id
-    """,
-    """
-    INSERT INTO payment_events (payment_id, entry_id, provider, event_type, event_key, status, outcome,
-                                received_at, raw)
-    VALUES (%(id)s, %(entry)s, %(provider)s, 'PAYMENT.PROCESSING', %(key)s, 'pending', 'applied', now(), '{}')
-    ON CONFLICT DO NOTHING
-    """,
-    "SELECT id, status FROM payments WHERE provider = %(provider)s AND order_ref = %(key)s",
-)
-AFTER = (
-    """
-    INSERT INTO payments (provider, account, payment_key, order_ref, status, amount, currency)
-    VALUES (%(provider)s, 'default', %(key)s, %(key)s, 'pending', 1000, 'IDR')
-    ON CONFLICT (provider, account, payment_key) DO NOTHING RETURNING id
-    """,
-    """
-    INSERT INTO payment_events (payment_id, entry_id, provider, account, event_type, event_key, status, outcome,
-                                received_at, raw)
-    VALUES (%(id)s, %(entry)s, %(provider)s, 'default', 'PAYMENT.PROCESSING', %(key)s, 'pending', 'applied',
-            now(), '{}')
-    ON CONFLICT DO NOTHING
-    """,
-    "SELECT id, status FROM payments WHERE provider = %(provider)s AND account = 'default' AND order_ref = %(key)s",
-)
 
 
 @dataclass
@@ -128,6 +63,8 @@ class Writer:
                             conn.execute(insert_event, {**values, "id": row[0]})
                         conn.execute(lookup, values).fetchone()
                 except psycopg.Error as exc:
+                    # A failed transaction counts with its wait too (one that waited on a lock, then failed).
+                    self.samples.append((started, time.perf_counter() - started))
                     self.errors.append((started, str(exc).splitlines()[0]))
                     time.sleep(0.01)
                     continue
@@ -135,27 +72,6 @@ class Writer:
 
     def between(self, low: float, high: float) -> list[float]:
         return [seconds for started, seconds in self.samples if low <= started < high]
-
-
-def fill(payments: int, database: str = DATABASE) -> float:
-    """A fresh ``database`` at the schema before accounts, filled; seconds taken."""
-    url = make_url(database)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
-    command.upgrade(alembic_config(Settings.from_env({"PAYHOOK_DATABASE_URL": database})), BEFORE_ACCOUNTS)
-    engine = create_engine(database)
-    started = time.perf_counter()
-    for low in range(1, payments + 1, 100_000):
-        with engine.begin() as conn:
-            for statement in _FILL:
-                conn.execute(text(statement), {"low": low, "high": min(low + 99_999, payments)})
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
-    engine.dispose()
-    return time.perf_counter() - started
 
 
 def timing_statements() -> list[tuple[str, float]]:
@@ -222,7 +138,7 @@ def main() -> None:
     parser.add_argument("--payments", type=int, default=1_000_000)
     args = parser.parse_args()
     print(f"migration: filling {args.payments:,} payments at revision {BEFORE_ACCOUNTS} ...", flush=True)
-    print(f"migration: filled in {fill(args.payments):.0f} s", flush=True)
+    print(f"migration: filled in {fill(args.payments, DATABASE):.0f} s", flush=True)
     url = DATABASE.replace("+psycopg", "")
     slow = timing_statements()
     measured(

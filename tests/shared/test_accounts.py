@@ -53,6 +53,8 @@ def test_an_account_inherits_everything_but_the_providers_credentials() -> None:
     }
     own = environ_for(base, PIVOT, {"PAYHOOK_PIVOT_CALLBACK_KEY": "k", "PAYHOOK_PIVOT_ALLOWED_SOURCES": "127.0.0.2/32"})
     assert own["PAYHOOK_PIVOT_ALLOWED_SOURCES"] == "127.0.0.2/32"
+    emptied = environ_for(base, PIVOT, {"PAYHOOK_PIVOT_CALLBACK_KEY": "k", "PAYHOOK_PIVOT_ALLOWED_SOURCES": " "})
+    assert emptied["PAYHOOK_PIVOT_ALLOWED_SOURCES"] == "127.0.0.1/32", "an empty list is not 'any source'"
 
 
 def test_secrets_are_shown_by_fingerprint_only() -> None:

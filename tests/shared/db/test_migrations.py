@@ -10,10 +10,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import ProgrammingError
 
-from scripts.bench.migration import ACCOUNTED, AFTER, BEFORE, fill
 from shared.db.migrate import alembic_config
 from shared.db.models import Base
 from shared.settings import Settings
+from tests.support.before_accounts import ACCOUNTED, BEFORE, fill
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ def test_the_migrated_schema_matches_the_models(database: str) -> None:
 
 def test_upgrading_across_accounts_keeps_every_row_as_the_account_default(database: str) -> None:
     """Migration 0013 on a database filled before accounts (``make bench-migration``'s fill, small): every
-    payment, event, dead letter and outbox event is the account ``default``'s, each payment is found under the
+    payment, event, dead letter and outbox event is the account ``default``'s, every payment is found under the
     new key, and the old code's upsert, which names the key 0013 replaces, is refused (the README's upgrade
     note: old workers retry until they are stopped)."""
     url = make_url(database)
@@ -45,8 +45,15 @@ def test_upgrading_across_accounts_keeps_every_row_as_the_account_default(databa
             for table in ACCOUNTED:
                 accounts = conn.execute(text(f"SELECT account, count(*) FROM {table} GROUP BY account")).all()
                 assert [tuple(row) for row in accounts] == [("default", before[table])], table
-            new = AFTER[0].replace("%(provider)s", "'pivot'").replace("%(key)s", "'order-3'")
-            assert conn.execute(text(new)).first() is None, "order-3 is found under (provider, account, key)"
+            # Every payment again, as the new code inserts it: each one meets itself under the new key.
+            inserted = conn.execute(
+                text(
+                    "INSERT INTO payments (provider, account, payment_key, status)"
+                    " SELECT provider, 'default', payment_key, 'pending' FROM payments"
+                    " ON CONFLICT (provider, account, payment_key) DO NOTHING RETURNING id"
+                )
+            ).all()
+            assert inserted == []
         with engine.begin() as conn, pytest.raises(ProgrammingError, match="ON CONFLICT"):
             conn.execute(text(BEFORE[0].replace("%(provider)s", "'pivot'").replace("%(key)s", "'order-9'")))
     finally:
