@@ -10,7 +10,16 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from shared.accounts import Account, AccountError, check_name, environ_for, keys, parse_settings, shown
+from shared.accounts import (
+    Account,
+    AccountError,
+    check_name,
+    environ_for,
+    is_credential,
+    keys,
+    parse_settings,
+    shown,
+)
 from shared.connections import Connections
 from shared.db import accounts as table
 from shared.db.models import AccountRow
@@ -25,7 +34,9 @@ from shared.status_api import check_settings
 MAX_KEEP_PREVIOUS_SECONDS = 30 * 86400.0
 
 
-def account_document(row: AccountRow) -> dict[str, Any]:
+def account_document(row: AccountRow, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """An account as operators see it; ``inherited`` lists the provider's settings in ``environ`` that hold for
+    it because it does not set them (the sources its callbacks may come from, its API's URL)."""
     route = f"/callbacks/{row.provider}/{row.name}"
     return {
         "provider": row.provider,
@@ -33,10 +44,25 @@ def account_document(row: AccountRow) -> dict[str, Any]:
         "enabled": row.enabled,
         "route": route,
         "settings": row.fingerprints,
+        "inherited": inherited(row, environ or {}),
         "previous_valid_until": row.previous_until.isoformat() if row.previous_until else None,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
     }
+
+
+def inherited(row: AccountRow, environ: Mapping[str, str]) -> dict[str, str]:
+    """The provider's settings in ``environ`` that hold for the account because it does not set them (an empty
+    value of its own is none)."""
+    provider = all_providers().get(row.provider)
+    if provider is None:
+        return {}
+    held = {
+        variable: environ[variable]
+        for name, variable in keys(provider).items()
+        if not row.fingerprints.get(name) and not is_credential(name) and environ.get(variable, "").strip()
+    }
+    return shown(provider, held)
 
 
 class AccountService(Connections):
@@ -73,19 +99,19 @@ class AccountService(Connections):
             if table.find(session, provider, name) is not None:
                 raise Refused(f"{provider} already has an account {name!r}")
             row = table.add(session, provider, name, self._checked(chosen, pairs), self.sealer)
-            document = account_document(row)
+            document = account_document(row, self.settings.environ)
             result.count = 1
         self._announce()
         return document
 
     def accounts(self, provider: str | None = None) -> list[dict[str, Any]]:
         with self.session() as session:
-            return [account_document(row) for row in table.listed(session, provider)]
+            return [account_document(row, self.settings.environ) for row in table.listed(session, provider)]
 
     def account(self, provider: str, name: str) -> dict[str, Any] | None:
         with self.session() as session:
             row = table.find(session, provider, name)
-            return None if row is None else account_document(row)
+            return None if row is None else account_document(row, self.settings.environ)
 
     def rotate_account(
         self, provider: str, name: str, pairs: Mapping[str, str], *, actor: str, keep_previous: float = 86400.0
@@ -104,7 +130,7 @@ class AccountService(Connections):
             settings = self._checked(chosen, _named(chosen, merged))
             table.replace_settings(session, row, settings, self.sealer, keep_previous=keep_previous)
             session.flush()
-            document = account_document(row)
+            document = account_document(row, self.settings.environ)
             overlap = f"the previous valid {keep_previous:g} s more" if keep_previous > 0 else "the previous at once"
             result.text, result.count = f"rotated {', '.join(sorted(pairs))}; {overlap}", 1
         self._announce()
@@ -116,7 +142,7 @@ class AccountService(Connections):
             row = self._stored(session, provider, name)
             table.set_enabled(row, enabled)
             session.flush()
-            document = account_document(row)
+            document = account_document(row, self.settings.environ)
             result.count = 1
         self._announce()
         return document
@@ -171,4 +197,4 @@ def _check(name: str) -> None:
         raise Refused(str(exc)) from None
 
 
-__all__ = ["AccountService", "account_document", "shown"]
+__all__ = ["AccountService", "account_document", "inherited", "shown"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -91,3 +92,19 @@ def test_a_stored_account_is_held_to_the_providers_sources_unless_it_names_its_o
     assert post("pivot/acme", "127.0.0.7") == 200
     assert post("pivot/own", "127.0.0.7") == 403, "an account's own list replaces the provider's"
     assert post("pivot/own", "127.0.0.8") == 200
+
+
+def test_an_accounts_view_shows_the_providers_list_it_is_held_to(settings: Settings, tmp_path: Path) -> None:
+    env = env_for(settings.queue_prefix, PAYHOOK_PIVOT_ALLOWED_SOURCES=ALLOWED)
+    key_file = tmp_path / "acme.key"
+    key_file.write_text("acme-key-" + "a" * 24)
+    for name, extra in (("acme", ()), ("own", ("allowed_sources=127.0.0.8/32",))):
+        args = ["accounts", "add", "pivot", name, f"callback_key=@{key_file}", *extra]
+        assert CliRunner().invoke(main, args, env=env).exit_code == 0
+    acme = json.loads(CliRunner().invoke(main, ["accounts", "show", "pivot", "acme", "--json"], env=env).stdout)
+    assert acme["inherited"] == {"allowed_sources": ALLOWED}
+    assert "allowed_sources" not in acme["settings"]
+    own = json.loads(CliRunner().invoke(main, ["accounts", "show", "pivot", "own", "--json"], env=env).stdout)
+    assert own["settings"]["allowed_sources"] == "127.0.0.8/32" and "allowed_sources" not in own["inherited"]
+    shown = CliRunner().invoke(main, ["accounts", "show", "pivot", "acme"], env=env).stdout
+    assert f"{ALLOWED} (the provider's)" in shown

@@ -53,6 +53,7 @@ def _read(key: str, path: str) -> str:
 
 def _print(document: dict[str, Any]) -> None:
     rows = [(key, value) for key, value in document["settings"].items()]
+    rows += [(key, f"{value} (the provider's)") for key, value in document.get("inherited", {}).items()]
     state = "enabled" if document["enabled"] else "disabled"
     title = f"{document['provider']} account {document['name']} ({state}), callbacks at {document['route']}"
     caption = f"previous credentials valid until {document['previous_valid_until']}" if document[
