@@ -62,7 +62,7 @@ class CallbackEndpoint:
     """``/callbacks/{provider}[/{account}]``: 200 only after Redis confirmed the append of this very callback,
     or, while Redis cannot take it, PostgreSQL's spool committed it."""
 
-    # By route (``pivot``, ``pivot/acme``: ``ingest.accounts``); replaced whole when accounts change.
+    # By route (``<provider>``, ``<provider>/acme``: ``ingest.accounts``); replaced whole when accounts change.
     routes: dict[str, Configured]
     appender: Appender
     settings: Settings

@@ -3,7 +3,7 @@ account ``default``; others are kept in PostgreSQL (``shared.db.accounts``) and 
 seconds of a change.
 
 An account is the provider's settings for it: the same variables the provider module reads from the
-environment (``PAYHOOK_PIVOT_CALLBACK_KEY``, ...), so that the module configures an account exactly as it
+environment (``PAYHOOK_<PROVIDER>_CALLBACK_KEY``, ...), so that the module configures an account exactly as it
 configures the environment's. Operators name them by the variable's name without ``PAYHOOK_`` and the
 provider's prefix, lower-cased (``callback_key``). Nothing provider-specific lives here: the provider module's
 declaration says which settings it reads.
@@ -39,7 +39,7 @@ def provider_prefix(provider: Provider) -> str:
 
 def keys(provider: Provider) -> dict[str, str]:
     """The settings an account of ``provider`` may hold, by the name operators use: ``callback_key`` for
-    ``PAYHOOK_PIVOT_CALLBACK_KEY``. Files are given as ``@PATH`` values, so ``*_FILE`` variants are left out."""
+    ``PAYHOOK_<PROVIDER>_CALLBACK_KEY``. Files are given as ``@PATH`` values, so ``*_FILE`` variants are left out."""
     prefix = provider_prefix(provider)
     variables = {provider.credential, *provider.options, provider.allowed_sources_variable}
     if provider.status_api is not None:
@@ -68,7 +68,7 @@ class Account:
     provider: str
     name: str
     enabled: bool = True
-    # The provider's settings for this account, by variable (``PAYHOOK_PIVOT_CALLBACK_KEY``).
+    # The provider's settings for this account, by variable (``PAYHOOK_<PROVIDER>_CALLBACK_KEY``).
     settings: Mapping[str, str] = field(default_factory=dict)
     # During a rotation: the settings it replaced, valid for callbacks until ``previous_until`` (Unix seconds).
     previous: Mapping[str, str] | None = None

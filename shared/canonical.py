@@ -40,7 +40,7 @@ class Outcome(enum.StrEnum):
     STALE = "stale"
     CONFLICT = "conflict"
     # Kept, changes nothing: a callback whose status its signature does not cover waits for the provider's
-    # status API to say (Midtrans); the answer is an event of its own.
+    # status API to say; the answer is an event of its own.
     UNCONFIRMED = "unconfirmed"
 
 

@@ -135,13 +135,13 @@ class StatusApi:
     configure: Callable[[Mapping[str, str], ApiContext], Client | None]
     # Whether the credentials in ``environ`` suffice, without building anything.
     configured: Callable[[Mapping[str, str]], bool]
-    # Where a provider's callbacks do not sign their status (Midtrans): whether, by the settings in
+    # Where a provider's callbacks do not sign their status: whether, by the settings in
     # ``environ``, a callback's status waits for this API's confirmation before it is applied.
     confirms_callbacks: Callable[[Mapping[str, str]], bool] = field(default=lambda environ: False)
     # The payment key of a payment a merchant says to expect: from its order reference and, where the merchant
     # has it, the provider's payment id. Raises ValueError naming what is missing.
     expected_key: Callable[[str, str | None], str] = field(default=lambda order_ref, payment_id: order_ref)
-    # Where the provider has a daily report of what it never notifies (Revenue Monster's refunds): the latest
+    # Where the provider has a daily report of what it never notifies (refunds, say): the latest
     # day whose report is complete at Unix time ``now`` (the client's ``report`` reads it).
     report_day: Callable[[float], date] | None = None
 

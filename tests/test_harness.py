@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.processes import ROOT, Stack, wait_for
+from tests.support.processes import ROOT, Stack, running, wait_for
 
 # Starts a private redis-server (in a session of its own, as every test's server), says its pid, and dies the
 # way a pytest killed by a CI timeout does: no finalizer, no fixture teardown.
@@ -53,15 +53,6 @@ time.sleep(60)
 """
 
 
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (whoever inherits an orphan may reap it late)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
-
-
 def test_a_private_server_stops_when_the_test_process_is_killed(tmp_path: Path) -> None:
     killed = subprocess.run(
         [sys.executable, "-c", _KILLED_WITH_A_SERVER, str(tmp_path)],
@@ -69,7 +60,7 @@ def test_a_private_server_stops_when_the_test_process_is_killed(tmp_path: Path) 
     )  # fmt: skip
     assert killed.returncode == -9, killed.stderr
     server = int(killed.stdout)
-    wait_for(lambda: not _running(server), 20, f"the private redis-server {server} to stop with its test process")
+    wait_for(lambda: not running(server), 20, f"the private redis-server {server} to stop with its test process")
 
 
 def test_a_child_still_finishing_when_its_leader_exits_is_not_cut_short(tmp_path: Path) -> None:

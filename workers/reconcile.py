@@ -4,8 +4,8 @@ Each round claims, for every provider whose status API is configured, about two 
 (its rate), asks about them concurrently (every request waits for its provider's turn, across all workers),
 and settles the answers in one transaction: applied like callbacks, each query recorded, the next one planned.
 The loop runs on a queue of its own: a provider's API that is down or slow holds neither drains nor deliveries.
-It also reads, once a day, each provider's daily report of what the provider never notifies (Revenue Monster's
-refunds) and puts every payment it lists first in line. It holds the reconcile doorbell while it runs: the
+It also reads, once a day, each provider's daily report of what the provider never notifies (refunds,
+say) and puts every payment it lists first in line. It holds the reconcile doorbell while it runs: the
 tick rings it when a query is due or a report is unread, a drain when a callback waits for confirmation.
 """
 

@@ -48,13 +48,13 @@ class Writer:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
+        upsert, insert_event, lookup = self.statements
         with psycopg.connect(self.url) as conn:
             n = 0
             while not self.stop.is_set():
                 n += 1
-                values: dict[str, object] = {"provider": "pivot", "key": f"{self.name}-{n}"}
-                values["entry"] = values["key"]
-                upsert, insert_event, lookup = self.statements
+                key = f"{self.name}-{n}"
+                values: dict[str, object] = {"provider": "pivot", "key": key, "entry": key}
                 started = time.perf_counter()
                 try:
                     with conn.transaction():
@@ -113,8 +113,8 @@ def report(name: str, seconds: float, slow: list[tuple[str, float]], waits: list
         )
 
 
-def measured(writer: Writer, revision: str, name: str, slow: list[tuple[str, float]]) -> float:
-    """Upgrade to ``revision`` while ``writer`` writes, after five seconds of it alone; the end's clock."""
+def measured(writer: Writer, revision: str, name: str, slow: list[tuple[str, float]]) -> None:
+    """Upgrade to ``revision`` while ``writer`` writes, after five seconds of it alone, and report."""
     thread = threading.Thread(target=writer.run, daemon=True)
     thread.start()
     time.sleep(5)
@@ -130,7 +130,6 @@ def measured(writer: Writer, revision: str, name: str, slow: list[tuple[str, flo
     thread.join()
     later = [message for at, message in writer.errors if at >= ended]
     print(f"  {writer.name}'s code afterwards: {len(later)} errors in 2 s" + (f" ({later[0]})" if later else ""))
-    return seconds
 
 
 def main() -> None:

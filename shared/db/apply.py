@@ -92,7 +92,7 @@ class Item:
     event: CanonicalEvent
     callback: QueuedCallback
     source: Source = Source.CALLBACK
-    # The provider's signature does not cover the status (Midtrans): kept, applied only as its status API
+    # The provider's signature does not cover the status: kept, applied only as its status API
     # confirms; the payment is asked about at once.
     unconfirmed: bool = False
 

@@ -34,7 +34,7 @@ from shared.status_api import check_settings
 MAX_KEEP_PREVIOUS_SECONDS = 30 * 86400.0
 
 
-def account_document(row: AccountRow, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def account_document(row: AccountRow, environ: Mapping[str, str]) -> dict[str, Any]:
     """An account as operators see it; ``inherited`` lists the provider's settings in ``environ`` that hold for
     it because it does not set them (the sources its callbacks may come from, its API's URL)."""
     route = f"/callbacks/{row.provider}/{row.name}"
@@ -44,7 +44,7 @@ def account_document(row: AccountRow, environ: Mapping[str, str] | None = None) 
         "enabled": row.enabled,
         "route": route,
         "settings": row.fingerprints,
-        "inherited": inherited(row, environ or {}),
+        "inherited": inherited(row, environ),
         "previous_valid_until": row.previous_until.isoformat() if row.previous_until else None,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),

@@ -33,7 +33,7 @@ class CheckResult(enum.StrEnum):
     UNCHANGED = "unchanged"
     # The provider's answer changed the payment: a callback was lost, or said something else.
     CORRECTED = "corrected"
-    # The answer confirmed what a callback waiting for confirmation said (Midtrans).
+    # The answer confirmed what a callback waiting for confirmation said.
     CONFIRMED = "confirmed"
     NOT_FOUND = "not_found"
     # Nothing learned (the API refused, failed, timed out or answered nonsense): asked again later.

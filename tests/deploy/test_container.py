@@ -17,7 +17,6 @@ from typing import Any, cast
 import httpx
 import pytest
 from redis import Redis
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from shared.db.engine import make_engine
@@ -28,7 +27,7 @@ from tests.conftest import BASE_DATABASE_URL, REDIS_URL, env_for
 from tests.deploy.manifests import UID, procfile
 from tests.support.fixtures import signed
 from tests.support.net import free_port
-from tests.support.pipeline import payment, pivot_event, scalar
+from tests.support.pipeline import drop_database, payment, pivot_event, scalar
 from tests.support.podman import Podman, run_args
 from tests.support.processes import wait_for
 
@@ -107,7 +106,7 @@ def deployment(podman: Podman, image: str) -> Iterator[Deployment]:
         yield deployment
     finally:
         deployment.remove()
-        _drop_database()
+        drop_database(DATABASE_URL)
         _forget(prefix)
 
 
@@ -224,14 +223,6 @@ def _status(deployment: Deployment, path: str) -> int | None:
 
 def _events(engine: Engine) -> int:
     return int(scalar(engine, "SELECT count(*) FROM payment_events"))
-
-
-def _drop_database() -> None:
-    url = make_url(DATABASE_URL)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _forget(prefix: str) -> None:

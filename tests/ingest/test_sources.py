@@ -70,16 +70,23 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_what_counts(web: Callabl
     assert _post(http) == 403, "the proxy itself is not an allowed source"
 
 
-def test_a_stored_account_is_held_to_the_providers_sources_unless_it_names_its_own(
-    web: Callable[..., httpx.Client], settings: Settings, tmp_path: Path
-) -> None:
-    env = env_for(settings.queue_prefix)
-    key_file = tmp_path / "acme.key"
+def _acme_and_own(env: dict[str, str], folder: Path) -> Path:
+    """Two stored Pivot accounts on one callback key (the file returned): ``acme`` with no sources of its own,
+    ``own`` with 127.0.0.8 only."""
+    key_file = folder / "acme.key"
     key_file.write_text("acme-key-" + "a" * 24)
     for name, extra in (("acme", ()), ("own", ("allowed_sources=127.0.0.8/32",))):
         args = ["accounts", "add", "pivot", name, f"callback_key=@{key_file}", *extra]
         added = CliRunner().invoke(main, args, env=env)
         assert added.exit_code == 0, added.output
+    return key_file
+
+
+def test_a_stored_account_is_held_to_the_providers_sources_unless_it_names_its_own(
+    web: Callable[..., httpx.Client], settings: Settings, tmp_path: Path
+) -> None:
+    env = env_for(settings.queue_prefix)
+    key_file = _acme_and_own(env, tmp_path)
     http = web(PAYHOOK_PIVOT_ALLOWED_SOURCES=ALLOWED, PAYHOOK_TRUSTED_PROXIES="127.0.0.1/32")
 
     def post(route: str, forwarded: str) -> int:
@@ -96,11 +103,7 @@ def test_a_stored_account_is_held_to_the_providers_sources_unless_it_names_its_o
 
 def test_an_accounts_view_shows_the_providers_list_it_is_held_to(settings: Settings, tmp_path: Path) -> None:
     env = env_for(settings.queue_prefix, PAYHOOK_PIVOT_ALLOWED_SOURCES=ALLOWED)
-    key_file = tmp_path / "acme.key"
-    key_file.write_text("acme-key-" + "a" * 24)
-    for name, extra in (("acme", ()), ("own", ("allowed_sources=127.0.0.8/32",))):
-        args = ["accounts", "add", "pivot", name, f"callback_key=@{key_file}", *extra]
-        assert CliRunner().invoke(main, args, env=env).exit_code == 0
+    _acme_and_own(env, tmp_path)
     acme = json.loads(CliRunner().invoke(main, ["accounts", "show", "pivot", "acme", "--json"], env=env).stdout)
     assert acme["inherited"] == {"allowed_sources": ALLOWED}
     assert "allowed_sources" not in acme["settings"]

@@ -7,10 +7,11 @@ from __future__ import annotations
 import time
 
 from alembic import command
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
-from shared.db.migrate import alembic_config
+from shared.db.migrate import alembic_config, create_database_if_missing
 from shared.settings import Settings
+from tests.support.pipeline import drop_database
 
 BEFORE_ACCOUNTS = "0012"
 ACCOUNTED = ("payments", "payment_events", "dead_letters", "outbox_events")
@@ -85,13 +86,10 @@ AFTER = (
 
 def fill(payments: int, database: str) -> float:
     """A fresh ``database`` at the schema before accounts, filled; seconds taken."""
-    url = make_url(database)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
-    command.upgrade(alembic_config(Settings.from_env({"PAYHOOK_DATABASE_URL": database})), BEFORE_ACCOUNTS)
+    settings = Settings.from_env({"PAYHOOK_DATABASE_URL": database})
+    drop_database(database)
+    create_database_if_missing(settings)
+    command.upgrade(alembic_config(settings), BEFORE_ACCOUNTS)
     engine = create_engine(database)
     started = time.perf_counter()
     for low in range(1, payments + 1, 100_000):

@@ -9,7 +9,7 @@ from typing import Any
 
 import redis.exceptions
 from redis import Redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -70,6 +70,15 @@ def payment(engine: Engine, provider: str, ref: str, account: str = "default") -
 def rows(engine: Engine, sql: str, **params: Any) -> list[Any]:
     with engine.connect() as conn:
         return list(conn.execute(text(sql), params))
+
+
+def drop_database(database: str) -> None:
+    """Drop the database ``database`` (a URL) names, whoever is connected to it."""
+    url = make_url(database)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def scalar(engine: Engine, sql: str, **params: Any) -> Any:

@@ -143,17 +143,24 @@ class Stack:
         return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.logs.glob(f"{name}-*.log")))
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command (state, ppid, pgrp, ...); None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (whoever inherits an orphan may reap it late)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
+
+
 def group_members(pgid: int) -> list[int]:
-    """The live processes of process group ``pgid`` (zombies left out: whoever inherits an orphan may reap it
-    late)."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
+    """The live processes of process group ``pgid``, zombies left out."""
+    return [
+        int(entry.name)
+        for entry in os.scandir("/proc")
+        if entry.name.isdigit() and (fields := _stat(entry.name)) and fields[2] == str(pgid) and fields[0] != "Z"
+    ]

@@ -14,6 +14,7 @@ from shared.db.migrate import alembic_config
 from shared.db.models import Base
 from shared.settings import Settings
 from tests.support.before_accounts import ACCOUNTED, BEFORE, fill
+from tests.support.pipeline import drop_database
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +59,4 @@ def test_upgrading_across_accounts_keeps_every_row_as_the_account_default(databa
             conn.execute(text(BEFORE[0].replace("%(provider)s", "'pivot'").replace("%(key)s", "'order-9'")))
     finally:
         engine.dispose()
-        admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}_upgrade" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(upgraded)
